@@ -1,0 +1,1 @@
+"""Readers and writers of the label formats of DESIGN.md §5."""

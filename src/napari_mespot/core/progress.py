@@ -1,0 +1,23 @@
+"""The progress record every long core task yields (DESIGN.md §3).
+
+A long task is a generator: it yields :class:`Progress` and returns its result. The CLI drives
+it with a terminal bar; the GUI wraps it in napari's ``thread_worker`` and cancels it by closing
+the generator, so a task must leave nothing half-written when ``GeneratorExit`` arrives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int | None = None
+    message: str = ""
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total:
+            return None
+        return min(1.0, self.done / self.total)
