@@ -171,8 +171,8 @@ def test_indexing_forms(bframe_mp4):
 
 
 def test_real_fixtures_random_access_equals_sequential_decode(fixtures_dir):
-    """On the real clips (H.264 with B-frames and HEVC), seeking gives the decoder's own frames."""
-    for name in ("single_face.mp4", "face_noface.mov", "WolfgangLanger_Pexels.mp4"):
+    """On the real clips (H.264 with B-frames and an edit list, HEVC), seeking gives the decoder's frames."""
+    for name in ("single_face.mp4", "face_noface.mov", "WolfgangLanger_Pexels.mp4", "no_face.mp4"):
         path = fixtures_dir / "video" / name
         with av.open(str(path)) as c:
             reference = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]

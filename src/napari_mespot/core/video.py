@@ -452,11 +452,12 @@ def _index_packets(path: Path, container, stream) -> _PacketIndex:
 
     pts: list[int] = []
     keys: list[int] = []
+    discarded = 0
     digest = hashlib.sha256()
     hashed = 0
     try:
         for packet in container.demux(stream):
-            if packet.size == 0 or packet.is_discard:
+            if packet.size == 0:
                 continue
             ts = packet.pts if packet.pts is not None else packet.dts
             if ts is None:
@@ -464,9 +465,13 @@ def _index_packets(path: Path, container, stream) -> _PacketIndex:
                     f"{path}: the stream carries no timestamps; remux it into a container "
                     "(e.g. `ffmpeg -i in -c copy out.mp4`) to read it frame-accurately"
                 )
-            pts.append(ts)
+            # A keyframe cut away by an edit list is never shown, but decoding starts there.
             if packet.is_keyframe:
                 keys.append(ts)
+            if packet.is_discard:
+                discarded += 1
+                continue
+            pts.append(ts)
             if hashed < _IDENTITY_UNITS:
                 digest.update(bytes(packet))
                 hashed += 1
@@ -485,7 +490,8 @@ def _index_packets(path: Path, container, stream) -> _PacketIndex:
     if key_arr[0] > pts_arr[0]:
         # Frames shown before the first keyframe are only reachable by decoding from the top.
         key_arr = np.concatenate([[pts_arr[0]], key_arr])
-    return _PacketIndex(pts_arr, key_arr, digest.hexdigest(), int(stream.frames or 0))
+    expected = max(0, int(stream.frames or 0) - discarded)
+    return _PacketIndex(pts_arr, key_arr, digest.hexdigest(), expected)
 
 
 def _container_fps(stream, seconds: np.ndarray) -> tuple[float, str]:
