@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Generator, TypeVar
+from collections.abc import Generator
+from typing import TypeVar
 
 from tqdm import tqdm
 

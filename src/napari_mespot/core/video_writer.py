@@ -8,9 +8,9 @@ hard cases on purpose.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import av
 import numpy as np
