@@ -1,8 +1,9 @@
 """The native CSV: one row per interval, every field of the Interval model.
 
 Columns ``video,onset,apex,offset,type,aus,score,source,status`` (DESIGN.md §5), plus the
-optional ``id`` and ``note`` columns that round-trip the review state. Frames are 0-based with
-inclusive offsets; AUs are written ``1+2+4`` (the FACS way) and an empty apex or score means
+optional ``id``, ``note``, ``aus_raw``, ``fps``, ``subject`` and ``extra`` (a JSON object)
+columns, so that review state and dataset metadata round-trip. Frames are 0-based with inclusive
+offsets; AUs are written ``1+2+4`` (the FACS way) and an empty apex, score or fps means
 "not known".
 """
 
@@ -10,38 +11,53 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 import os
 from pathlib import Path
 
 from ..atomic import atomic_write_text
 from ..errors import LabelFormatError
-from ..intervals import Interval, sort_intervals
+from ..intervals import Interval, VideoIntervals, sort_intervals
+from .aus import format_aus
+from .base import Labels, LabelSet, format_error
+
+__all__ = [
+    "COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "LabelSet",
+    "format_aus",
+    "load_native_csv",
+    "parse_aus",
+    "read_native_csv",
+    "save_native_csv",
+    "write_native_csv",
+]
 
 COLUMNS = ("video", "onset", "apex", "offset", "type", "aus", "score", "source", "status")
-OPTIONAL_COLUMNS = ("id", "note")
-
-#: Intervals grouped by video name (the file stem, or the dataset's video id).
-LabelSet = dict[str, list[Interval]]
-
-
-def format_aus(aus: tuple[int, ...]) -> str:
-    return "+".join(str(a) for a in aus)
+OPTIONAL_COLUMNS = ("id", "note", "aus_raw", "fps", "subject", "extra")
 
 
 def parse_aus(text: str) -> tuple[int, ...]:
+    """Strict parse of the native ``1+2+4`` form (``ValueError`` on anything else)."""
     text = text.strip()
     if not text:
         return ()
     return tuple(int(part) for part in text.replace(",", "+").split("+") if part.strip())
 
 
-def write_native_csv(path: str | os.PathLike, labels: LabelSet) -> None:
+def write_native_csv(path: str | os.PathLike, labels: LabelSet | Labels) -> None:
     """Write ``labels`` atomically, videos in name order, intervals in time order."""
+    save_native_csv(path, labels if isinstance(labels, Labels) else Labels.from_label_set(labels))
+
+
+def save_native_csv(path: str | os.PathLike, labels: Labels) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS + OPTIONAL_COLUMNS)
-    for video in sorted(labels):
-        for iv in sort_intervals(labels[video]):
+    for video in sorted(labels.videos):
+        vi = labels.videos[video]
+        for iv in sort_intervals(vi.intervals):
             writer.writerow(
                 [
                     video,
@@ -55,6 +71,10 @@ def write_native_csv(path: str | os.PathLike, labels: LabelSet) -> None:
                     iv.status,
                     iv.id,
                     iv.note,
+                    iv.aus_raw,
+                    "" if vi.fps is None else repr(vi.fps),
+                    vi.subject or "",
+                    json.dumps(dict(iv.extra), ensure_ascii=False) if iv.extra else "",
                 ]
             )
     atomic_write_text(path, buf.getvalue())
@@ -62,22 +82,67 @@ def write_native_csv(path: str | os.PathLike, labels: LabelSet) -> None:
 
 def read_native_csv(path: str | os.PathLike) -> LabelSet:
     """Read a native CSV; a malformed row raises :class:`LabelFormatError` naming row and column."""
+    return load_native_csv(path).label_set()
+
+
+def load_native_csv(path: str | os.PathLike) -> Labels:
+    """Read a native CSV with its per-video fps and subject."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise LabelFormatError(f"{path}: cannot read ({exc.strerror})") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
-    if missing:
-        raise LabelFormatError(f"{path}: not a native mespot CSV, missing column(s) {', '.join(missing)}")
-    labels: LabelSet = {}
-    for row_no, row in enumerate(reader, start=2):
-        labels.setdefault(row["video"], []).append(_row_to_interval(path, row_no, row))
-    return labels
+        text = path.read_bytes().decode("utf-8-sig")  # no newline translation inside quoted notes
+    except (OSError, UnicodeDecodeError) as exc:
+        raise format_error(path, f"cannot read as UTF-8 text ({exc})") from exc
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        fieldnames = reader.fieldnames or ()
+        missing = [c for c in COLUMNS if c not in fieldnames]
+        if missing:
+            raise format_error(path, f"not a native mespot CSV, missing column(s) {', '.join(missing)}")
+        rows: dict[str, list[Interval]] = {}
+        meta: dict[str, tuple[float | None, str | None, int]] = {}
+        for row_no, row in enumerate(reader, start=2):
+            video = (row.get("video") or "").strip()
+            if not video:
+                raise format_error(path, "empty video name", row=row_no, column="video")
+            rows.setdefault(video, []).append(_row_to_interval(path, row_no, row))
+            _merge_meta(path, row_no, row, video, meta)
+    except csv.Error as exc:
+        raise format_error(path, f"malformed CSV ({exc})") from None
+    videos = {v: VideoIntervals(v, tuple(ivs), meta[v][0], meta[v][1]) for v, ivs in rows.items()}
+    return Labels(videos, "native-csv")
 
 
-def _row_to_interval(path: Path, row_no: int, row: dict[str, str]) -> Interval:
+def _merge_meta(
+    path: Path, row_no: int, row: dict, video: str, meta: dict[str, tuple[float | None, str | None, int]]
+) -> None:
+    """fps and subject belong to the video: rows of one video must agree on them."""
+    fps_text = (row.get("fps") or "").strip()
+    fps = None
+    if fps_text:
+        try:
+            fps = float(fps_text)
+        except ValueError:
+            fps = math.nan
+        if not (math.isfinite(fps) and fps > 0):
+            raise format_error(
+                path, f"fps must be a positive number, got {fps_text!r}", row=row_no, column="fps"
+            )
+    subject = (row.get("subject") or "").strip() or None
+    if video not in meta:
+        meta[video] = (fps, subject, row_no)
+        return
+    old_fps, old_subject, first = meta[video]
+    for name, old, new in (("fps", old_fps, fps), ("subject", old_subject, subject)):
+        if old != new:
+            raise format_error(
+                path,
+                f"video {video!r} has {name} {old!r} on row {first} but {new!r} here",
+                row=row_no,
+                column=name,
+            )
+
+
+def _row_to_interval(path: Path, row_no: int, row: dict) -> Interval:
     def field(name: str, convert, optional: bool = False):
         raw = (row.get(name) or "").strip()
         if optional and raw == "":
@@ -85,24 +150,41 @@ def _row_to_interval(path: Path, row_no: int, row: dict[str, str]) -> Interval:
         try:
             return convert(raw)
         except ValueError:
-            raise LabelFormatError(
-                f"{path}: row {row_no}, column {name!r}: cannot read {raw!r}"
-            ) from None
+            raise format_error(path, f"cannot read {raw!r}", row=row_no, column=name) from None
 
     values = dict(
         onset=field("onset", int),
         offset=field("offset", int),
         apex=field("apex", int, optional=True),
-        type=(row["type"] or "").strip(),
+        type=(row.get("type") or "").strip(),
         aus=field("aus", parse_aus),
-        score=field("score", float, optional=True),
-        source=(row["source"] or "").strip() or "gt",
-        status=(row["status"] or "").strip() or "candidate",
+        score=field("score", _finite_float, optional=True),
+        source=(row.get("source") or "").strip() or "gt",
+        status=(row.get("status") or "").strip() or "candidate",
         note=row.get("note") or "",
+        aus_raw=row.get("aus_raw") or "",
+        extra=field("extra", _extra, optional=True) or (),
     )
-    if row.get("id"):
+    if (row.get("id") or "").strip():
         values["id"] = row["id"].strip()
     try:
         return Interval(**values)
     except ValueError as exc:
         raise LabelFormatError(f"{path}: row {row_no}: {exc}") from None
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def _extra(text: str) -> dict[str, str]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(text) from exc
+    if not isinstance(value, dict):
+        raise ValueError(text)
+    return {str(k): str(v) for k, v in value.items()}

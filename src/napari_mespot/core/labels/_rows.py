@@ -1,0 +1,120 @@
+"""Frame numbers of one dataset row: parsing, quirk repair, and 1-based → 0-based conversion.
+
+CAS(ME)², SAMM-LV and CASME II number images from 1 (``img1.jpg``), so frame = number − 1, as
+the MEGC baseline loader does. Every defect goes through :class:`~.base.QuirkOptions`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .base import Quirk, QuirkOptions, format_error
+
+#: Cell texts that mean "no apex annotated" (CASME II writes '/').
+_NO_APEX_TEXT = {"", "/", "-"}
+
+
+@dataclass
+class RowContext:
+    """Where a row lives and where its repairs are recorded."""
+
+    path: Path
+    sheet: str | None
+    options: QuirkOptions
+    quirks: list[Quirk]
+
+    def error(self, row: int, column: str | None, message: str):
+        return format_error(self.path, message, sheet=self.sheet, row=row, column=column)
+
+    def number(self, value: Any, row: int, column: str, *, apex: bool = False) -> float | None:
+        """A frame number cell as a float; ``None`` only for an empty apex (or '/')."""
+        if isinstance(value, bool):
+            raise self.error(row, column, f"expected a frame number, got {value!r}")
+        if isinstance(value, int | float):
+            number = float(value)
+        else:
+            text = "" if value is None else str(value).strip()
+            if apex and text in _NO_APEX_TEXT:
+                return None
+            try:
+                number = float(text)
+            except ValueError:
+                raise self.error(row, column, f"expected a frame number, got {text!r}") from None
+        if not math.isfinite(number):
+            raise self.error(row, column, f"expected a frame number, got {value!r}")
+        return number
+
+    def _quirk(self, kind: str, row: int, video: str, action: str) -> bool:
+        """Record a defect; return False when the row is to be dropped; raise on ``error``."""
+        choice = getattr(self.options, kind)
+        if choice == "error":
+            raise self.error(row, None, f"{kind.replace('_', ' ')} (quirk option {kind}='error')")
+        self.quirks.append(Quirk(kind, row, video, action if choice != "drop" else "row dropped", self.sheet))
+        return choice != "drop"
+
+    def _integral(self, values: list[float | None], row: int, video: str) -> list[int | None] | None:
+        if all(v is None or v.is_integer() for v in values):
+            return [None if v is None else int(v) for v in values]
+        mode = self.options.fractional
+        actions = {"truncate": "truncated", "round": "rounded", "widen": "widened"}
+        if not self._quirk("fractional", row, video, f"frame numbers {actions.get(mode, mode)}"):
+            return None
+        if mode == "truncate":
+            return [None if v is None else math.trunc(v) for v in values]
+        if mode == "round":
+            return [None if v is None else math.floor(v + 0.5) for v in values]
+        onset, apex, offset = values
+        return [math.floor(onset), None if apex is None else math.floor(apex + 0.5), math.ceil(offset)]
+
+    def frames(
+        self, row: int, video: str, cells: tuple[Any, Any, Any], columns: tuple[str, str, str]
+    ) -> tuple[int, int | None, int] | None:
+        """0-based ``(onset, apex, offset)`` of a row, or ``None`` when a quirk option drops it."""
+        on_col, apex_col, off_col = columns
+        values = [
+            self.number(cells[0], row, on_col),
+            self.number(cells[1], row, apex_col, apex=True),
+            self.number(cells[2], row, off_col),
+        ]
+        integral = self._integral(values, row, video)
+        if integral is None:
+            return None
+        onset, apex, offset = integral
+        for value, col in ((onset, on_col), (offset, off_col)):
+            if value < 0:
+                raise self.error(row, col, f"negative frame number {value}")
+        if apex is not None and apex < -1:
+            raise self.error(row, apex_col, f"negative frame number {apex}")
+        if onset == 0:
+            if not self._quirk("onset_zero", row, video, "onset = first frame"):
+                return None
+            onset = 1
+        if apex is None or apex in (0, -1):
+            if not self._quirk("apex_missing", row, video, "no apex"):
+                return None
+            apex = None
+        if offset == 0:
+            if not self._quirk("offset_zero", row, video, "offset = apex"):
+                return None
+            if apex is None:
+                raise self.error(row, off_col, "offset 0 and no apex to repair it with")
+            offset = apex
+        if offset < onset:
+            raise self.error(row, off_col, f"offset {offset} is before onset {onset}")
+        if apex is not None and not onset <= apex <= offset:
+            choice = self.options.apex_outside
+            if not self._quirk(
+                "apex_outside",
+                row,
+                video,
+                "apex cleared" if choice == "clear-apex" else "interval extended to the apex",
+            ):
+                return None
+            if choice == "clear-apex":
+                apex = None
+            else:
+                onset, offset = min(onset, apex), max(offset, apex)
+        return onset - 1, None if apex is None else apex - 1, offset - 1

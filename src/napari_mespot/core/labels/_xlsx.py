@@ -1,0 +1,77 @@
+"""Reading workbooks cell by cell, turning any corruption into a :class:`LabelFormatError`."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+from .base import format_error
+
+Row = tuple[Any, ...]
+
+
+def read_sheets(path: Path) -> dict[str, list[Row]]:
+    """Every sheet of an xlsx file as lists of cell values (``None`` for empty cells).
+
+    The whole file is parsed here, inside one guard: a damaged zip or XML part can surface as
+    almost any exception type from ``zipfile``, ``xml`` or ``openpyxl``, and the documented
+    contract of every reader is to raise only :class:`LabelFormatError`.
+    """
+    import openpyxl
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise format_error(path, f"cannot read ({exc.strerror or exc})") from exc
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            return {
+                ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in workbook.worksheets
+            }
+        finally:
+            workbook.close()
+    except Exception as exc:  # see docstring: corruption has no single exception type
+        raise format_error(path, f"not a readable xlsx workbook ({type(exc).__name__}: {exc})") from exc
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text: integers without ``.0``, empty cells as ``''``."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def is_blank_row(row: Row) -> bool:
+    return all(cell_text(v) == "" for v in row)
+
+
+def column_letter(index: int) -> str:
+    """0-based column index → spreadsheet letters (0 → A, 26 → AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def find_header(
+    rows: list[Row], required: tuple[str, ...], search_rows: int = 40
+) -> tuple[int, dict[str, int]] | None:
+    """The first row holding every ``required`` name (case-insensitive) and its column map.
+
+    SAMM-LV puts notes above the header, so the header is searched, not assumed.
+    """
+    wanted = {name.lower() for name in required}
+    for i, row in enumerate(rows[:search_rows]):
+        names: dict[str, int] = {}
+        for j, v in enumerate(row):
+            names.setdefault(cell_text(v).lower(), j)
+        if wanted <= names.keys():
+            return i, names
+    return None

@@ -1,0 +1,115 @@
+"""SAMM Long Videos ground truth (read).
+
+One sheet; notes rows above a header ``Subject, Filename, Inducement Code, Onset, Apex, Offset,
+Duration, Type, Action Units, Notes``. ``Filename`` is ``<subject>_<video>_<n>`` (``006_1_3``) and
+the video id is ``006_1`` (its image folder). Frame numbers follow the image file names and are
+converted 1-based → 0-based like the MEGC baseline loader; some are fractional, some onsets are 0
+and unannotated apexes are −1 (all repaired through :class:`QuirkOptions`). 200 fps.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..intervals import Interval
+from ._rows import RowContext
+from ._xlsx import cell_text, column_letter, find_header, is_blank_row, read_sheets
+from .aus import au_raw_text, parse_au_string
+from .base import Labels, QuirkOptions, format_error, group_intervals, report_quirks
+
+FPS = 200.0
+REQUIRED = ("Filename", "Onset", "Apex", "Offset", "Type")
+
+
+def read_samm_lv_xlsx(path: str | os.PathLike, quirks: QuirkOptions | None = None) -> Labels:
+    path = Path(path)
+    options = quirks or QuirkOptions()
+    sheets = read_sheets(path)
+    found = None
+    for sheet, rows in sheets.items():
+        header = find_header(rows, REQUIRED)
+        if header is not None:
+            found = sheet, rows, header
+            break
+    if found is None:
+        raise format_error(
+            path,
+            f"no sheet has a header row with columns {', '.join(REQUIRED)}; "
+            "not a SAMM Long Videos ground-truth workbook",
+        )
+    sheet, rows, (header_index, columns) = found
+
+    def col(name: str) -> int | None:
+        return columns.get(name.lower())
+
+    def label(name: str) -> str:
+        return f"{column_letter(columns[name.lower()])} ({name})"
+
+    ctx = RowContext(path, sheet, options, [])
+    out: list[tuple[str, Interval]] = []
+    subject_of: dict[str, str] = {}
+    width = max(columns.values()) + 1
+    for i in range(header_index + 1, len(rows)):
+        row = tuple(rows[i]) + (None,) * max(0, width - len(rows[i]))
+        if is_blank_row(row):
+            continue
+        row_no = i + 1
+
+        def cell(name: str, row=row):
+            index = col(name)
+            return None if index is None else row[index]
+
+        filename = cell_text(cell("Filename"))
+        parts = filename.split("_")
+        if len(parts) < 3 or not all(parts):
+            raise ctx.error(row_no, label("Filename"), f"expected <subject>_<video>_<n>, got {filename!r}")
+        video = f"{parts[0]}_{parts[1]}"
+        subject = cell_text(cell("Subject")) or parts[0]
+        type_text = cell_text(cell("Type")).lower()
+        if type_text.startswith("macro"):
+            kind = "mae"
+        elif type_text.startswith("micro"):
+            kind = "me"
+        else:
+            raise ctx.error(
+                row_no, label("Type"), f"expected Macro or Micro, got {cell_text(cell('Type'))!r}"
+            )
+        frames = ctx.frames(
+            row_no,
+            video,
+            (cell("Onset"), cell("Apex"), cell("Offset")),
+            (label("Onset"), label("Apex"), label("Offset")),
+        )
+        if frames is None:
+            continue
+        onset, apex, offset = frames
+        raw = au_raw_text(cell("Action Units"))
+        extra = {
+            k: v
+            for k, v in (("clip", filename), ("inducement_code", cell_text(cell("Inducement Code"))))
+            if v
+        }
+        out.append(
+            (
+                video,
+                Interval(
+                    onset,
+                    offset,
+                    kind,
+                    apex,
+                    parse_au_string(raw),
+                    aus_raw=raw,
+                    note=cell_text(cell("Notes")),
+                    extra=extra,
+                ),
+            )
+        )
+        if subject_of.setdefault(video, subject) != subject:
+            raise ctx.error(
+                row_no,
+                label("Subject") if col("Subject") is not None else None,
+                f"video {video!r} belongs to subject {subject_of[video]!r} and {subject!r}",
+            )
+    report_quirks(path, ctx.quirks, options)
+    return Labels(group_intervals(out, FPS, subject_of), "samm-lv-xlsx", ctx.quirks)
