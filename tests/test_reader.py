@@ -19,7 +19,12 @@ def test_reader_claims_videos_and_image_folders_only(fixtures_dir, tmp_path):
 
 @pytest.mark.parametrize(
     "name, n_frames",
-    [("single_face.mp4", 72), ("WolfgangLanger_Pexels.mp4", 472), ("face_noface.mov", 169), ("no_face.mp4", 95)],
+    [
+        ("single_face.mp4", 72),
+        ("WolfgangLanger_Pexels.mp4", 472),
+        ("face_noface.mov", 169),
+        ("no_face.mp4", 95),
+    ],
 )
 def test_real_videos_open_as_lazy_rgb_layers(make_napari_viewer_proxy, fixtures_dir, name, n_frames):
     viewer = make_napari_viewer_proxy()
@@ -42,7 +47,7 @@ def test_reader_error_is_one_clear_line(make_napari_viewer_proxy, tmp_path):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00" * 4096)
     viewer = make_napari_viewer_proxy()
-    with pytest.raises(Exception, match="broken.mp4: not a readable video"):
+    with pytest.raises(Exception, match=r"broken\.mp4: not a readable video"):
         viewer.open(str(bad), plugin="napari-mespot")
 
 

@@ -39,13 +39,15 @@ def video_info(path: str, fps: float | None = None) -> dict:
         }
         if isinstance(video, PyAVVideo):
             gaps = np.diff(video.keyframe_indices)
-            info["keyframes"] = int(len(video.keyframe_indices))
+            info["keyframes"] = len(video.keyframe_indices)
             info["keyframe_interval"] = {
                 "mean": round(float(gaps.mean()), 2) if len(gaps) else n,
                 "max": int(gaps.max()) if len(gaps) else n,
             }
             steps = np.diff(video.timestamps)
-            info["variable_frame_rate"] = bool(len(steps) > 1 and steps.max() - steps.min() > 0.25 * steps.mean())
+            info["variable_frame_rate"] = bool(
+                len(steps) > 1 and steps.max() - steps.min() > 0.25 * steps.mean()
+            )
         return info
 
 
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  codec       {info['codec']}")
         if "keyframe_interval" in info:
             gop = info["keyframe_interval"]
-            print(f"  keyframes   {info['keyframes']} (every {gop['mean']:.1f} frames on average, max {gop['max']})")
+            spacing = f"every {gop['mean']:.1f} frames on average, max {gop['max']}"
+            print(f"  keyframes   {info['keyframes']} ({spacing})")
             print(f"  frame rate  {'variable' if info['variable_frame_rate'] else 'constant'}")
     return 0

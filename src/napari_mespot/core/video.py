@@ -345,15 +345,23 @@ class PyAVVideo(VideoSource):
         if index.expected_frames and index.expected_frames > len(index.pts):
             log.warning(
                 "%s: the header announces %d frames but only %d could be read (truncated file?)",
-                path, index.expected_frames, len(index.pts),
+                path,
+                index.expected_frames,
+                len(index.pts),
             )
         seconds = (index.pts - index.pts[0]).astype(np.float64) * float(self._time_base)
         fps, fps_source = _container_fps(stream, seconds)
         self._frames_iter: Iterator | None = None
         self._next_index: int | None = None  # index of the next frame the decoder will output
         super().__init__(
-            path, len(index.pts), stream.codec_context.height, stream.codec_context.width,
-            fps, seconds, fps_source, **kwargs,
+            path,
+            len(index.pts),
+            stream.codec_context.height,
+            stream.codec_context.width,
+            fps,
+            seconds,
+            fps_source,
+            **kwargs,
         )
 
     @property
@@ -541,7 +549,8 @@ class ImageSequence(VideoSource):
             fps, fps_source = DEFAULT_SEQUENCE_FPS, "assumed"
             log.warning(
                 "%s: image folder has no frame rate; assuming %.0f fps (give the real one with fps=/--fps)",
-                path, fps,
+                path,
+                fps,
             )
         else:
             fps_source = "user"

@@ -51,8 +51,13 @@ def write_video(
             stream.pix_fmt = pix_fmt
             stream.codec_context.gop_size = gop
             if codec in ("libx264", "libx265"):
-                stream.options = {"crf": str(crf), "bf": str(bframes), "g": str(gop),
-                                  "keyint_min": str(min(gop, 25)), "preset": "veryfast"}
+                stream.options = {
+                    "crf": str(crf),
+                    "bf": str(bframes),
+                    "g": str(gop),
+                    "keyint_min": str(min(gop, 25)),
+                    "preset": "veryfast",
+                }
             else:
                 stream.codec_context.max_b_frames = bframes
             first = True
