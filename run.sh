@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine: installs what is missing, then runs the job asked for.
+#   ./run.sh demo   spot expressions on the embedded sample video (the main job)
+#   ./run.sh test   the whole test suite (lint, core, CLI, napari under Xvfb)
+#   ./run.sh bench  the benchmarks (writes bench/RESULTS.md)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages: Xvfb + Mesa for napari under a virtual display, Qt's xcb libraries, and the
+# GL/GLib libraries the non-headless OpenCV wheel (required by MediaPipe) links against.
+APT_PACKAGES=(xvfb xauth libgl1 libgl1-mesa-dri libglx-mesa0 libegl1 libglib2.0-0
+  libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
+  libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xfixes0 libdbus-1-3 libfontconfig1)
+VENV=.venv
+PYTHON=${PYTHON:-python3.11}
+
+install_apt_packages() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  echo "run.sh: installing Debian packages: ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_venv() {
+  command -v "$PYTHON" >/dev/null || PYTHON=python3
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+    || { echo "run.sh: Python 3.11 is required (found $("$PYTHON" --version))" >&2; exit 1; }
+  local stamp="$VENV/.mespot-install" want
+  want=$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return
+  echo "run.sh: installing napari-mespot and its dependencies into $VENV" >&2
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  # torch is named with its CPU build's version so pip takes the local CPU wheel, not a CUDA one.
+  "$VENV/bin/python" -m pip install -q "torch==2.13.0" -e ".[pyqt6,test]"
+  echo "$want" > "$stamp"
+}
+
+install_apt_packages
+install_venv
+export PATH="$PWD/$VENV/bin:$PATH"
+
+case "${1:-}" in
+  demo)
+    shift
+    # Until the first spotter lands, the main job describes the embedded sample videos.
+    exec mespot info sample_data/synthetic_face.mp4 sample_data/single_face.mp4 "$@"
+    ;;
+  test)
+    shift
+    ruff check src tests bench
+    exec python -m pytest "$@"
+    ;;
+  bench)
+    shift
+    exec python bench/run.py "$@"
+    ;;
+  *)
+    echo "usage: ./run.sh demo|test|bench [args...]" >&2
+    exit 2
+    ;;
+esac
