@@ -35,6 +35,7 @@ __all__ = [
     "QuirkOptions",
     "detect_format",
     "format_aus",
+    "output_format",
     "parse_au_string",
     "read_labels",
     "read_native_csv",
