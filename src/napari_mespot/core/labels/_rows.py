@@ -45,7 +45,9 @@ class RowContext:
                 raise self.error(row, column, f"expected a frame number, got {text!r}") from None
         if not math.isfinite(number):
             raise self.error(row, column, f"expected a frame number, got {value!r}")
-        return number
+        nearest = round(number)
+        # spreadsheet arithmetic leaves 3322.9999999999995 for 3323: float noise, not a fraction
+        return float(nearest) if abs(number - nearest) < 1e-6 else number
 
     def _quirk(self, kind: str, row: int, video: str, action: str) -> bool:
         """Record a defect; return False when the row is to be dropped; raise on ``error``."""

@@ -183,25 +183,39 @@ def write_cas_me2_xlsx(path: str | os.PathLike, labels: Labels) -> None:
             if clip.rsplit("_", 1)[0] != names[code]:
                 counter += 1
                 clip = f"{names[code]}_{counter}"
-            main.append(
-                [
-                    index_of[number],
-                    clip,
-                    iv.onset + 1,
-                    0 if iv.apex is None else iv.apex + 1,
-                    iv.offset + 1,
-                    _au_cell(iv),
-                    iv.get_extra("emotion"),
-                    _TYPE_NAMES[iv.type],
-                    iv.get_extra("self_report"),
-                ]
-            )
+            values = [
+                index_of[number],
+                clip,
+                iv.onset + 1,
+                0 if iv.apex is None else iv.apex + 1,
+                iv.offset + 1,
+                _au_cell(iv),
+                iv.get_extra("emotion"),
+                _TYPE_NAMES[iv.type],
+                iv.get_extra("self_report"),
+            ]
+            _append(path, main, values, video)
             rule1.append([number, f"s{number:02d}", index_of[number]])
     for code in sorted(names):
-        rule2.append([code, names[code]])
+        _append(path, rule2, [code, names[code]], names[code])
     buf = io.BytesIO()
     wb.save(buf)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def _append(path, ws, values: list, video: str) -> None:
+    """Append a row whose text cells stay text (no formulas), refusing characters xlsx cannot hold."""
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    try:
+        ws.append(values)
+    except IllegalCharacterError:
+        raise LabelFormatError(
+            f"{path}: video {video!r}: text with control characters cannot be written to xlsx"
+        ) from None
+    for cell in ws[ws.max_row]:
+        if cell.data_type == "f":  # text starting with '=' is data here, not a formula
+            cell.data_type = "s"
 
 
 def _stimulus_names(labels: Labels, parsed: dict[str, tuple[int, int]]) -> dict[int, str]:
