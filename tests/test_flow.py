@@ -1,0 +1,248 @@
+"""Optical flow: known motion is recovered, batched helpers, region flow and head-motion removal."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from napari_mespot.core.flow import DIS, FARNEBACK, flow, flow_sequence, magnitude, to_gray
+from napari_mespot.core.landmarks import FaceLandmarks
+from napari_mespot.core.progress import Progress
+from napari_mespot.core.region_flow import (
+    compensate_head_motion,
+    region_flows_pair,
+    window_region_flows,
+)
+from napari_mespot.core.regions import EYE, MOUTH, NOSE, NoFaceError, region_transform
+
+# Mean endpoint error bounds (pixels, 16-px border excluded) on the 280×240 textures below.
+# Measured on this machine: farneback 0.06 / 0.09, tvl1 0.01 / 0.05, dis 0.09 / 0.07
+# (translation / smooth warp); the bounds leave ~1.5× headroom.
+EPE_BOUND = {"farneback": 0.15, "tvl1": 0.08, "dis": 0.15}
+
+
+def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Smooth random texture, like skin at two scales, as float 25..225."""
+    rng = np.random.default_rng(seed)
+    fine = cv2.GaussianBlur(rng.normal(size=(h, w)).astype(np.float32), (0, 0), 2.0)
+    coarse = cv2.GaussianBlur(rng.normal(size=(h, w)).astype(np.float32), (0, 0), 6.0)
+    t = fine + 0.5 * coarse
+    return (t - t.min()) / (t.max() - t.min()) * 200 + 25
+
+
+def moved(ref: np.ndarray, gx, gy) -> tuple[np.ndarray, np.ndarray]:
+    """Image ``img`` with img(p) = ref(p − G(p)), and the true flow f solving f(x) = G(x + f(x))."""
+    h, w = ref.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = cv2.remap(ref, xx - gx(xx, yy), yy - gy(xx, yy), cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    fx, fy = np.zeros_like(xx), np.zeros_like(yy)
+    for _ in range(30):  # fixed point: G is smooth and small, so this contracts quickly
+        fx, fy = gx(xx + fx, yy + fy), gy(xx + fx, yy + fy)
+    return img, np.stack([fx, fy], axis=-1)
+
+
+MOTIONS = {
+    "translation": (lambda x, y: 2.3 + 0 * x, lambda x, y: -1.7 + 0 * y),
+    "warp": (
+        lambda x, y: 1.5 * np.sin(2 * np.pi * y / 120) + 0.8,
+        lambda x, y: 1.0 * np.cos(2 * np.pi * x / 140) - 0.5,
+    ),
+}
+
+
+@pytest.mark.parametrize("motion", sorted(MOTIONS))
+@pytest.mark.parametrize("method", sorted(EPE_BOUND))
+def test_flow_recovers_known_motion(method, motion):
+    ref = texture(240, 280)
+    img, truth = moved(ref, *MOTIONS[motion])
+    f = flow(np.clip(ref, 0, 255).astype(np.uint8), np.clip(img, 0, 255).astype(np.uint8), method)
+    assert f.shape == (240, 280, 2) and f.dtype == np.float32
+    epe = np.hypot(*(f - truth).transpose(2, 0, 1))[16:-16, 16:-16]
+    assert epe.mean() < EPE_BOUND[method], f"{method} {motion}: mean EPE {epe.mean():.3f}"
+
+
+def test_flow_accepts_rgb_and_float_images():
+    ref = texture(96, 128, seed=1)
+    img, _ = moved(ref, *MOTIONS["translation"])
+    gray = flow(ref.astype(np.uint8), img.astype(np.uint8), "dis")
+    rgb = flow(
+        np.repeat(ref[..., None], 3, -1).astype(np.uint8),
+        np.repeat(img[..., None], 3, -1).astype(np.uint8),
+        "dis",
+    )
+    unit = flow(ref / 255.0, img / 255.0, "dis")
+    np.testing.assert_allclose(rgb, gray, atol=0.05)
+    np.testing.assert_allclose(unit, gray, atol=0.05)
+    assert to_gray(np.full((2, 2), 1.0)).max() == 255
+
+
+def test_flow_parameters_and_errors():
+    ref = texture(64, 64).astype(np.uint8)
+    f = flow(ref, ref, "farneback", winsize=9, iterations=2)
+    assert np.abs(f).mean() < 0.01
+    with pytest.raises(TypeError, match="no parameter"):
+        flow(ref, ref, "farneback", window=9)
+    with pytest.raises(ValueError, match="same-size"):
+        flow(ref, ref[:32], "dis")
+    with pytest.raises(ValueError, match="preset"):
+        flow(ref, ref, "dis", preset="slowest")
+    assert FARNEBACK.defaults["winsize"] == 15 and DIS.defaults["preset"] == "medium"
+
+
+def test_flow_sequence_is_reference_vs_each_frame():
+    ref = texture(80, 100, seed=2)
+    shifts = [0.5, 1.0, 2.0]
+    frames = [moved(ref, lambda x, y, s=s: s + 0 * x, lambda x, y: 0 * y)[0].astype(np.uint8) for s in shifts]
+    gen = flow_sequence(ref.astype(np.uint8), frames, "farneback")
+    progress = []
+    while True:
+        try:
+            progress.append(next(gen))
+        except StopIteration as stop:
+            flows = stop.value
+            break
+    assert all(isinstance(p, Progress) for p in progress) and progress[-1].done == 3
+    assert flows.shape == (3, 80, 100, 2)
+    np.testing.assert_allclose(np.median(flows[..., 0], axis=(1, 2)), shifts, atol=0.1)
+    np.testing.assert_allclose(np.median(magnitude(flows), axis=(1, 2)), shifts, atol=0.1)
+
+
+# --- region flow and head-motion compensation -------------------------------------------------
+
+KEY = {
+    "eye_outer_l": np.array([250.0, 150.0]),
+    "eye_outer_r": np.array([390.0, 150.0]),
+    "mouth_corner_l": np.array([280.0, 280.0]),
+    "mouth_corner_r": np.array([360.0, 280.0]),
+    "nose_bridge": np.array([320.0, 175.0]),
+}
+
+
+def shifted(img: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(img, m, img.shape[1::-1], flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+
+
+def test_region_flow_is_in_region_pixels_and_head_motion_is_removed():
+    ref = texture(360, 640, seed=4).astype(np.uint8)
+    img = shifted(ref, 2.0, 1.0)  # the whole head moves by (2, 1) image pixels
+    eye, mouth, nose = (region_transform(KEY, s) for s in (EYE, MOUTH, NOSE))
+    raw = region_flows_pair(ref, img, {"eye": eye, "mouth": mouth}, "farneback")
+    # Eye crop: 280 px for 1.4·140 = 196 image px; mouth crop: 260 px for 1.4·80 = 112 image px
+    # across, 160 px for 1.2·80 = 96 image px down.
+    # Farneback is a few per cent short on the 4–5 px shifts of the magnified crops.
+    np.testing.assert_allclose(
+        np.median(raw["eye"].reshape(-1, 2), 0), [2 * 280 / 196, 1 * 240 / 168], rtol=0.05
+    )
+    np.testing.assert_allclose(
+        np.median(raw["mouth"].reshape(-1, 2), 0), [2 * 260 / 112, 1 * 160 / 96], rtol=0.05
+    )
+    comp = region_flows_pair(ref, img, {"eye": eye, "mouth": mouth}, "farneback", nose=nose)
+    for name in ("eye", "mouth"):
+        assert np.abs(np.median(comp[name].reshape(-1, 2), 0)).max() < 0.1
+
+
+def test_head_motion_removal_keeps_local_motion():
+    ref = texture(360, 640, seed=5).astype(np.uint8)
+    # Head moves by (1.5, −1); the mouth area additionally moves 2 px up (an AU, say).
+    img = shifted(ref, 1.5, -1.0)
+    local = shifted(ref, 1.5, -3.0)
+    img[250:320, 270:370] = local[250:320, 270:370]
+    mouth, nose = region_transform(KEY, MOUTH), region_transform(KEY, NOSE)
+    comp = region_flows_pair(ref, img, {"mouth": mouth}, "farneback", nose=nose)["mouth"]
+    centre = mouth.to_region([320.0, 285.0]).round().astype(int)
+    patch = comp[centre[1] - 5 : centre[1] + 5, centre[0] - 5 : centre[0] + 5].reshape(-1, 2)
+    # 2 image px up = 2·160/96 mouth px up; no horizontal residue.
+    np.testing.assert_allclose(np.median(patch, 0), [0, -2 * 160 / 96], atol=0.25)
+
+
+def test_compensation_broadcasts_over_frames():
+    eye, nose = region_transform(KEY, EYE), region_transform(KEY, NOSE)
+    region_flow = np.zeros((4, 240, 280, 2), np.float32)
+    nose_flow = np.zeros((4, 70, 40, 2), np.float32)
+    nose_flow[2] = [1.0, 0.0]  # nose px → image px ÷ (40/(0.2·140)) → eye px × 280/196
+    out = compensate_head_motion(region_flow, eye, nose_flow, nose)
+    np.testing.assert_allclose(out[2, 0, 0], [-(0.2 * 140 / 40) * 280 / 196, 0], atol=1e-5)
+    assert not out[[0, 1, 3]].any()
+
+
+def test_window_region_flows_on_a_synthetic_clip():
+    ref = texture(360, 640, seed=6).astype(np.uint8)
+    clip = np.stack([np.repeat(shifted(ref, s, 0)[..., None], 3, -1) for s in (0.0, 0.5, 1.0, 1.5)])
+    pts = np.full((4, 68, 2), np.nan, np.float32)
+    pts[0, 36], pts[0, 45], pts[0, 48], pts[0, 54] = (
+        KEY["eye_outer_l"],
+        KEY["eye_outer_r"],
+        KEY["mouth_corner_l"],
+        KEY["mouth_corner_r"],
+    )
+    pts[0, [27, 28, 29]] = KEY["nose_bridge"]
+    pts[0, 17:27] = [300, 120]
+    pts[0][np.isnan(pts[0])] = 200.0  # the points no region uses
+    lm = FaceLandmarks(pts, np.array([1, 0, 0, 0], np.float32), "ibug68", "test")
+    gen = window_region_flows(clip, lm, 0, [1, 2, 3], method="dis")
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            result = stop.value
+            break
+    assert result.flows["eye"].shape == (3, 240, 280, 2) and result.flows["mouth"].shape == (3, 160, 260, 2)
+    med = np.median(result.flows["eye"][..., 0], axis=(1, 2))
+    np.testing.assert_allclose(med, np.array([0.5, 1.0, 1.5]) * 280 / 196, atol=0.15)
+    # Later frames have no landmarks of their own: they are cut with the reference transform.
+    with pytest.raises(NoFaceError):
+        next(window_region_flows(clip, lm, 1, [2, 3]))
+
+    gen = window_region_flows(clip, lm, 0, [3], method="dis", head_motion=True)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            comp = stop.value
+            break
+    assert comp.head_motion_compensated and set(comp.flows) == {"eye", "mouth"}
+    assert np.abs(np.median(comp.flows["eye"][0].reshape(-1, 2), 0)).max() < 0.15
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+
+def test_cli_flow_writes_npy(fixtures_dir, tmp_path, capsys):
+    from napari_mespot.cli import main
+
+    video = fixtures_dir / "video" / "single_face.mp4"
+    out = tmp_path / "flow.npy"
+    assert main(["flow", str(video), "--ref", "0", "--frame", "5", "--method", "dis", "--out", str(out)]) == 0
+    f = np.load(out)
+    assert f.shape == (360, 640, 2) and f.dtype == np.float32
+    assert "dis flow 0→5 (frame)" in capsys.readouterr().out
+
+    args = ["flow", str(video), "--ref", "0", "--frame", "5", "--out", str(out)]
+    assert main([*args, "--region", "mouth", "--head-motion", "--param", "winsize=9"]) == 0
+    assert np.load(out).shape == (160, 260, 2)
+    assert main([*args, "--param", "window=9"]) == 2
+    assert "has no parameter(s) window" in capsys.readouterr().err
+    assert main([*args[:-1], str(out), "--frame", "500"]) == 2
+
+
+def test_cli_flow_without_a_face_is_a_clear_error(fixtures_dir, tmp_path, capsys):
+    from napari_mespot.cli import main
+
+    video = fixtures_dir / "video" / "no_face.mp4"
+    args = [
+        "flow",
+        str(video),
+        "--ref",
+        "3",
+        "--frame",
+        "5",
+        "--region",
+        "eye",
+        "--out",
+        str(tmp_path / "f.npy"),
+    ]
+    assert main(args) == 2
+    assert "frame 3: no face found" in capsys.readouterr().err
+    assert not (tmp_path / "f.npy").exists()
