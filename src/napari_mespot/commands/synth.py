@@ -7,10 +7,18 @@ file stem) and ``distractors.csv`` (blinks, head shakes… that a spotter should
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from ..core.synth_settings import SynthSettings
 
+if TYPE_CHECKING:
+    from ..core.synth import SynthResult
+
 _DEFAULTS = SynthSettings()
+_CRF = 20
+#: Options that shape the output; ``--sample`` has fixed values for all of them.
+_SHAPING = ("seed", "count", "duration", "fps", "size", "me", "mae", "noise", "no_head_shakes",
+            "no_drift", "no_blinks", "no_flicker", "crf")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -31,37 +39,40 @@ def register(sub: argparse._SubParsersAction) -> None:
         "always gives the same videos.",
     )
     p.add_argument("outdir", metavar="OUTDIR", help="folder to write into (created if missing)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--count", type=int, default=1, help="number of videos (default: 1)")
-    p.add_argument("--duration", type=float, default=_DEFAULTS.duration_s,
-                   help=f"seconds per video (default: {_DEFAULTS.duration_s:g})")
-    p.add_argument("--fps", type=float, default=_DEFAULTS.fps,
-                   help=f"frame rate (default: {_DEFAULTS.fps:g})")
-    p.add_argument("--size", type=_size, default=_DEFAULTS.size, metavar="WxH",
+    p.add_argument("--seed", type=int, help="random seed (default: 0)")
+    p.add_argument("--count", type=int, help="number of videos (default: 1)")
+    p.add_argument("--duration", type=float, help=f"seconds per video (default: {_DEFAULTS.duration_s:g})")
+    p.add_argument("--fps", type=float, help=f"frame rate (default: {_DEFAULTS.fps:g})")
+    p.add_argument("--size", type=_size, metavar="WxH",
                    help="frame size, even numbers (default: {}x{})".format(*_DEFAULTS.size))
-    p.add_argument("--me", type=int, default=_DEFAULTS.n_me,
-                   help=f"micro-expressions per video (default: {_DEFAULTS.n_me})")
-    p.add_argument("--mae", type=int, default=_DEFAULTS.n_mae,
-                   help=f"macro-expressions per video (default: {_DEFAULTS.n_mae})")
-    p.add_argument("--noise", type=float, default=_DEFAULTS.noise_sigma,
+    p.add_argument("--me", type=int, help=f"micro-expressions per video (default: {_DEFAULTS.n_me})")
+    p.add_argument("--mae", type=int, help=f"macro-expressions per video (default: {_DEFAULTS.n_mae})")
+    p.add_argument("--noise", type=float,
                    help=f"sensor noise sigma in grey levels, 0 = none (default: {_DEFAULTS.noise_sigma:g})")
     p.add_argument("--no-head-shakes", action="store_true", help="no quick head shakes")
     p.add_argument("--no-drift", action="store_true", help="no slow head drift")
     p.add_argument("--no-blinks", action="store_true", help="no blinks")
     p.add_argument("--no-flicker", action="store_true", help="no brightness flicker")
-    p.add_argument("--crf", type=int, default=20, help="H.264 quality, lower is better (default: 20)")
+    p.add_argument("--crf", type=int, help=f"H.264 quality, lower is better (default: {_CRF})")
+    p.add_argument("--sample", action="store_true",
+                   help="write the sample clip shipped with the plugin (synthetic_face.mp4 and "
+                   "synthetic_face.gt.csv, fixed settings and seed) instead of a dataset")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(func=run)
 
 
 def settings_from_args(args: argparse.Namespace) -> SynthSettings:
+    """The settings the options ask for; an option left out keeps the SynthSettings default."""
+    given = {
+        "duration_s": args.duration,
+        "fps": args.fps,
+        "size": args.size,
+        "n_me": args.me,
+        "n_mae": args.mae,
+        "noise_sigma": args.noise,
+    }
     return SynthSettings(
-        duration_s=args.duration,
-        fps=args.fps,
-        size=args.size,
-        n_me=args.me,
-        n_mae=args.mae,
-        noise_sigma=args.noise,
+        **{k: v for k, v in given.items() if v is not None},
         head_shakes=not args.no_head_shakes,
         head_drift=not args.no_drift,
         blinks=not args.no_blinks,
@@ -70,18 +81,45 @@ def settings_from_args(args: argparse.Namespace) -> SynthSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.synth import GROUND_TRUTH_CSV, SynthError, write_synthetic_dataset
+    from ..core.synth import SynthError
+
+    if args.sample:
+        clashing = [f"--{d.replace('_', '-')}" for d in _SHAPING if getattr(args, d) not in (None, False)]
+        if clashing:
+            raise SynthError(f"--sample has fixed settings; drop {', '.join(clashing)}")
+        return _run_sample(args)
+    crf = _CRF if args.crf is None else args.crf
+    if not 0 <= crf <= 51:
+        raise SynthError(f"--crf must lie in 0..51, got {crf}")
+    return _run_dataset(args, crf)
+
+
+def _run_dataset(args: argparse.Namespace, crf: int) -> int:
+    from ..core.synth import GROUND_TRUTH_CSV, write_synthetic_dataset
     from ._progress import drive
 
-    if not 0 <= args.crf <= 51:
-        raise SynthError(f"--crf must lie in 0..51, got {args.crf}")
-    settings = settings_from_args(args)
-    results = drive(write_synthetic_dataset(args.outdir, settings, args.seed, args.count, crf=args.crf),
-                    "synth", quiet=args.quiet)
+    seed = 0 if args.seed is None else args.seed
+    count = 1 if args.count is None else args.count
+    gen = write_synthetic_dataset(args.outdir, settings_from_args(args), seed, count, crf=crf)
+    results = drive(gen, "synth", quiet=args.quiet)
     if not args.quiet:
         for r in results:
-            n_me = sum(iv.type == "me" for iv in r.intervals)
-            print(f"{r.path}  {r.n_frames} frames, {n_me} ME, {len(r.intervals) - n_me} MaE, "
-                  f"{len(r.distractors)} distractors")
+            _summary(r)
         print(f"ground truth: {results[0].path.parent / GROUND_TRUTH_CSV}")
     return 0
+
+
+def _run_sample(args: argparse.Namespace) -> int:
+    from ..core.synth import write_sample
+    from ._progress import drive
+
+    result = drive(write_sample(args.outdir), "synth", quiet=args.quiet)
+    if not args.quiet:
+        _summary(result)
+    return 0
+
+
+def _summary(result: SynthResult) -> None:
+    n_me = sum(iv.type == "me" for iv in result.intervals)
+    print(f"{result.path}  {result.n_frames} frames, {n_me} ME, {len(result.intervals) - n_me} MaE, "
+          f"{len(result.distractors)} distractors")

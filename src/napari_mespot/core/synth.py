@@ -20,8 +20,9 @@ import io
 import os
 import queue
 import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ from .synth_schedule import (
     expression_mask,
     place_events,
     schedule_expressions,
+    scripted_expression,
     shake_offsets,
     smooth_wander,
 )
@@ -52,6 +54,7 @@ __all__ = [
     "SynthResult",
     "SynthScene",
     "SynthSettings",
+    "scripted_expression",
     "synth_frames",
     "write_sample",
     "write_synthetic_dataset",
@@ -73,6 +76,9 @@ _NOISE_STREAM = len(_STREAMS)
 #: Head rotation (rad) per px of horizontal shake offset, per px of eye distance: a shake turns
 #: the head a little as well as shifting it.
 _SHAKE_ROLL = 0.5
+#: Head drift is a sum of sinusoids with periods in this range (s): slow enough that an ME
+#: barely sees it, fast enough that a 7 s spotting window does.
+_DRIFT_PERIODS_S = (15.0, 60.0)
 
 
 def _entropy(seed: Seed) -> tuple[int, ...]:
@@ -80,6 +86,22 @@ def _entropy(seed: Seed) -> tuple[int, ...]:
     if not values or any(int(v) < 0 for v in values):
         raise SynthError(f"a seed is one or more integers >= 0, got {seed!r}")
     return tuple(int(v) for v in values)
+
+
+def _checked_script(expressions: Sequence[Expression], settings: SynthSettings) -> list[Expression]:
+    script = sorted(expressions, key=lambda ex: ex.onset)
+    for ex in script:
+        if ex.offset >= settings.n_frames:
+            raise SynthError(f"expression {ex.onset}-{ex.offset} ends after the last frame "
+                             f"({settings.n_frames - 1})")
+        unknown = set(ex.aus) - set(SUPPORTED_AUS)
+        if unknown:
+            raise SynthError(f"AU(s) {sorted(unknown)} have no synthetic motion field; "
+                             f"supported: {SUPPORTED_AUS}")
+    for a, b in pairwise(script):
+        if b.onset <= a.offset:
+            raise SynthError(f"expressions {a.onset}-{a.offset} and {b.onset}-{b.offset} overlap")
+    return script
 
 
 @dataclass(frozen=True)
@@ -102,14 +124,20 @@ class SynthScene:
     (small arrays, even for an hour of video); :meth:`frame` renders any frame on demand.
     """
 
-    def __init__(self, settings: SynthSettings, seed: Seed = 0) -> None:
+    def __init__(self, settings: SynthSettings, seed: Seed = 0,
+                 expressions: Sequence[Expression] | None = None) -> None:
+        """``expressions`` replaces the random schedule (see ``scripted_expression``); the
+        distractors are still drawn from ``seed`` and kept away from them."""
         self.settings = settings
         self.seed = _entropy(seed)
         self.face: BaseFace = base_face(settings.size, settings.eye_distance_frac)
         n = settings.n_frames
         rngs = dict(zip(_STREAMS, (np.random.default_rng(s) for s in
                                    np.random.SeedSequence(self.seed).spawn(len(_STREAMS))), strict=True))
-        self.expressions: list[Expression] = schedule_expressions(settings, rngs["expressions"])
+        self.expressions: list[Expression] = (
+            schedule_expressions(settings, rngs["expressions"]) if expressions is None
+            else _checked_script(expressions, settings)
+        )
         self.distractors: list[Distractor] = []
         self._au_amp = np.zeros((n, len(SUPPORTED_AUS)), dtype=np.float32)
         self._blink = np.zeros(n, dtype=np.float32)
@@ -145,6 +173,10 @@ class SynthScene:
     def au_amplitudes(self, k: int) -> dict[int, float]:
         """Displacement (px at the strongest point) of every AU on frame ``k``."""
         return {au: float(a) for au, a in zip(SUPPORTED_AUS, self._au_amp[k], strict=True)}
+
+    def blink_closure(self, k: int) -> float:
+        """How far the eyes are closed on frame ``k`` (0 open, 1 closed)."""
+        return float(self._blink[k])
 
     def head_pose(self, k: int) -> tuple[float, float, float]:
         """Rigid head motion on frame ``k``: (tx px, ty px, roll rad) about the frame centre."""
@@ -214,9 +246,9 @@ class SynthScene:
         if not s.head_drift or (s.drift_px == 0 and s.drift_deg == 0):
             return
         n = s.n_frames
-        self._pose[:, 0] += s.drift_px * smooth_wander(n, s.fps, (8.0, 40.0), rng)
-        self._pose[:, 1] += 0.6 * s.drift_px * smooth_wander(n, s.fps, (8.0, 40.0), rng)
-        self._pose[:, 2] += np.deg2rad(s.drift_deg) * smooth_wander(n, s.fps, (8.0, 40.0), rng)
+        self._pose[:, 0] += s.drift_px * smooth_wander(n, s.fps, _DRIFT_PERIODS_S, rng)
+        self._pose[:, 1] += 0.6 * s.drift_px * smooth_wander(n, s.fps, _DRIFT_PERIODS_S, rng)
+        self._pose[:, 2] += np.deg2rad(s.drift_deg) * smooth_wander(n, s.fps, _DRIFT_PERIODS_S, rng)
         self.distractors.append(Distractor("head_drift", 0, n - 1, s.drift_px))
 
     def _add_flicker(self, rng: np.random.Generator) -> None:
@@ -240,7 +272,7 @@ class SynthScene:
         cx, cy = self.face.center
         c, sn = np.cos(roll), np.sin(roll)
         # q = c + R(-roll) (p - c - t)
-        bx, by = cx - tx, cy - ty
+        bx, by = cx + tx, cy + ty
         qx = (c * gx + sn * gy + (cx - c * bx - sn * by)).astype(np.float32)
         qy = (-sn * gx + c * gy + (cy + sn * bx - c * by)).astype(np.float32)
         return qx, qy

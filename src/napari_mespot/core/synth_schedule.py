@@ -92,15 +92,35 @@ def _length_range(duration: Range, fps: float, what: str) -> tuple[int, int]:
     return max(low, 3), high
 
 
-def _expression_lengths(settings: SynthSettings, kinds: list[str], rng: np.random.Generator) -> list[int]:
+def _length_ranges(settings: SynthSettings) -> dict[str, tuple[int, int]]:
+    """Inclusive frame-count ranges per type, checked against the typing rule at both ends."""
     ranges = {"me": _length_range(settings.me_duration_s, settings.fps, "micro-expression"),
               "mae": _length_range(settings.mae_duration_s, settings.fps, "macro-expression")}
-    lengths = [int(rng.integers(ranges[k][0], ranges[k][1] + 1)) for k in kinds]
-    for kind, length in zip(kinds, lengths, strict=True):
-        if type_by_duration(length, settings.fps) != kind:
-            raise SynthError(f"a {kind} of {length} frames at {settings.fps:g} fps would be typed "
-                             f"{type_by_duration(length, settings.fps)}; adjust the duration ranges")
-    return lengths
+    for kind, ends in ranges.items():
+        for length in ends:
+            if type_by_duration(length, settings.fps) != kind:
+                raise SynthError(f"a {kind} of {length} frames at {settings.fps:g} fps would be typed "
+                                 f"{type_by_duration(length, settings.fps)}; adjust the duration ranges")
+    return ranges
+
+
+def _fit_ranges(ranges: dict[str, tuple[int, int]], counts: dict[str, int], budget: int,
+                settings: SynthSettings, gap: int) -> dict[str, tuple[int, int]]:
+    """Shrink the upper ends of the ranges just enough that even the longest draws fit.
+
+    This makes "does it fit?" a property of the settings, not of the seed: every seed works,
+    or none does and the error says so.
+    """
+    shortest = sum(counts[k] * ranges[k][0] for k in ranges)
+    longest = sum(counts[k] * ranges[k][1] for k in ranges)
+    if shortest > budget:
+        need = (shortest + gap * (sum(counts.values()) + 1)) / settings.fps
+        raise SynthError(f"{settings.n_me} ME + {settings.n_mae} MaE with {settings.min_gap_s:g} s gaps "
+                         f"need at least {need:.1f} s, but the video lasts {settings.duration_s:g} s")
+    if longest <= budget:
+        return ranges
+    t = (budget - shortest) / (longest - shortest)
+    return {k: (lo, lo + math.floor(t * (hi - lo))) for k, (lo, hi) in ranges.items()}
 
 
 def _make_expression(onset: int, length: int, kind: str, settings: SynthSettings,
@@ -117,21 +137,36 @@ def _make_expression(onset: int, length: int, kind: str, settings: SynthSettings
                       type=kind, aus=aus, amplitudes=amplitudes)
 
 
+def scripted_expression(onset: int, length: int, aus: tuple[int, ...], amplitude: float, fps: float,
+                        hold: int = 0) -> Expression:
+    """An expression at a chosen place (for tests and demos): rise over 40 % of its steps.
+
+    Every AU gets the same peak ``amplitude`` (px); the type follows from the length.
+    """
+    steps = length - 1
+    rise = max(1, round(0.4 * steps))
+    if length < 3 or steps - rise - hold < 1:
+        raise SynthError(f"an expression of {length} frames with hold {hold} has no room to rise and fall")
+    return Expression(onset=onset, apex=onset + rise, offset=onset + steps, hold=hold,
+                      type=type_by_duration(length, fps), aus=tuple(aus),
+                      amplitudes=(float(amplitude),) * len(aus))
+
+
 def schedule_expressions(settings: SynthSettings, rng: np.random.Generator) -> list[Expression]:
     """Place ``n_me`` + ``n_mae`` expressions in random order with random quiet gaps.
 
     Gaps are at least ``min_gap_s`` long, also before the first and after the last one, so a
-    spotter always sees a neutral face around every expression.
+    spotter always sees a neutral face around every expression. When the longest durations
+    would not fit in the video, the duration ranges are shortened from the top.
     """
     kinds = ["me"] * settings.n_me + ["mae"] * settings.n_mae
     kinds = [kinds[i] for i in rng.permutation(len(kinds))]
-    lengths = _expression_lengths(settings, kinds, rng)
     gap = math.ceil(settings.min_gap_s * settings.fps)
-    slack = settings.n_frames - sum(lengths) - gap * (len(kinds) + 1)
-    if slack < 0:
-        need = (sum(lengths) + gap * (len(kinds) + 1)) / settings.fps
-        raise SynthError(f"{settings.n_me} ME + {settings.n_mae} MaE with {settings.min_gap_s:g} s gaps need "
-                         f"about {need:.1f} s, but the video lasts {settings.duration_s:g} s")
+    budget = settings.n_frames - gap * (len(kinds) + 1)
+    ranges = _fit_ranges(_length_ranges(settings), {"me": settings.n_me, "mae": settings.n_mae},
+                         budget, settings, gap)
+    lengths = [int(rng.integers(ranges[k][0], ranges[k][1] + 1)) for k in kinds]
+    slack = budget - sum(lengths)
     cuts = np.sort(rng.integers(0, slack + 1, size=len(kinds)))
     extra = np.diff(np.concatenate([[0], cuts]))
     expressions, start = [], 0

@@ -43,7 +43,7 @@ class SynthSettings:
     #: Minimum quiet time between two expressions, and before the first / after the last.
     min_gap_s: float = 1.0
     head_drift: bool = True
-    drift_px: float = 3.0
+    drift_px: float = 2.0
     drift_deg: float = 0.5
     head_shakes: bool = True
     shakes_per_minute: float = 3.0
