@@ -55,3 +55,16 @@ def test_sample_data_opens(make_napari_viewer_proxy):
     viewer = make_napari_viewer_proxy()
     layers = viewer.open_sample("napari-mespot", "single_face")
     assert layers[0].data.shape == (72, 360, 640, 3)
+
+
+def test_synthetic_sample_opens_with_its_ground_truth(make_napari_viewer_proxy):
+    from napari_mespot.core.labels.native import read_native_csv
+
+    viewer = make_napari_viewer_proxy()
+    layer = viewer.open_sample("napari-mespot", "synthetic_face")[0]
+    assert layer.name == "synthetic_face" and layer.rgb
+    truth = read_native_csv(layer.metadata["ground_truth"])
+    intervals = truth["synthetic_face"]
+    assert intervals, "the sample's ground truth must list its expressions"
+    assert {iv.type for iv in intervals} == {"me", "mae"}
+    assert max(iv.offset for iv in intervals) < layer.data.shape[0]
