@@ -198,6 +198,30 @@ def test_micro_expression_motion_is_in_its_region_and_direction(au):
     assert np.percentile(np.linalg.norm(f[far], axis=1), 99) < 0.1
 
 
+def test_prototypes_learned_from_one_video_recognise_the_aus_in_another():
+    """What the AU-prototype spotter relies on (DESIGN.md §2.1): the apex flow of an AU,
+    learned on a clean video, matches that AU best among the AUs of its region in a noisy one."""
+    clean = replace(QUIET, duration_s=7.0)
+    noisy = replace(clean, head_drift=True, noise_sigma=1.5, flicker=True)
+
+    def apex_flows(settings: SynthSettings, amplitude: float, seed: int) -> dict[int, np.ndarray]:
+        script = [scripted_expression(5 + 25 * i, 12, (au,), amplitude, settings.fps)
+                  for i, au in enumerate(SUPPORTED_AUS)]
+        scene = SynthScene(settings, seed, script)
+        flows = {}
+        for au, ex in zip(SUPPORTED_AUS, script, strict=True):
+            x0, y0, x1, y1 = region_box(scene, AU_REGION[au])
+            flows[au] = flow(scene.frame(ex.onset)[y0:y1, x0:x1], scene.frame(ex.apex)[y0:y1, x0:x1])
+        return flows
+
+    prototypes = apex_flows(clean, 1.5, 0)
+    observed = apex_flows(noisy, 1.0, 9)
+    for au in SUPPORTED_AUS:
+        scores = {other: float((observed[au] * prototypes[other]).sum())
+                  for other in SUPPORTED_AUS if AU_REGION[other] == AU_REGION[au]}
+        assert max(scores, key=scores.get) == au, scores
+
+
 def test_motion_peaks_at_the_apex_in_a_full_video():
     """With drift, noise and flicker on, the face's own motion (flow minus the nose's flow, as
     head-motion compensation does) grows from onset to apex and is gone again at offset."""
@@ -246,6 +270,7 @@ def test_blink_moves_the_eyes_not_the_mouth():
     assert mean_speed(f, region_box(scene, "eye")) > 5 * mean_speed(f, region_box(scene, "mouth")) + 0.01
 
 
+@pytest.mark.filterwarnings("ignore:SymbolDatabase.GetPrototype")
 def test_mediapipe_finds_the_face_on_rendered_frames():
     import mediapipe as mp
 

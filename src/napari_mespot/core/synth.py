@@ -73,6 +73,8 @@ DISTRACTORS_CSV = "distractors.csv"
 #: Independent random streams, one per component (see the module docstring).
 _STREAMS = ("expressions", "blinks", "shakes", "drift", "flicker")
 _NOISE_STREAM = len(_STREAMS)
+_NOISE_FIELDS, _NOISE_SHIFT = 4, 32
+_IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 #: Head rotation (rad) per px of horizontal shake offset, per px of eye distance: a shake turns
 #: the head a little as well as shifting it.
 _SHAKE_ROLL = 0.5
@@ -154,6 +156,7 @@ class SynthScene:
         self.distractors.sort(key=lambda d: (d.start, d.kind))
         width, height = settings.size
         self._grid = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+        self._noise_bank: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.settings.n_frames
@@ -189,17 +192,25 @@ class SynthScene:
 
         if not 0 <= k < len(self):
             raise IndexError(f"frame {k} is outside 0..{len(self) - 1}")
-        qx, qy = self._rigid_maps(k)
+        inverse = self._inverse_pose(k)
+        gx, gy = self._grid
+        ox, oy = self.face.origin
+        (a00, a01, a02), (a10, a11, a12) = inverse.tolist()
+        # Where each output pixel comes from in the scaled photograph: undo the head motion...
+        map_x = gx * a00 + gy * a01 + (a02 + ox)
+        map_y = gx * a10 + gy * a11 + (a12 + oy)
         disp = self._displacement(k)
         if disp is not None:
-            # The fields live on the face, so they are looked up where the head has carried
-            # each output pixel; backward warping by -D is exact to first order for smooth D.
-            moved = cv2.remap(disp, qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-            qx -= moved[..., 0]
-            qy -= moved[..., 1]
-        qx += np.float32(self.face.origin[0])
-        qy += np.float32(self.face.origin[1])
-        image = cv2.remap(self.face.source, qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+            # ...then the expression. The fields live on the face, so they are looked up where
+            # the head has carried each output pixel; backward warping by -D is exact to first
+            # order for a smooth D.
+            if not np.array_equal(inverse, _IDENTITY):
+                disp = cv2.warpAffine(disp, inverse, self.settings.size,
+                                      flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                      borderMode=cv2.BORDER_CONSTANT)
+            map_x -= disp[..., 0]
+            map_y -= disp[..., 1]
+        image = cv2.remap(self.face.source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
         return self._photometric(image, k)
 
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
@@ -263,19 +274,20 @@ class SynthScene:
 
     # -- rendering ----------------------------------------------------------------------------
 
-    def _rigid_maps(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Where each output pixel comes from on the neutral face: the inverse head motion."""
+    def _inverse_pose(self, k: int) -> np.ndarray:
+        """2x3 affine taking an output pixel to the neutral-face point the head carried there.
+
+        The head moves a point ``x`` to ``c + R(roll) (x - c) + t``; this is the inverse,
+        ``q = c + R(-roll) (p - c - t)``.
+        """
         tx, ty, roll = self._pose[k]
-        gx, gy = self._grid
         if tx == 0 and ty == 0 and roll == 0:
-            return gx.copy(), gy.copy()
+            return _IDENTITY
         cx, cy = self.face.center
         c, sn = np.cos(roll), np.sin(roll)
-        # q = c + R(-roll) (p - c - t)
         bx, by = cx + tx, cy + ty
-        qx = (c * gx + sn * gy + (cx - c * bx - sn * by)).astype(np.float32)
-        qy = (-sn * gx + c * gy + (cy + sn * bx - c * by)).astype(np.float32)
-        return qx, qy
+        return np.array([[c, sn, cx - c * bx - sn * by],
+                         [-sn, c, cy + sn * bx - c * by]])
 
     def _displacement(self, k: int) -> np.ndarray | None:
         """Sum of the active AU fields and the blink field on frame ``k`` (None when neutral)."""
@@ -294,16 +306,32 @@ class SynthScene:
 
     def _photometric(self, image: np.ndarray, k: int) -> np.ndarray:
         sigma = self.settings.noise_sigma
-        gain = self._gain[k]
+        gain = float(self._gain[k])
         if sigma == 0 and gain == 1:
             return image
         out = image.astype(np.float32)
         out *= gain
         if sigma > 0:
-            rng = np.random.default_rng((*self.seed, _NOISE_STREAM, k))
-            out += rng.standard_normal(out.shape, dtype=np.float32) * np.float32(sigma)
+            out += self._noise(k)
         np.clip(out, 0, 255, out=out)
         return np.rint(out, out=out).astype(np.uint8)
+
+    def _noise(self, k: int) -> np.ndarray:
+        """Sensor noise of frame ``k``: a random window of a random field from a small bank.
+
+        Drawing 0.9 M normal numbers per frame would cost more than everything else together;
+        ``_NOISE_FIELDS`` fields at ``_NOISE_SHIFT``² offsets give thousands of distinct,
+        mutually uncorrelated noise frames, still a pure function of (seed, k).
+        """
+        width, height = self.settings.size
+        if self._noise_bank is None:
+            rng = np.random.default_rng((*self.seed, _NOISE_STREAM))
+            shape = (_NOISE_FIELDS, height + _NOISE_SHIFT, width + _NOISE_SHIFT, 3)
+            bank = rng.standard_normal(shape, dtype=np.float32)
+            self._noise_bank = bank * np.float32(self.settings.noise_sigma)
+        field, dy, dx = np.random.default_rng((*self.seed, _NOISE_STREAM, k)).integers(
+            (0, 0, 0), (_NOISE_FIELDS, _NOISE_SHIFT, _NOISE_SHIFT))
+        return self._noise_bank[field, dy:dy + height, dx:dx + width]
 
 
 def synth_frames(settings: SynthSettings, seed: Seed = 0) -> Iterator[np.ndarray]:

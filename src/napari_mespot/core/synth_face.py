@@ -11,6 +11,7 @@ its strongest point moves exactly 1 px; a renderer multiplies it by the time-cou
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -113,8 +114,11 @@ def source_face() -> tuple[np.ndarray, np.ndarray]:
     from skimage import data
 
     image = data.astronaut()
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as mesh:
-        result = mesh.process(image)
+    with warnings.catch_warnings():
+        # mediapipe 0.10.14 reads its packets through a call protobuf 4 deprecates: not ours to fix.
+        warnings.filterwarnings("ignore", r"SymbolDatabase\.GetPrototype\(\) is deprecated", UserWarning)
+        with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as mesh:
+            result = mesh.process(image)
     if not result.multi_face_landmarks:
         raise SynthError("MediaPipe Face Mesh found no face on the base photograph")
     height, width = image.shape[:2]

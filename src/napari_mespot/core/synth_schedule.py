@@ -29,6 +29,8 @@ AU_COMBINATIONS: tuple[tuple[int, ...], ...] = (
 )
 #: Quiet frames kept around expressions when placing blinks and head shakes, in seconds.
 DISTRACTOR_MARGIN_S = 0.3
+#: Shortest blink or head shake: a time course needs a start, a peak and an end.
+MIN_EVENT_FRAMES = 3
 #: Oscillations in one head shake (left-right-left).
 SHAKE_CYCLES = 1.5
 
@@ -193,10 +195,11 @@ def place_events(busy: np.ndarray, count: int, lengths: Range, fps: float, margi
     frames around it; spans that no longer fit anywhere are dropped.
     """
     busy = busy.copy()
-    low, high = max(2, math.ceil(lengths[0] * fps - 1e-9)), max(2, math.floor(lengths[1] * fps + 1e-9))
+    low = max(MIN_EVENT_FRAMES, math.ceil(lengths[0] * fps - 1e-9))
+    high = max(low, math.floor(lengths[1] * fps + 1e-9))
     spans = []
     for _ in range(count):
-        length = int(rng.integers(low, max(low, high) + 1))
+        length = int(rng.integers(low, high + 1))
         window = length + 2 * margin
         if window > busy.size:
             break

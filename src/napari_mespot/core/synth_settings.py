@@ -61,7 +61,7 @@ class SynthSettings:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, tuple) and f.name != "size":
+            if isinstance(f.default, tuple) and f.name != "size":
                 object.__setattr__(self, f.name, (float(value[0]), float(value[1])))
         object.__setattr__(self, "size", (int(self.size[0]), int(self.size[1])))
         self._validate()
