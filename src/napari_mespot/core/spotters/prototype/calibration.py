@@ -1,0 +1,171 @@
+"""Choosing the peak thresholds θ_j on labelled *training* videos (never on the test videos).
+
+The paper does not say how θ_j was set. We choose each AU's θ_j on its own, from eq. 24's margin
+(the smaller of a point's two differences; a point is a peak point when margin > θ_j):
+
+1. Every training video is covered by windows with the fixed step N/2 (eq. 19; the adaptive
+   step depends on θ itself), the curves are filtered and clipped as when spotting, and each
+   frame keeps its largest margin over the windows that contain it.
+2. For AU j, every ground-truth expression that contains j is *found* at θ when its largest
+   margin exceeds θ; every run of frames with margin > θ that touches no ground-truth
+   expression at all is a *false alarm* (a run over another AU's expression is not: fusion
+   merges it into that expression).
+3. θ_j maximises F1 = 2·found / (2·found + false alarms + missed) over a geometric grid; when
+   several grid values tie, the middle of the longest run of best values is taken (the most
+   robust choice). An AU without training expressions gets the largest margin seen on the
+   training videos, so it never fires on them.
+
+This is an approximation of the full spotter (fixed windows, no fusion), chosen because it
+makes calibration one pass of flow per video plus a cheap search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...intervals import Interval
+from ...landmarks import FaceLandmarks
+from ...progress import Progress
+from .peaks import clip_negative, lowpass, peak_margin, runs
+from .prototypes import PrototypeError, PrototypeSet
+from .settings import PrototypeSettings
+from .windows import face_segments, frames_in
+
+GRID_SIZE = 400
+
+
+@dataclass(frozen=True)
+class TrainingVideo:
+    """A training video (VideoSource or array with ``fps``), its ground truth and landmarks."""
+
+    name: str
+    video: Any
+    intervals: tuple[Interval, ...]
+    landmarks: FaceLandmarks | None = None
+
+
+def video_margins(
+    video: Any, prototypes: PrototypeSet, settings: PrototypeSettings, landmarks: FaceLandmarks | None = None
+) -> Generator[Progress, None, np.ndarray]:
+    """Per frame and AU, the largest eq. 24 margin over half-overlapping windows: (V, n); NaN
+    where no window looked (frames without a face)."""
+    from ....plugins import get_landmark_provider
+    from ...landmark_cache import landmarks_for_video
+    from .spotter import window_matching
+
+    fps, n = float(video.fps), len(video)
+    if landmarks is None:
+        landmarks = yield from landmarks_for_video(video, get_landmark_provider(settings.landmarks))
+    window = frames_in(settings.window_s, fps, minimum=3)
+    m = frames_in(settings.search_radius_s, fps)
+    segments, _ = face_segments(landmarks.found, frames_in(settings.min_segment_s, fps, minimum=2))
+    out = np.full((len(prototypes), n), -np.inf)
+    looked = np.zeros(n, dtype=bool)
+    for seg_start, seg_end in segments:
+        start = seg_start
+        while True:
+            end = min(start + window - 1, seg_end)
+            raw = yield from window_matching(video, landmarks, prototypes, start, end, settings, n)
+            curves = clip_negative(lowpass(raw, fps, settings.lowpass_cutoff_hz, settings.lowpass_order))
+            np.maximum(out[:, start : end + 1], peak_margin(curves, m), out=out[:, start : end + 1])
+            looked[start : end + 1] = True
+            if end == seg_end:
+                break
+            start += max(1, window // 2)
+    out[:, ~looked] = np.nan
+    return out
+
+
+def _f1_curve(
+    grid: np.ndarray, events: list[float], margins: Sequence[np.ndarray], busy: Sequence[np.ndarray]
+) -> np.ndarray:
+    ev = np.asarray(events, dtype=np.float64)
+    f1 = np.empty(len(grid))
+    for g, theta in enumerate(grid):
+        found = int(np.count_nonzero(ev > theta))
+        alarms = 0
+        for margin, mask in zip(margins, busy, strict=True):
+            for s, e in runs(np.nan_to_num(margin, nan=-np.inf) > theta):
+                alarms += not mask[s : e + 1].any()
+        denominator = 2 * found + alarms + (len(ev) - found)
+        f1[g] = 2 * found / denominator if denominator else 0.0
+    return f1
+
+
+def _middle_of_best(grid: np.ndarray, f1: np.ndarray) -> float:
+    best = f1 >= f1.max() - 1e-12
+    longest = max(runs(best), key=lambda r: (r[1] - r[0], -r[0]))
+    return float(np.sqrt(grid[longest[0]] * grid[longest[1]]))
+
+
+def choose_thresholds(
+    margins: Sequence[np.ndarray], truths: Sequence[Iterable[Interval]], aus: Sequence[int]
+) -> tuple[dict[int, float], dict[str, Any]]:
+    """θ_j per AU from per-video (V, n) margins and ground truth (see the module docstring)."""
+    truths = [tuple(t) for t in truths]
+    busy = []
+    for margin, truth in zip(margins, truths, strict=True):
+        mask = np.zeros(margin.shape[1], dtype=bool)
+        for iv in truth:
+            mask[iv.onset : iv.offset + 1] = True
+        busy.append(mask)
+    thresholds: dict[int, float] = {}
+    report: dict[str, Any] = {}
+    for v, au in enumerate(aus):
+        curves = [m[v] for m in margins]
+        events = [
+            float(np.nanmax(np.concatenate([[0.0], c[iv.onset : iv.offset + 1]])))
+            for c, truth in zip(curves, truths, strict=True)
+            for iv in truth
+            if au in iv.aus
+        ]
+        finite = np.concatenate([c[np.isfinite(c) & (c > 0)] for c in curves] + [np.array([])])
+        if finite.size == 0:
+            raise PrototypeError(f"AU{au}: the training videos give no positive margin to calibrate on")
+        if not events:
+            thresholds[au] = float(finite.max())
+            report[f"AU{au}"] = {"events": 0, "rule": "largest training margin (no training expression)"}
+            continue
+        grid = np.geomspace(np.quantile(finite, 0.05), finite.max(), GRID_SIZE)
+        f1 = _f1_curve(grid, events, curves, busy)
+        thresholds[au] = _middle_of_best(grid, f1)
+        report[f"AU{au}"] = {"events": len(events), "f1": round(float(f1.max()), 4)}
+    return thresholds, report
+
+
+def calibrate(
+    videos: Sequence[TrainingVideo], prototypes: PrototypeSet, settings: PrototypeSettings | None = None
+) -> Generator[Progress, None, PrototypeSet]:
+    """The prototypes with θ_j chosen on ``videos`` and the choice recorded in ``calibration``."""
+    settings = settings or PrototypeSettings()
+    if not videos:
+        raise PrototypeError("calibration needs at least one labelled training video")
+    margins = []
+    for k, tv in enumerate(videos):
+        gen = video_margins(tv.video, prototypes, settings, tv.landmarks)
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                margins.append(stop.value)
+                break
+            yield Progress(k, len(videos), f"{tv.name}: {p.message}")
+    thresholds, report = choose_thresholds(margins, [tv.intervals for tv in videos], prototypes.aus)
+    record = {
+        "rule": "per-AU F1 of eq. 24 margins on training videos (see calibration.py)",
+        "videos": [tv.name for tv in videos],
+        "settings": {
+            "window_s": settings.window_s,
+            "search_radius_s": settings.search_radius_s,
+            "lowpass_cutoff_hz": settings.lowpass_cutoff_hz,
+            "lowpass_order": settings.lowpass_order,
+            "head_motion": settings.head_motion,
+        },
+        "per_au": report,
+    }
+    yield Progress(len(videos), len(videos), "thresholds chosen")
+    return prototypes.with_thresholds(thresholds, record)

@@ -1,0 +1,47 @@
+"""AU-prototype matching (paper eq. 21–23).
+
+The matching index of frame i with AU j is the sum over the region of the Hadamard product of
+the frame's flow field with the prototype: p_i^j = Σ_x,y F_i[x, y] · M_j[x, y] (both flow
+components). It is large when the face moves the way the AU moves, near 0 for motion elsewhere
+or across the prototype's direction, and negative for the opposite motion.
+
+All AUs of one region are matched in a single tensor contraction over the frames of a window,
+so each flow field is read once however many AUs there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+
+def match_region(flows: np.ndarray, prototypes: np.ndarray) -> np.ndarray:
+    """Eq. 21–22 for one region: flows (T, h, w, 2) × prototypes (V, h, w, 2) → (V, T)."""
+    flows = np.asarray(flows, dtype=np.float32)
+    prototypes = np.asarray(prototypes, dtype=np.float32)
+    if flows.shape[1:] != prototypes.shape[1:]:
+        raise ValueError(
+            f"flow fields {flows.shape[1:]} and prototypes {prototypes.shape[1:]} differ in shape"
+        )
+    t, v = flows.shape[0], prototypes.shape[0]
+    # A matrix product on the flattened fields is the contraction BLAS does fastest.
+    return (prototypes.reshape(v, -1) @ flows.reshape(t, -1).T).astype(np.float64)
+
+
+def matching_matrix(
+    flows: Mapping[str, np.ndarray], prototypes: Sequence[np.ndarray], regions: Sequence[str]
+) -> np.ndarray:
+    """The V × T matrix W of eq. 23: row v matches ``prototypes[v]`` against ``flows[regions[v]]``."""
+    if len(prototypes) != len(regions):
+        raise ValueError("one region per prototype is required")
+    lengths = {len(f) for f in flows.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"every region needs the same number of flow frames, got {sorted(lengths)}")
+    out = np.empty((len(prototypes), lengths.pop()), dtype=np.float64)
+    for region in dict.fromkeys(regions):
+        rows = [v for v, r in enumerate(regions) if r == region]
+        if region not in flows:
+            raise ValueError(f"no flow for region {region!r}")
+        out[rows] = match_region(flows[region], np.stack([prototypes[v] for v in rows]))
+    return out

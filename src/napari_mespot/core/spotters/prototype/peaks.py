@@ -1,0 +1,200 @@
+"""From matching curves to expression intervals (AU-prototype paper, §2.4.2 and §3.2).
+
+1. Each curve is low-pass filtered (Butterworth, zero-phase ``filtfilt``) and its negative values
+   are set to 0 (§3.2: a negative match means motion *against* the prototype).
+2. Peak points (eq. 24): frame ``i`` belongs to a peak of AU j when
+   ``L[i] − min(L[i−m..i−1]) > θ_j`` and ``L[i] − min(L[i+1..i+m]) > θ_j``, m = frames in 1 s.
+   We call ``min`` of the two differences the *margin*; a peak point is a margin above θ_j.
+3. Consecutive peak points form one AU interval.
+4. AU intervals are fused (eq. 25–26) while two of them overlap by μ > δ (δ = 0.33), where
+   μ = overlap / length of the shorter one; the fused interval spans both.
+5. Intervals of at most 0.5 s are micro-expressions, the others macro-expressions.
+
+Clarifications where the paper is silent:
+
+- **Curve edges (eq. 24).** Near a window's ends fewer than m neighbours exist; the minimum is
+  taken over those that exist. A point with *no* neighbour on one side (the first or the last
+  point of the curve) is never a peak point: nothing shows that the curve comes down there.
+- **μ of eq. 25** divides by ``end − start``, which is 0 for a one-frame interval. We count
+  frames inclusively (overlap frames / frames of the shorter interval, as
+  :func:`napari_mespot.core.intervals.overlap_index`), which is defined for every interval and
+  differs from the paper's count by one frame per term.
+- **Fusion chains.** Fusion repeats until no pair exceeds δ, so A~B and B~C end as one interval
+  even when A and C barely overlap; the result does not depend on the input order.
+- **Boundaries.** The paper's interval is the run of peak points, which starts after the motion
+  has risen by θ and stops before it has fully gone. ``boundaries="valleys"`` (an option, see
+  the settings) widens each AU interval to the nearest local minima of its curve, i.e. to where
+  the motion starts and ends, which is what onset/offset labels mark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...intervals import type_by_duration
+
+BOUNDARIES = ("peak-points", "valleys")
+
+
+def lowpass(curves: np.ndarray, fps: float, cutoff_hz: float, order: int = 2) -> np.ndarray:
+    """Zero-phase Butterworth low-pass along the last axis (a copy; input untouched).
+
+    A cutoff at or above the Nyquist frequency (or ``cutoff_hz <= 0``) filters nothing. Curves
+    too short for the filter's default padding are padded as much as their length allows.
+    """
+    from scipy.signal import butter, filtfilt
+
+    x = np.asarray(curves, dtype=np.float64)
+    nyquist = fps / 2.0
+    if cutoff_hz <= 0 or cutoff_hz >= nyquist or x.shape[-1] < 2:
+        return x.copy()
+    b, a = butter(order, cutoff_hz / nyquist)
+    padlen = min(3 * max(len(a), len(b)), x.shape[-1] - 1)
+    return filtfilt(b, a, x, axis=-1, padlen=padlen)
+
+
+def clip_negative(curves: np.ndarray) -> np.ndarray:
+    """Values below 0 set to 0 (§3.2)."""
+    return np.maximum(curves, 0.0)
+
+
+def peak_margin(curves: np.ndarray, m: int) -> np.ndarray:
+    """Eq. 24's two differences, reduced to their minimum: ``(..., T)`` → ``(..., T)``.
+
+    ``margin[i] = min(L[i] − min(L[i−m..i−1]), L[i] − min(L[i+1..i+m]))`` with the neighbour
+    ranges cut at the curve's ends; ``-inf`` where one side has no neighbour at all.
+    """
+    if m < 1:
+        raise ValueError(f"the search radius m must be at least 1, got {m}")
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    x = np.asarray(curves, dtype=np.float64)
+    pad = [(0, 0)] * (x.ndim - 1)
+    padded = np.pad(x, [*pad, (m, m)], constant_values=np.inf)
+    views = sliding_window_view(padded, m, axis=-1)  # views[..., k, :] = padded[k : k + m]
+    t = x.shape[-1]
+    before = views[..., 0:t, :].min(axis=-1)  # padded[i : i + m] = L[i − m .. i − 1]
+    after = views[..., m + 1 : m + 1 + t, :].min(axis=-1)  # padded[i + m + 1 : ...] = L[i + 1 .. i + m]
+    with np.errstate(invalid="ignore"):
+        return np.minimum(x - before, x - after)
+
+
+def peak_points(curves: np.ndarray, m: int, thresholds: np.ndarray | float) -> np.ndarray:
+    """Boolean mask of eq. 24's peak points; ``thresholds`` broadcasts against ``curves[..., 0]``."""
+    theta = np.asarray(thresholds, dtype=np.float64)
+    return peak_margin(curves, m) > theta[..., None]
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive ``(start, end)`` index pairs of the runs of True in a 1-D mask."""
+    flags = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
+    edges = np.flatnonzero(np.diff(flags.astype(np.int8)))
+    return [(int(s), int(e) - 1) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def widen_to_valleys(curve: np.ndarray, start: int, end: int) -> tuple[int, int]:
+    """Move ``start`` left and ``end`` right while the curve keeps falling away from the run."""
+    while start > 0 and curve[start - 1] < curve[start]:
+        start -= 1
+    last = len(curve) - 1
+    while end < last and curve[end + 1] < curve[end]:
+        end += 1
+    return start, end
+
+
+@dataclass(frozen=True)
+class AUInterval:
+    """One AU's interval: frames ``start..end`` (inclusive), index of its curve, apex and score.
+
+    ``apex`` is the frame of the curve's maximum inside the interval; ``score`` is the largest
+    margin of the run divided by θ (> 1 for every detected interval: how clearly eq. 24 holds).
+    """
+
+    curve: int
+    start: int
+    end: int
+    apex: int
+    score: float
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+def au_intervals(
+    curves: np.ndarray,
+    m: int,
+    thresholds: np.ndarray,
+    boundaries: str = "peak-points",
+) -> list[AUInterval]:
+    """Every AU interval of the (V, T) filtered, clipped curves (eq. 24 plus run grouping)."""
+    if boundaries not in BOUNDARIES:
+        raise ValueError(f"boundaries must be one of {BOUNDARIES}, got {boundaries!r}")
+    curves = np.asarray(curves, dtype=np.float64)
+    theta = np.asarray(thresholds, dtype=np.float64)
+    margin = peak_margin(curves, m)
+    out = []
+    for v in range(curves.shape[0]):
+        if not theta[v] > 0:
+            raise ValueError(f"threshold of curve {v} must be positive, got {theta[v]}")
+        for start, end in runs(margin[v] > theta[v]):
+            score = float(margin[v, start : end + 1].max() / theta[v])
+            if boundaries == "valleys":
+                start, end = widen_to_valleys(curves[v], start, end)
+            apex = start + int(np.argmax(curves[v, start : end + 1]))
+            out.append(AUInterval(v, start, end, apex, score))
+    return out
+
+
+def overlap_index(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """μ of eq. 25 on inclusive frame counts: shared frames / frames of the shorter interval."""
+    shared = max(0, min(a[1], b[1]) - max(a[0], b[0]) + 1)
+    return shared / min(a[1] - a[0] + 1, b[1] - b[0] + 1)
+
+
+@dataclass(frozen=True)
+class FusedInterval:
+    """An expression: the union of fused AU intervals (eq. 26) and those members."""
+
+    start: int
+    end: int
+    members: tuple[AUInterval, ...]
+
+    @property
+    def best(self) -> AUInterval:
+        """The member with the highest score: it gives the apex and the score."""
+        return max(self.members, key=lambda a: (a.score, -a.curve))
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+def fuse(intervals: Sequence[AUInterval], delta: float = 0.33) -> list[FusedInterval]:
+    """Fuse AU intervals while any two overlap with μ > δ (eq. 25–26), in time order."""
+    groups = [
+        FusedInterval(a.start, a.end, (a,))
+        for a in sorted(intervals, key=lambda a: (a.start, a.end, a.curve))
+    ]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                a, b = groups[i], groups[j]
+                if overlap_index((a.start, a.end), (b.start, b.end)) > delta:
+                    groups[i] = FusedInterval(min(a.start, b.start), max(a.end, b.end), a.members + b.members)
+                    del groups[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return sorted(groups, key=lambda g: (g.start, g.end))
+
+
+def expression_type(length: int, fps: float, me_max_s: float = 0.5) -> str:
+    """``me`` for intervals of at most ``me_max_s`` seconds (inclusive frames), else ``mae``."""
+    return type_by_duration(length, fps, me_max_s)

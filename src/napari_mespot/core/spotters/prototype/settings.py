@@ -1,0 +1,72 @@
+"""Every parameter of the AU-prototype spotter, with the paper's values as defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .peaks import BOUNDARIES
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class PrototypeSettings:
+    """Settings of one spotting run (paper §2.4 and §3.2 unless marked as ours).
+
+    - ``window_s``: sliding-window length N in seconds (paper: 7 s).
+    - ``search_radius_s``: eq. 24's search radius m in seconds (paper: 1 s).
+    - ``fusion_delta``: δ of eq. 25–26 (paper: 0.33).
+    - ``me_max_s``: expressions of at most this many seconds are ME (paper: 0.5 s).
+    - ``lowpass_cutoff_hz`` / ``lowpass_order``: the Butterworth low-pass applied to every curve
+      before peak detection. The paper filters but gives no cutoff; 5 Hz keeps the rise of a
+      0.2 s micro-expression while removing frame-to-frame flow jitter (ours). 0 disables it.
+    - ``boundaries``: ``"peak-points"`` (paper: the run of eq. 24 peak points) or ``"valleys"``
+      (ours: widened to the curve's neighbouring minima; see :mod:`.peaks`).
+    - ``thresholds``: θ_j per AU, overriding those stored with the prototypes.
+    - ``flow_method`` / ``flow_params``: ``None`` / empty use the prototypes' own flow settings,
+      so spotting measures motion the way the prototypes were learnt.
+    - ``head_motion``: subtract the nose-bridge flow (global head translation) from each region
+      before matching (ours; MEGC optical-flow spotters do it). Off in the paper.
+    - ``min_segment_s``: face segments (runs of frames with a face) shorter than this are
+      skipped and reported.
+    - ``flow_batch``: frames whose flow is held in memory at once (memory only, no effect on
+      results).
+    - ``device``: ``auto``, ``cpu`` or ``cuda``. The flow runs on OpenCV's CPU implementation;
+      ``cuda`` is accepted, runs on the CPU and says so in the result's notes.
+    - ``landmarks``: the landmark provider used when none are passed in.
+    """
+
+    window_s: float = 7.0
+    search_radius_s: float = 1.0
+    fusion_delta: float = 0.33
+    me_max_s: float = 0.5
+    lowpass_cutoff_hz: float = 5.0
+    lowpass_order: int = 2
+    boundaries: str = "peak-points"
+    thresholds: Mapping[int, float] = field(default_factory=dict)
+    flow_method: str | None = None
+    flow_params: Mapping[str, Any] = field(default_factory=dict)
+    head_motion: bool = False
+    min_segment_s: float = 1.0
+    flow_batch: int = 64
+    device: str = "auto"
+    landmarks: str = "mediapipe"
+
+    def __post_init__(self) -> None:
+        if self.window_s <= 0 or self.search_radius_s <= 0:
+            raise ValueError("window_s and search_radius_s must be positive")
+        if not 0 <= self.fusion_delta < 1:
+            raise ValueError(f"fusion_delta must lie in [0, 1), got {self.fusion_delta}")
+        if self.boundaries not in BOUNDARIES:
+            raise ValueError(f"boundaries must be one of {BOUNDARIES}, got {self.boundaries!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.lowpass_order < 1 or self.flow_batch < 1:
+            raise ValueError("lowpass_order and flow_batch must be at least 1")
+        bad = {au: t for au, t in self.thresholds.items() if not float(t) > 0}
+        if bad:
+            raise ValueError(f"thresholds must be positive, got {bad}")
+        object.__setattr__(self, "thresholds", {int(k): float(v) for k, v in self.thresholds.items()})
+        object.__setattr__(self, "flow_params", dict(self.flow_params))

@@ -1,0 +1,218 @@
+"""The AU-prototype spotter end to end (paper §2.4): video → intervals, curves and thresholds.
+
+For every face segment (a run of frames with a face), windows of N frames slide along
+(:mod:`.windows`); in each window the eye and mouth regions are fitted on the first frame, the
+flow from that frame to every later one is computed once per region, matched against every
+prototype of the region (:mod:`.matching`), and the resulting curves are filtered, thresholded
+and fused into intervals (:mod:`.peaks`).
+
+Results:
+
+- ``apex`` is the frame where the best-scoring AU's filtered curve peaks within the interval.
+- ``score`` is that AU's largest eq. 24 margin divided by its θ_j (> 1 for every interval;
+  2 means the curve stood out twice as far as required).
+- ``curves`` hold, per frame, the filtered curve of the window that decided that frame (the
+  frames from a window's start up to the next window's start); ``raw_curves`` the unfiltered
+  matching index p_i^j of eq. 22. A window's curves are 0 on its reference frame by
+  definition (no motion relative to itself).
+- Intervals re-found by a later window (which may overlap an earlier one) are dropped when
+  they overlap an already reported interval by more than δ, so every expression is reported once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+
+from ...intervals import Interval
+from ...landmark_cache import landmarks_for_video
+from ...landmarks import FaceLandmarks
+from ...progress import Progress
+from ...region_flow import window_region_flows
+from ..base import SpotResult
+from .matching import matching_matrix
+from .peaks import FusedInterval, au_intervals, clip_negative, expression_type, fuse, lowpass, overlap_index
+from .prototypes import PrototypeError, PrototypeSet
+from .settings import PrototypeSettings
+from .windows import face_segments, frames_in, settle
+
+METHOD = "prototype"
+
+
+def resolve_thresholds(prototypes: PrototypeSet, settings: PrototypeSettings) -> np.ndarray:
+    """θ_j per prototype: the settings' override, else the calibrated value; all must exist."""
+    unknown = set(settings.thresholds) - set(prototypes.aus)
+    if unknown:
+        raise PrototypeError(f"thresholds given for AUs without a prototype: {sorted(unknown)}")
+    theta = np.array(
+        [
+            settings.thresholds.get(p.au, np.nan if p.threshold is None else p.threshold)
+            for p in prototypes.prototypes
+        ]
+    )
+    missing = [p.label for p, t in zip(prototypes.prototypes, theta, strict=True) if not np.isfinite(t)]
+    if missing:
+        raise PrototypeError(
+            f"no threshold for {', '.join(missing)}: calibrate the prototypes "
+            "(mespot prototypes calibrate) or give thresholds"
+        )
+    return theta
+
+
+def resolve_device(device: str) -> tuple[str, tuple[str, ...]]:
+    """The device the run uses and a note when that is not what was asked for."""
+    if device == "cuda":
+        return "cpu", ("device cuda requested: the prototype spotter's flow runs on the CPU (OpenCV)",)
+    return "cpu", ()
+
+
+def flow_settings(prototypes: PrototypeSet, settings: PrototypeSettings) -> tuple[str, dict[str, Any]]:
+    """The flow method and parameters of a run: the prototypes' unless the settings override."""
+    if settings.flow_method is None or settings.flow_method == prototypes.flow_method:
+        return prototypes.flow_method, {**prototypes.flow_params, **settings.flow_params}
+    return settings.flow_method, dict(settings.flow_params)
+
+
+def window_matching(
+    video: Any,
+    landmarks: FaceLandmarks,
+    prototypes: PrototypeSet,
+    start: int,
+    end: int,
+    settings: PrototypeSettings,
+    progress_total: int | None = None,
+) -> Generator[Progress, None, np.ndarray]:
+    """The raw matching curves (V, end − start + 1) of the window ``start..end`` (eq. 21–23).
+
+    Column 0 is the reference frame (0 by definition); flows are computed in batches of
+    ``settings.flow_batch`` frames so memory stays bounded on long windows.
+    """
+    method, params = flow_settings(prototypes, settings)
+    specs = prototypes.used_regions()
+    fields = [p.field for p in prototypes.prototypes]
+    regions = [p.region for p in prototypes.prototypes]
+    out = np.zeros((len(prototypes), end - start + 1), dtype=np.float64)
+    for b0 in range(start + 1, end + 1, settings.flow_batch):
+        frames = np.arange(b0, min(end, b0 + settings.flow_batch - 1) + 1)
+        gen = window_region_flows(
+            video, landmarks, start, frames, specs, method, settings.head_motion, **params
+        )
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                flows = stop.value
+                break
+            yield Progress(int(b0 + p.done), progress_total, f"window at frame {start}")
+        out[:, frames - start] = matching_matrix(flows.flows, fields, regions)
+    return out
+
+
+def _to_interval(
+    g: FusedInterval, offset: int, prototypes: PrototypeSet, fps: float, me_max_s: float
+) -> Interval:
+    best = g.best
+    aus = tuple(sorted({prototypes.prototypes[a.curve].au for a in g.members}))
+    onset, end = offset + g.start, offset + g.end
+    detail = ", ".join(
+        f"{prototypes.prototypes[a.curve].label} {a.score:.2f}"
+        for a in sorted(g.members, key=lambda a: a.start)
+    )
+    return Interval(
+        onset=onset,
+        offset=end,
+        apex=offset + best.apex,
+        type=expression_type(g.length, fps, me_max_s),
+        aus=aus,
+        score=round(best.score, 4),
+        source=METHOD,
+        note=f"AU scores (margin/threshold): {detail}",
+        id=f"{METHOD}-{onset}-{end}",
+    )
+
+
+def spot(
+    video: Any,
+    prototypes: PrototypeSet,
+    settings: PrototypeSettings | None = None,
+    *,
+    landmarks: FaceLandmarks | None = None,
+    name: str | None = None,
+) -> Generator[Progress, None, SpotResult]:
+    """Spot expressions in ``video`` (a :class:`~napari_mespot.core.video.VideoSource` or any
+    (n, H, W, 3) uint8 array with an ``fps`` attribute) with ``prototypes``.
+
+    ``landmarks`` default to the settings' provider, cached beside the video. ``name`` is the
+    result's video name (default: the file stem).
+    """
+    from pathlib import Path
+
+    from ....plugins import get_landmark_provider
+
+    settings = settings or PrototypeSettings()
+    if len(prototypes) == 0:
+        raise PrototypeError("the prototype set is empty")
+    theta = resolve_thresholds(prototypes, settings)
+    device, notes = resolve_device(settings.device)
+    fps = float(video.fps)
+    n = len(video)
+    if name is None:
+        path = getattr(video, "path", None)
+        name = Path(path).stem if path is not None else "video"
+    if landmarks is None:
+        provider = get_landmark_provider(settings.landmarks)
+        landmarks = yield from landmarks_for_video(video, provider)
+    if len(landmarks) != n:
+        raise PrototypeError(f"landmarks cover {len(landmarks)} frames, the video has {n}")
+
+    window = frames_in(settings.window_s, fps, minimum=3)
+    m = frames_in(settings.search_radius_s, fps)
+    segments, skipped = face_segments(landmarks.found, frames_in(settings.min_segment_s, fps, minimum=2))
+    v = len(prototypes)
+    curves = np.full((v, n), np.nan, dtype=np.float32)
+    raw_curves = np.full((v, n), np.nan, dtype=np.float32)
+    intervals: list[Interval] = []
+    windows: list[tuple[int, int]] = []
+    for seg_start, seg_end in segments:
+        start = seg_start
+        while True:
+            end = min(start + window - 1, seg_end)
+            final = end == seg_end
+            raw = yield from window_matching(video, landmarks, prototypes, start, end, settings, n)
+            filtered = clip_negative(lowpass(raw, fps, settings.lowpass_cutoff_hz, settings.lowpass_order))
+            fused = fuse(au_intervals(filtered, m, theta, settings.boundaries), settings.fusion_delta)
+            spans = {(start + g.start, start + g.end): g for g in fused}
+            plan = settle(list(spans), start, end, window, guard=m, lead=m // 2, final=final)
+            for span in plan.reported:
+                candidate = _to_interval(spans[span], start, prototypes, fps, settings.me_max_s)
+                if not any(
+                    overlap_index((iv.onset, iv.offset), span) > settings.fusion_delta for iv in intervals
+                ):
+                    intervals.append(candidate)
+            keep = end + 1 if final else plan.next_start
+            curves[:, start:keep] = filtered[:, : keep - start]
+            raw_curves[:, start:keep] = raw[:, : keep - start]
+            windows.append((start, end))
+            yield Progress(keep, n, f"window {len(windows)}")
+            if final:
+                break
+            start = plan.next_start
+    intervals.sort(key=lambda iv: (iv.onset, iv.offset))
+    return SpotResult(
+        video=name,
+        method=METHOD,
+        fps=fps,
+        n_frames=n,
+        intervals=tuple(intervals),
+        curve_labels=prototypes.labels,
+        curves=curves,
+        thresholds=theta,
+        raw_curves=raw_curves,
+        windows=tuple(windows),
+        skipped=tuple(skipped),
+        settings=settings,
+        device=device,
+        notes=notes,
+    )
