@@ -64,15 +64,17 @@ __all__ = [
 #: A seed: one integer, or several (a dataset's video ``k`` of seed ``s`` uses ``(s, k)``).
 Seed = int | tuple[int, ...]
 GROUND_TRUTH_CSV = "ground_truth.csv"
+DISTRACTORS_CSV = "distractors.csv"
 #: The sample clip shipped in ``sample_data/``: short, a few ME and MaE, two head shakes.
 SAMPLE_NAME = "synthetic_face"
 SAMPLE_SEED = 7
 SAMPLE_SETTINGS = SynthSettings(duration_s=24.0, n_me=3, n_mae=3, shakes_per_minute=5.0, noise_sigma=1.0)
 SAMPLE_CRF = 23
-DISTRACTORS_CSV = "distractors.csv"
-#: Independent random streams, one per component (see the module docstring).
+#: Independent random streams, one per component (see the module docstring); the noise has
+#: two more, keyed by the seed plus a tag: one for its bank of fields, one per frame.
 _STREAMS = ("expressions", "blinks", "shakes", "drift", "flicker")
-_NOISE_STREAM = len(_STREAMS)
+_NOISE_BANK_TAG, _NOISE_FRAME_TAG = len(_STREAMS), len(_STREAMS) + 1
+#: Noise bank: this many fields, each larger than the frame by this many px in x and y.
 _NOISE_FIELDS, _NOISE_SHIFT = 4, 32
 _IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 #: Head rotation (rad) per px of horizontal shake offset, per px of eye distance: a shake turns
@@ -325,11 +327,11 @@ class SynthScene:
         """
         width, height = self.settings.size
         if self._noise_bank is None:
-            rng = np.random.default_rng((*self.seed, _NOISE_STREAM))
+            rng = np.random.default_rng((*self.seed, _NOISE_BANK_TAG))
             shape = (_NOISE_FIELDS, height + _NOISE_SHIFT, width + _NOISE_SHIFT, 3)
             bank = rng.standard_normal(shape, dtype=np.float32)
             self._noise_bank = bank * np.float32(self.settings.noise_sigma)
-        field, dy, dx = np.random.default_rng((*self.seed, _NOISE_STREAM, k)).integers(
+        field, dy, dx = np.random.default_rng((*self.seed, _NOISE_FRAME_TAG, k)).integers(
             (0, 0, 0), (_NOISE_FIELDS, _NOISE_SHIFT, _NOISE_SHIFT))
         return self._noise_bank[field, dy:dy + height, dx:dx + width]
 
