@@ -36,7 +36,13 @@ def test_cas_me2_counts_and_conversion(labels_dir, caplog):
     assert all(vi.fps == 30.0 for vi in labels)
     # row 1: subject 1 (= s15), anger1_1 (= video code 401), 557 572 608, AUs 4+10+14
     first = _find(labels, "15_0401", 556)
-    assert (first.apex, first.offset, first.type, first.aus, first.aus_raw) == (571, 607, "mae", (4, 10, 14), "4+10+14")
+    assert (first.apex, first.offset, first.type, first.aus, first.aus_raw) == (
+        571,
+        607,
+        "mae",
+        (4, 10, 14),
+        "4+10+14",
+    )
     assert labels.videos["15_0401"].subject == "s15"
     assert first.get_extra("clip") == "anger1_1" and first.get_extra("self_report") == "anger"
     # row 3: anger2_1 2155 2163 0 → offset = apex (the MEGC baseline's repair)

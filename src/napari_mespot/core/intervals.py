@@ -75,8 +75,7 @@ class Interval:
         object.__setattr__(self, "aus", tuple(int(a) for a in self.aus))
         if self.score is not None:
             object.__setattr__(self, "score", float(self.score))
-        if self.extra:
-            object.__setattr__(self, "extra", _normalise_extra(self.extra))
+        object.__setattr__(self, "extra", _normalise_extra(self.extra) if self.extra else ())
         if self.onset < 0:
             raise ValueError(f"onset must be >= 0, got {self.onset}")
         if self.offset < self.onset:

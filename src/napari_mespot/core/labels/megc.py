@@ -16,6 +16,7 @@ from pathlib import Path
 from ..atomic import atomic_write_text
 from ..intervals import Interval, VideoIntervals, sort_intervals, type_by_duration
 from .base import Labels, format_error
+from .native import csv_writer
 
 COLUMNS = ("vid", "pred_onset", "pred_offset", "type")
 _TYPES = {
@@ -30,11 +31,11 @@ _TYPES = {
 
 def write_megc_csv(path: str | os.PathLike, labels: Labels) -> None:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writerow = csv_writer(buf)
+    writerow(list(COLUMNS))
     for video in sorted(labels.videos):
         for iv in sort_intervals(labels.videos[video].intervals):
-            writer.writerow([video, iv.onset, iv.offset, iv.type])
+            writerow([video, iv.onset, iv.offset, iv.type])
     atomic_write_text(path, buf.getvalue())
 
 

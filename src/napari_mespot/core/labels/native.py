@@ -51,14 +51,28 @@ def write_native_csv(path: str | os.PathLike, labels: LabelSet | Labels) -> None
     save_native_csv(path, labels if isinstance(labels, Labels) else Labels.from_label_set(labels))
 
 
+def csv_writer(buf: io.StringIO):
+    """A ``writerow`` that quotes every field of rows holding a lone carriage return.
+
+    With newline line ends the csv module leaves it unquoted, which splits the row on reading.
+    """
+    minimal = csv.writer(buf, lineterminator="\n")
+    quote_all = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(row: list) -> None:
+        (quote_all if any("\r" in str(v) for v in row) else minimal).writerow(row)
+
+    return writerow
+
+
 def save_native_csv(path: str | os.PathLike, labels: Labels) -> None:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS + OPTIONAL_COLUMNS)
+    writerow = csv_writer(buf)
+    writerow(list(COLUMNS + OPTIONAL_COLUMNS))
     for video in sorted(labels.videos):
         vi = labels.videos[video]
         for iv in sort_intervals(vi.intervals):
-            writer.writerow(
+            writerow(
                 [
                     video,
                     iv.onset,
