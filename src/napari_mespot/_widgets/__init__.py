@@ -1,0 +1,1 @@
+"""napari dock widgets: Qt and layer plumbing only; the science they show lives in ``core``."""

@@ -1,0 +1,432 @@
+"""Dock widget: landmarks, eye/mouth regions, flow arrows, flow heatmap and aligned crops.
+
+Only Qt and layer plumbing lives here; every number comes from the core
+(:mod:`~napari_mespot.core.landmark_cache`, :mod:`~napari_mespot.core.regions`,
+:mod:`~napari_mespot.core.flow_display`).
+
+Threading: landmarks and flow are computed in ``thread_worker`` threads that receive plain
+arrays and return plain results; layers are only touched in the ``returned``/``yielded`` slots,
+which napari runs on the main thread. One flow job runs at a time; when the slider moves during
+a job, the latest frame is computed next and stale results are dropped, so scrubbing never waits.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.errors import MespotError
+from ..core.flow_display import FrameOverlay, frame_overlay, window_reference
+from ..core.landmarks import CsvLandmarkProvider, FaceLandmarks, LandmarkProvider
+from ..core.regions import EYE, MOUTH, NoFaceError, face_regions
+
+if TYPE_CHECKING:
+    import napari
+
+LANDMARKS = "mespot landmarks"
+REGIONS = "mespot regions"
+FLOW = "mespot flow"
+HEATMAP = "mespot flow magnitude"
+CROP = "mespot {} crop"
+REGION_COLORS = {"eye": "lime", "mouth": "magenta"}
+CROP_GAP = 12  # pixels between the video and the crops drawn beside it
+
+
+def _flow_job(video, landmarks, reference, frame, options) -> FrameOverlay | str:
+    """Worker body: the overlay of ``frame``, or why there is none (never touches a layer)."""
+    try:
+        return frame_overlay(video, landmarks, reference, frame, **options)
+    except NoFaceError as exc:
+        return f"no flow: {exc}"
+
+
+def _landmark_job(video, provider: LandmarkProvider):
+    """Worker body: yields Progress, returns FaceLandmarks (from the cache when valid)."""
+    from ..core.landmark_cache import landmarks_for_video
+
+    return (yield from landmarks_for_video(video, provider))
+
+
+class FaceOverlayWidget(QWidget):
+    """Face landmarks, regions and flow of the current frame of a video layer."""
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        from ..plugins import flow_methods
+
+        self.viewer = napari_viewer
+        self.landmarks: FaceLandmarks | None = None
+        #: The flow overlay on screen (None until one was drawn).
+        self.overlay: FrameOverlay | None = None
+        self._flow_worker = None
+        self._landmark_worker = None
+        self._flow_pending = False
+
+        self.video_combo = QComboBox()
+        self.find_button = QPushButton("Find landmarks")
+        self.import_button = QPushButton("Import 68-point CSV…")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.method_combo = QComboBox()
+        self.method_combo.addItems(list(flow_methods()))
+        self.ref_mode = QComboBox()
+        self.ref_mode.addItems(["window start", "fixed frame"])
+        self.ref_frame = QSpinBox()
+        self.ref_frame.setRange(0, 10**8)
+        self.window_seconds = QDoubleSpinBox()
+        self.window_seconds.setRange(0.5, 60.0)
+        self.window_seconds.setValue(7.0)
+        self.window_seconds.setSuffix(" s")
+        self.phi = QDoubleSpinBox()
+        self.phi.setRange(0.1, 100.0)
+        self.phi.setValue(3.0)
+        self.step = QSpinBox()
+        self.step.setRange(4, 64)
+        self.step.setValue(12)
+        self.color_by = QComboBox()
+        self.color_by.addItems(["direction", "magnitude"])
+        self.head_motion = QCheckBox("subtract head motion (nose bridge)")
+        self.show_flow = QCheckBox("compute flow")
+        self.show_flow.setChecked(True)
+        self.status = QLabel("open a video layer, then find or import landmarks")
+        self.status.setWordWrap(True)
+
+        buttons = QHBoxLayout()
+        for b in (self.find_button, self.import_button, self.cancel_button):
+            buttons.addWidget(b)
+        form = QFormLayout()
+        form.addRow("video", self.video_combo)
+        form.addRow(buttons)
+        form.addRow(self.progress)
+        form.addRow("flow method", self.method_combo)
+        form.addRow("reference", self.ref_mode)
+        form.addRow("reference frame", self.ref_frame)
+        form.addRow("window", self.window_seconds)
+        form.addRow("amplification φ", self.phi)
+        form.addRow("arrow spacing (px)", self.step)
+        form.addRow("colour by", self.color_by)
+        form.addRow(self.head_motion)
+        form.addRow(self.show_flow)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        self.find_button.clicked.connect(self.find_landmarks)
+        self.import_button.clicked.connect(self._ask_csv)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.video_combo.currentIndexChanged.connect(self._video_changed)
+        for signal in (
+            self.method_combo.currentIndexChanged,
+            self.ref_mode.currentIndexChanged,
+            self.ref_frame.valueChanged,
+            self.window_seconds.valueChanged,
+            self.phi.valueChanged,
+            self.step.valueChanged,
+            self.head_motion.toggled,
+            self.show_flow.toggled,
+        ):
+            signal.connect(self.request_flow)
+        self.color_by.currentIndexChanged.connect(self._recolor)
+        self.viewer.dims.events.current_step.connect(self._on_step)
+        self.viewer.layers.events.inserted.connect(self._refresh_videos)
+        self.viewer.layers.events.removed.connect(self._refresh_videos)
+        self._refresh_videos()
+
+    # --- video and landmarks --------------------------------------------------------------------
+
+    def _video_layers(self) -> list:
+        from napari.layers import Image
+
+        return [
+            layer
+            for layer in self.viewer.layers
+            if isinstance(layer, Image)
+            and layer.rgb
+            and layer.ndim == 3
+            and not layer.name.startswith("mespot ")
+        ]
+
+    def _refresh_videos(self, event: Any = None) -> None:
+        current = self.video_combo.currentText()
+        names = [layer.name for layer in self._video_layers()]
+        self.video_combo.blockSignals(True)
+        self.video_combo.clear()
+        self.video_combo.addItems(names)
+        if current in names:
+            self.video_combo.setCurrentText(current)
+        self.video_combo.blockSignals(False)
+        if current not in names:
+            self._video_changed()
+
+    @property
+    def video_layer(self):
+        name = self.video_combo.currentText()
+        return next((layer for layer in self.viewer.layers if layer.name == name), None)
+
+    @property
+    def video(self):
+        """The layer's frame source, unwrapped from napari's plugin proxy.
+
+        napari proxies every object whose module name starts with "napari" — ours included — so
+        without unwrapping, the core would receive proxies of its own video and identity objects.
+        """
+        layer = self.video_layer
+        return None if layer is None else getattr(layer.data, "__wrapped__", layer.data)
+
+    @property
+    def fps(self) -> float:
+        layer = self.video_layer
+        return float(layer.metadata.get("fps", 30.0)) if layer is not None else 30.0
+
+    def _video_changed(self, index: int = 0) -> None:
+        self.landmarks = None
+        self.update_overlays()
+        layer = self.video_layer
+        if layer is not None and hasattr(layer.data, "path"):
+            self.find_landmarks(from_cache_only=True)
+
+    def find_landmarks(self, checked: bool = False, from_cache_only: bool = False) -> None:
+        """Track the face through the video (MediaPipe), or reopen the cached result instantly."""
+        from ..plugins import get_landmark_provider
+
+        provider = get_landmark_provider("mediapipe")
+        if from_cache_only:
+            from ..core.landmark_cache import cached_file
+
+            if cached_file(self.video, provider) is None:
+                return
+        self._run_landmarks(provider)
+
+    def import_csv(self, path: str) -> None:
+        """Use 68-point landmarks from an OpenFace 2 / py-feat CSV for the current video."""
+        self._run_landmarks(CsvLandmarkProvider(path))
+
+    def _ask_csv(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "68-point landmark CSV", "", "CSV (*.csv)")
+        if path:
+            self.import_csv(path)
+
+    def _run_landmarks(self, provider: LandmarkProvider) -> None:
+        from napari.qt.threading import create_worker
+
+        video = self.video
+        if video is None:
+            self.status.setText("no video layer")
+            return
+        self.cancel()
+        worker = create_worker(_landmark_job, video, provider)
+        worker.yielded.connect(self._on_landmark_progress)
+        worker.returned.connect(self._on_landmarks)
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(self._on_landmarks_finished)
+        self._landmark_worker = worker
+        self.progress.setVisible(True)
+        self.progress.setValue(0)
+        self.cancel_button.setEnabled(True)
+        self.status.setText(f"landmarks: {provider.name}…")
+        worker.start()
+
+    def cancel(self) -> None:
+        if self._landmark_worker is not None:
+            self._landmark_worker.quit()
+
+    def _on_landmark_progress(self, p) -> None:
+        self.progress.setMaximum(max(1, p.total or 1))
+        self.progress.setValue(p.done)
+
+    def _on_landmarks(self, landmarks: FaceLandmarks) -> None:
+        self.landmarks = landmarks
+        missing = len(landmarks.missing_frames())
+        self.status.setText(
+            f"landmarks ({landmarks.provider}): {len(landmarks) - missing} of {len(landmarks)} frames "
+            f"with a face, {missing} without"
+        )
+        self.update_overlays()
+
+    def _on_landmarks_finished(self) -> None:
+        self._landmark_worker = None
+        self.progress.setVisible(False)
+        self.cancel_button.setEnabled(False)
+
+    def _on_error(self, exc: Exception) -> None:
+        if not isinstance(exc, MespotError):
+            raise exc
+        self.status.setText(str(exc))
+
+    # --- overlays --------------------------------------------------------------------------------
+
+    @property
+    def frame(self) -> int:
+        return int(self.viewer.dims.current_step[0])
+
+    def reference_frame(self) -> int:
+        """The flow reference: the current spotting window's start, or the chosen frame."""
+        if self.ref_mode.currentText() == "fixed frame":
+            return int(self.ref_frame.value())
+        return window_reference(self.frame, self.fps, self.window_seconds.value())
+
+    def _on_step(self, event: Any = None) -> None:
+        self.update_overlays()
+
+    def update_overlays(self) -> None:
+        """Landmarks and regions of the current frame now; flow in the background."""
+        self._update_landmark_layers()
+        self.request_flow()
+
+    def _layer(self, name: str, factory):
+        if name not in self.viewer.layers:
+            factory()
+        return self.viewer.layers[name]
+
+    def _update_landmark_layers(self) -> None:
+        lm = self.landmarks
+        video = self.video
+        if lm is None or video is None or len(lm) != len(video):
+            return
+        frame = min(self.frame, len(lm) - 1)
+        pts = lm.at(frame)
+        points = self._layer(
+            LANDMARKS,
+            lambda: self.viewer.add_points(
+                np.zeros((0, 2)), name=LANDMARKS, size=3, face_color="yellow", border_width=0
+            ),
+        )
+        points.data = np.zeros((0, 2)) if pts is None else pts[:, ::-1]
+        shapes = self._layer(
+            REGIONS,
+            lambda: self.viewer.add_shapes(name=REGIONS, edge_width=2, face_color="transparent"),
+        )
+        if pts is None:
+            shapes.data = []
+            self.status.setText(f"frame {frame}: no face")
+            return
+        shapes.data = []
+        try:
+            regions = face_regions(lm, frame, (EYE, MOUTH))
+        except NoFaceError as exc:
+            self.status.setText(str(exc))
+            return
+        shapes.add(
+            [t.corners()[:, ::-1] for t in regions.values()],
+            shape_type="polygon",
+            edge_color=[REGION_COLORS[name] for name in regions],
+            face_color="transparent",
+        )
+
+    def flow_options(self) -> dict[str, Any]:
+        return {
+            "method": self.method_combo.currentText(),
+            "head_motion": self.head_motion.isChecked(),
+            "step": int(self.step.value()),
+            "phi": float(self.phi.value()),
+        }
+
+    def request_flow(self, *args: Any) -> None:
+        """Start the flow of the current frame, or queue it behind the running job."""
+        if self.landmarks is None or self.video is None or not self.show_flow.isChecked():
+            return
+        if self._flow_worker is not None:
+            self._flow_pending = True
+            return
+        from napari.qt.threading import create_worker
+
+        frame = min(self.frame, len(self.landmarks) - 1)
+        worker = create_worker(
+            _flow_job, self.video, self.landmarks, self.reference_frame(), frame, self.flow_options()
+        )
+        worker.returned.connect(self._on_flow)
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(self._on_flow_finished)
+        self._flow_worker = worker
+        worker.start()
+
+    def _on_flow_finished(self) -> None:
+        self._flow_worker = None
+        if self._flow_pending:
+            self._flow_pending = False
+            self.request_flow()
+
+    def _on_flow(self, result: FrameOverlay | str) -> None:
+        if isinstance(result, str):
+            self.overlay = None
+            self.status.setText(result)
+            self._show_flow(np.zeros((0, 2, 2), np.float32), np.zeros(0), np.zeros(0), None)
+            return
+        if result.frame != self.frame:
+            return  # the slider moved on; the pending job draws the current frame
+        self.overlay = result
+        self._show_flow(result.vectors, result.speed, result.angle, result.heatmap)
+        self._show_crops(result.crops)
+        self.status.setText(
+            f"{result.method} flow {result.reference}→{result.frame}; "
+            f"max |flow| {max(float(result.speed.max(initial=0)), 0):.2f} px (region pixels)"
+        )
+
+    def _show_flow(self, vectors, speed, angle, heatmap) -> None:
+        layer = self._layer(
+            FLOW,
+            lambda: self.viewer.add_vectors(
+                np.zeros((0, 2, 2), np.float32),
+                name=FLOW,
+                edge_width=1.5,
+                vector_style="arrow",
+                features={"speed": np.zeros(0), "angle": np.zeros(0)},
+            ),
+        )
+        layer.data = vectors
+        layer.features = {"speed": speed, "angle": angle}
+        self._recolor()
+        if heatmap is None:
+            if HEATMAP in self.viewer.layers:
+                self.viewer.layers[HEATMAP].data = np.zeros_like(self.viewer.layers[HEATMAP].data)
+            return
+        if HEATMAP in self.viewer.layers:
+            self.viewer.layers[HEATMAP].data = heatmap
+        else:
+            self.viewer.add_image(heatmap, name=HEATMAP, colormap="inferno", blending="additive", opacity=0.7)
+        self.viewer.layers[HEATMAP].contrast_limits = (0.0, max(1.0, float(np.percentile(heatmap, 99.9))))
+
+    def _recolor(self, *args: Any) -> None:
+        if FLOW not in self.viewer.layers or not len(self.viewer.layers[FLOW].data):
+            return
+        layer = self.viewer.layers[FLOW]
+        if self.color_by.currentText() == "direction":
+            layer.edge_colormap = "hsv"
+            layer.edge_color = "angle"
+            layer.edge_contrast_limits = (-np.pi, np.pi)
+        else:
+            layer.edge_colormap = "viridis"
+            layer.edge_color = "speed"
+            layer.edge_contrast_limits = (0.0, max(1e-3, float(layer.features["speed"].max())))
+
+    def _show_crops(self, crops: dict[str, np.ndarray]) -> None:
+        """The aligned crops beside the video, stacked top to bottom."""
+        layer = self.video_layer
+        width = layer.data.shape[2] if layer is not None else 0
+        top = 0
+        for name, crop in crops.items():
+            layer_name = CROP.format(name)
+            if layer_name in self.viewer.layers:
+                self.viewer.layers[layer_name].data = crop
+            else:
+                self.viewer.add_image(crop, name=layer_name, rgb=True)
+            self.viewer.layers[layer_name].translate = (top, width + CROP_GAP)
+            top += crop.shape[0] + CROP_GAP
