@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from napari_mespot.core.flow import DIS, FARNEBACK, flow, flow_sequence, magnitude, to_gray
+from napari_mespot.core.flow_display import grid_vectors, magnitude_image, window_reference
 from napari_mespot.core.landmarks import FaceLandmarks
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.region_flow import (
@@ -246,3 +247,40 @@ def test_cli_flow_without_a_face_is_a_clear_error(fixtures_dir, tmp_path, capsys
     assert main(args) == 2
     assert "frame 3: no face found" in capsys.readouterr().err
     assert not (tmp_path / "f.npy").exists()
+
+
+# --- display helpers (what the overlay draws) --------------------------------------------------
+
+
+def test_window_reference_is_the_latest_window_start():
+    # 30 fps, 7 s windows (210 frames) starting every 105 frames.
+    assert [window_reference(f, 30.0) for f in (0, 104, 105, 300)] == [0, 0, 105, 210]
+    assert window_reference(50, 25.0, window_seconds=2.0) == 50
+
+
+def test_grid_vectors_follow_eq_31_in_image_space():
+    eye = region_transform(
+        {"eye_outer_l": np.array([100.0, 200.0]), "eye_outer_r": np.array([200.0, 200.0])}, EYE
+    )
+    field = np.zeros((240, 280, 2), np.float32)
+    field[..., 0] = 2.0  # 2 region px to the right = 1 image px (the crop is 2× the image)
+    data, speed, angle = grid_vectors(field, eye, step=12, phi=3.0)
+    assert data.shape == (20 * 23, 2, 2)
+    # First arrow at region pixel (6, 6) = image (80 + 6.5/2, 140 + 6.5/2); napari order (y, x).
+    np.testing.assert_allclose(data[0, 0], [143.25, 83.25], atol=1e-5)
+    np.testing.assert_allclose(data[:, 1], np.tile([0.0, 3.0], (len(data), 1)), atol=1e-5)
+    np.testing.assert_allclose(speed, 2.0)
+    np.testing.assert_allclose(angle, 0.0)
+
+
+def test_magnitude_image_paints_the_regions_back_onto_the_frame():
+    eye = region_transform(
+        {"eye_outer_l": np.array([100.0, 200.0]), "eye_outer_r": np.array([200.0, 200.0])}, EYE
+    )
+    field = np.zeros((240, 280, 2), np.float32)
+    field[..., 1] = 5.0
+    heat = magnitude_image({"eye": field}, {"eye": eye}, (400, 300))
+    assert heat.shape == (400, 300)
+    # The eye box spans x 80–220, y 140–260 (eq. 9–12 with d = 100).
+    np.testing.assert_allclose(heat[150:250, 90:210], 5.0, atol=1e-4)
+    assert not heat[:130].any() and not heat[270:].any() and not heat[:, :70].any()

@@ -88,6 +88,7 @@ def test_core_and_plugins_import_no_gui_toolkit():
         "import sys\n"
         "import napari_mespot.plugins, napari_mespot.core.landmarks, napari_mespot.core.landmark_cache\n"
         "import napari_mespot.core.regions, napari_mespot.core.flow, napari_mespot.core.region_flow\n"
+        "import napari_mespot.core.flow_display\n"
         "import napari_mespot.commands.landmarks, napari_mespot.commands.flow\n"
         "bad = {'napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'magicgui', 'vispy', 'superqt'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & bad))\n"
