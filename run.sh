@@ -55,7 +55,9 @@ case "${1:-}" in
   test)
     shift
     ruff check src tests bench
-    exec python -m pytest "$@"
+    # The Qt-free part runs with no display at all; then the napari/Qt part under Xvfb.
+    env -u DISPLAY -u WAYLAND_DISPLAY python -m pytest -p no:xvfb -m "not gui" "$@"
+    exec python -m pytest -m gui "$@"
     ;;
   bench)
     shift
