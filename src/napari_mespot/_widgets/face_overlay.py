@@ -45,6 +45,7 @@ HEATMAP = "mespot flow magnitude"
 CROP = "mespot {} crop"
 REGION_COLORS = {"eye": "lime", "mouth": "magenta"}
 CROP_GAP = 12  # pixels between the video and the crops drawn beside it
+CROP_SCALE = 0.5  # the normalised crops (280×240, 260×160) are drawn at half size
 
 
 def _flow_job(video, landmarks, reference, frame, options) -> FrameOverlay | str:
@@ -418,15 +419,15 @@ class FaceOverlayWidget(QWidget):
             layer.edge_contrast_limits = (0.0, max(1e-3, float(layer.features["speed"].max())))
 
     def _show_crops(self, crops: dict[str, np.ndarray]) -> None:
-        """The aligned crops beside the video, stacked top to bottom."""
+        """The aligned crops beside the video, stacked top to bottom at half size."""
         layer = self.video_layer
         width = layer.data.shape[2] if layer is not None else 0
-        top = 0
+        top = 0.0
         for name, crop in crops.items():
             layer_name = CROP.format(name)
             if layer_name in self.viewer.layers:
                 self.viewer.layers[layer_name].data = crop
             else:
-                self.viewer.add_image(crop, name=layer_name, rgb=True)
+                self.viewer.add_image(crop, name=layer_name, rgb=True, scale=(CROP_SCALE, CROP_SCALE))
             self.viewer.layers[layer_name].translate = (top, width + CROP_GAP)
-            top += crop.shape[0] + CROP_GAP
+            top += crop.shape[0] * CROP_SCALE + CROP_GAP
