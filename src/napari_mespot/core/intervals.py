@@ -65,17 +65,16 @@ class Interval:
     extra: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("onset", "offset"):
-            if int(getattr(self, name)) != getattr(self, name):
-                raise ValueError(f"{name} must be an integer frame index")
-        object.__setattr__(self, "onset", int(self.onset))
-        object.__setattr__(self, "offset", int(self.offset))
-        if self.apex is not None:
-            object.__setattr__(self, "apex", int(self.apex))
-        object.__setattr__(self, "aus", tuple(int(a) for a in self.aus))
-        if self.score is not None:
+        onset, offset, apex = self.onset, self.offset, self.apex
+        # plain ints, no AUs, no score and no extra (the bulk of spotter output) convert nothing
+        if type(onset) is not int or type(offset) is not int or (apex is not None and type(apex) is not int):
+            self._convert_frames()
+        if self.aus or type(self.aus) is not tuple:
+            object.__setattr__(self, "aus", tuple(int(a) for a in self.aus))
+        if self.score is not None and type(self.score) is not float:
             object.__setattr__(self, "score", float(self.score))
-        object.__setattr__(self, "extra", _normalise_extra(self.extra) if self.extra else ())
+        if self.extra or type(self.extra) is not tuple:
+            object.__setattr__(self, "extra", _normalise_extra(self.extra) if self.extra else ())
         if self.onset < 0:
             raise ValueError(f"onset must be >= 0, got {self.onset}")
         if self.offset < self.onset:
@@ -86,6 +85,14 @@ class Interval:
             raise ValueError(f"type must be one of {EXPRESSION_TYPES}, got {self.type!r}")
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    def _convert_frames(self) -> None:
+        for name in ("onset", "offset", "apex"):
+            value = getattr(self, name)
+            if value is not None:
+                if int(value) != value:
+                    raise ValueError(f"{name} must be an integer frame index")
+                object.__setattr__(self, name, int(value))
 
     @property
     def length(self) -> int:

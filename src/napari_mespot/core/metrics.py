@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .intervals import EXPRESSION_TYPES, Interval, VideoIntervals, type_by_duration
+from .intervals import Interval, VideoIntervals, type_by_duration
 
 MATCHING_MODES = ("one-to-one", "megc2020")
 TYPE_BY = ("type", "duration")
@@ -123,32 +123,47 @@ class Evaluation:
         }
 
 
-def iou_matrix(gt: Sequence[Interval], pred: Sequence[Interval]) -> np.ndarray:
-    """IoU of every ground-truth (rows) with every prediction (columns), inclusive frames."""
-    g = np.array([(iv.onset, iv.offset) for iv in gt], dtype=np.int64).reshape(-1, 2)
-    p = np.array([(iv.onset, iv.offset) for iv in pred], dtype=np.int64).reshape(-1, 2)
-    inter = np.minimum(g[:, 1:2], p[:, 1]) - np.maximum(g[:, 0:1], p[:, 0]) + 1
+def _frames(intervals: Sequence[Interval]) -> tuple[np.ndarray, np.ndarray]:
+    onsets = np.fromiter((iv.onset for iv in intervals), np.int64, len(intervals))
+    offsets = np.fromiter((iv.offset for iv in intervals), np.int64, len(intervals))
+    return onsets, offsets
+
+
+def _iou(g_on: np.ndarray, g_off: np.ndarray, p_on: np.ndarray, p_off: np.ndarray) -> np.ndarray:
+    inter = np.minimum(g_off[:, None], p_off) - np.maximum(g_on[:, None], p_on) + 1
     np.maximum(inter, 0, out=inter)
-    union = (g[:, 1:2] - g[:, 0:1] + 1) + (p[:, 1] - p[:, 0] + 1) - inter
+    union = (g_off - g_on + 1)[:, None] + (p_off - p_on + 1) - inter
     return inter / union
 
 
-def _greedy_pairs(ious: np.ndarray, k: float) -> list[tuple[int, int, float]]:
-    rows, cols = np.nonzero(ious >= k)
-    if rows.size == 0:
-        return []
+def iou_matrix(gt: Sequence[Interval], pred: Sequence[Interval]) -> np.ndarray:
+    """IoU of every ground-truth (rows) with every prediction (columns), inclusive frames."""
+    return _iou(*_frames(gt), *_frames(pred))
+
+
+#: ``(IoU, gt index, pred index)`` of overlapping pairs, highest IoU first, ties by gt then pred.
+Pairs = list[tuple[float, int, int]]
+
+
+def _overlapping_pairs(ious: np.ndarray) -> Pairs:
+    rows, cols = np.nonzero(ious > 0)
     values = ious[rows, cols]
-    order = np.lexsort((cols, rows, -values))  # highest IoU first; ties by gt then pred index
+    order = np.lexsort((cols, rows, -values))
+    return list(zip(values[order].tolist(), rows[order].tolist(), cols[order].tolist(), strict=True))
+
+
+def _greedy(pairs: Pairs, k: float) -> list[tuple[int, int, float]]:
     used_g: set[int] = set()
     used_p: set[int] = set()
-    pairs = []
-    for i in order:
-        g, p = int(rows[i]), int(cols[i])
+    matched = []
+    for value, g, p in pairs:
+        if value < k:
+            break
         if g not in used_g and p not in used_p:
             used_g.add(g)
             used_p.add(p)
-            pairs.append((g, p, float(values[i])))
-    return pairs
+            matched.append((g, p, value))
+    return matched
 
 
 def match_intervals(
@@ -159,22 +174,25 @@ def match_intervals(
     _check(k, matching)
     if not gt or not pred:
         return []
-    ious = iou_matrix(gt, pred)
+    pairs = _overlapping_pairs(iou_matrix(gt, pred))
     if matching == "one-to-one":
-        return _greedy_pairs(ious, k)
-    rows, cols = np.nonzero(ious >= k)
-    return [(int(g), int(p), float(ious[g, p])) for g, p in zip(rows, cols, strict=True)]
+        return _greedy(pairs, k)
+    return [(g, p, value) for value, g, p in pairs if value >= k]
 
 
-def _counts(ious: np.ndarray | None, n_gt: int, n_pred: int, k: float, matching: str) -> Counts:
-    if ious is None:
-        return Counts(0, n_pred, n_gt, n_pred, n_gt)
+def _counts(pairs: Pairs, n_gt: int, n_pred: int, k: float, matching: str) -> Counts:
     if matching == "one-to-one":
-        tp = len(_greedy_pairs(ious, k))
+        tp = len(_greedy(pairs, k))
         return Counts(tp, n_pred - tp, n_gt - tp, n_pred, n_gt)
-    hits = (ious >= k).sum(axis=1)
-    tp = int(np.count_nonzero(hits))
-    n_effective = n_pred - (int(hits.sum()) - tp)
+    hit: set[int] = set()
+    hits = 0
+    for value, g, _ in pairs:
+        if value < k:
+            break
+        hits += 1
+        hit.add(g)
+    tp = len(hit)
+    n_effective = n_pred - (hits - tp)
     return Counts(tp, n_effective - tp, n_gt - tp, n_pred, n_gt)
 
 
@@ -185,11 +203,11 @@ def _check(k: float, matching: str) -> None:
         raise ValueError(f"matching must be one of {MATCHING_MODES}, got {matching!r}")
 
 
-def _as_sets(data: IntervalsByVideo) -> dict[str, tuple[list[Interval], float | None]]:
+def _as_sets(data: IntervalsByVideo) -> dict[str, tuple[Sequence[Interval], float | None]]:
     out = {}
     for video, value in data.items():
         if isinstance(value, VideoIntervals):
-            out[video] = (list(value.intervals), value.fps)
+            out[video] = (value.intervals, value.fps)
         else:
             out[video] = (list(value), None)
     return out
@@ -197,9 +215,9 @@ def _as_sets(data: IntervalsByVideo) -> dict[str, tuple[list[Interval], float | 
 
 @dataclass(frozen=True)
 class _Prepared:
-    """Per video and type: the IoU matrix (None when either side is empty) and the counts."""
+    """Per video and type: the overlapping pairs (sorted once for every k), N_gt and N_pred."""
 
-    videos: tuple[tuple[str, dict[str, tuple[np.ndarray | None, int, int]]], ...]
+    videos: tuple[tuple[str, dict[str, tuple[Pairs, int, int]]], ...]
     type_by: str
 
 
@@ -211,21 +229,28 @@ def _prepare(
     gt_sets, pred_sets = _as_sets(gt), _as_sets(pred)
     videos = []
     for video in sorted(gt_sets.keys() | pred_sets.keys()):
-        g, g_fps = gt_sets.get(video, ([], None))
-        p, p_fps = pred_sets.get(video, ([], None))
+        g, g_fps = gt_sets.get(video, ((), None))
+        p, p_fps = pred_sets.get(video, ((), None))
+        g_me = np.fromiter((iv.type == "me" for iv in g), bool, len(g))
         if type_by == "duration" and p:
             rate = fps.get(video) if isinstance(fps, Mapping) else fps
             rate = rate or g_fps or p_fps
             if rate is None:
                 raise ValueError(f"video {video!r}: typing predictions by duration needs its fps")
-            p_types = [type_by_duration(iv.length, rate) for iv in p]
+            p_me = np.fromiter((type_by_duration(iv.length, rate) == "me" for iv in p), bool, len(p))
         else:
-            p_types = [iv.type for iv in p]
-        per_type = {}
-        for kind in EXPRESSION_TYPES:
-            gk = [iv for iv in g if iv.type == kind]
-            pk = [iv for iv, t in zip(p, p_types, strict=True) if t == kind]
-            per_type[kind] = (iou_matrix(gk, pk) if gk and pk else None, len(gk), len(pk))
+            p_me = np.fromiter((iv.type == "me" for iv in p), bool, len(p))
+        pairs: dict[str, Pairs] = {"me": [], "mae": []}
+        if len(g) and len(p):
+            ious = iou_matrix(g, p)
+            ious[g_me[:, None] != p_me] = 0.0  # type-aware: ME only against ME, MaE against MaE
+            for pair in _overlapping_pairs(ious):
+                pairs["me" if g_me[pair[1]] else "mae"].append(pair)
+        n_gt_me, n_pred_me = int(g_me.sum()), int(p_me.sum())
+        per_type = {
+            "me": (pairs["me"], n_gt_me, n_pred_me),
+            "mae": (pairs["mae"], len(g) - n_gt_me, len(p) - n_pred_me),
+        }
         videos.append((video, per_type))
     return _Prepared(tuple(videos), type_by)
 

@@ -48,44 +48,58 @@ def read_megc_csv(path: str | os.PathLike, fps: float | None = None) -> Labels:
         raise format_error(path, f"cannot read as UTF-8 text ({exc})") from None
     rows: dict[str, list[Interval]] = {}
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        fields = [f.strip() for f in reader.fieldnames or ()]
-        reader.fieldnames = fields
-        missing = [c for c in COLUMNS[:3] if c not in fields]
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = [h.strip() for h in next(reader, [])]
+        missing = [c for c in COLUMNS[:3] if c not in header]
         if missing:
             raise format_error(path, f"not a MEGC submission CSV, missing column(s) {', '.join(missing)}")
+        v_col, on_col, off_col = (header.index(c) for c in COLUMNS[:3])
+        type_col = header.index("type") if "type" in header else None
+        width = len(header)
         for row_no, row in enumerate(reader, start=2):
-            video = (row.get("vid") or "").strip()
+            if len(row) < width:
+                if not row:
+                    continue
+                row = row + [""] * (width - len(row))
+            video = row[v_col].strip()
             if not video:
                 raise format_error(path, "empty video name", row=row_no, column="vid")
-            rows.setdefault(video, []).append(_interval(path, row_no, row, fps))
+            kind = row[type_col].strip() if type_col is not None else ""
+            iv = _interval(path, row_no, row[on_col], row[off_col], kind, fps)
+            if video in rows:
+                rows[video].append(iv)
+            else:
+                rows[video] = [iv]
     except csv.Error as exc:
         raise format_error(path, f"malformed CSV ({exc})") from None
     return Labels({v: VideoIntervals(v, tuple(ivs), fps) for v, ivs in rows.items()}, "megc-csv")
 
 
-def _interval(path: Path, row_no: int, row: dict, fps: float | None) -> Interval:
-    frames = []
-    for col in ("pred_onset", "pred_offset"):
-        raw = (row.get(col) or "").strip()
-        try:
-            frames.append(int(raw))
-        except ValueError:
-            raise format_error(
-                path, f"expected an integer frame, got {raw!r}", row=row_no, column=col
-            ) from None
-    onset, offset = frames
+def _interval(
+    path: Path, row_no: int, onset_text: str, offset_text: str, type_text: str, fps: float | None
+) -> Interval:
+    try:
+        onset = int(onset_text)
+    except ValueError:
+        raise format_error(
+            path, f"expected an integer frame, got {onset_text!r}", row=row_no, column="pred_onset"
+        ) from None
+    try:
+        offset = int(offset_text)
+    except ValueError:
+        raise format_error(
+            path, f"expected an integer frame, got {offset_text!r}", row=row_no, column="pred_offset"
+        ) from None
     if onset < 0:
         raise format_error(path, f"negative frame {onset}", row=row_no, column="pred_onset")
     if offset < onset:
         raise format_error(path, f"offset {offset} is before onset {onset}", row=row_no, column="pred_offset")
-    raw_type = (row.get("type") or "").strip().lower()
-    if raw_type:
-        if raw_type not in _TYPES:
+    if type_text:
+        kind = _TYPES.get(type_text.lower())
+        if kind is None:
             raise format_error(
-                path, f"unknown type {raw_type!r} (expected me or mae)", row=row_no, column="type"
+                path, f"unknown type {type_text!r} (expected me or mae)", row=row_no, column="type"
             )
-        kind = _TYPES[raw_type]
     elif fps is not None:
         kind = type_by_duration(offset - onset + 1, fps)
     else:
