@@ -16,3 +16,9 @@ def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
         pytest.fail(f"the shared fixtures are missing: expected {FIXTURES} beside the project")
     return FIXTURES
+
+
+@pytest.fixture(autouse=True)
+def _user_data_in_tmp(tmp_path_factory, monkeypatch):
+    """Sessions of read-only videos and samples go to the user's data folder: keep it per test run."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,18 @@ def test_killing_the_process_loses_no_acknowledged_edit(video_copy):
         notes = {iv.note for iv in ReviewSession.open(video).model.corrected}
     missing = [note for note in acknowledged if note not in notes]
     assert not missing, f"acknowledged edits lost after the kill: {missing}"
+
+
+def test_a_read_only_folder_puts_the_session_in_the_user_data_dir(video_copy, tmp_path, monkeypatch):
+    """Tests run as root, who may write anywhere; so the permission answer is what is faked."""
+    import napari_mespot.core.session as session_module
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr(session_module.os, "access", lambda path, mode: Path(path) != video_copy.parent)
+    with open_video(video_copy) as video:
+        ReviewSession.open(video).model.add(1, 5)
+    assert not sidecar_path(video_copy).exists()
+    with open_video(video_copy) as video:
+        session = ReviewSession.open(video)
+    assert session.path.is_relative_to(tmp_path / "data" / "napari-mespot" / "sessions")
+    assert len(session.model.corrected) == 1

@@ -24,8 +24,8 @@ def sample_path(name: str) -> Path:
 def synthetic_face() -> list[tuple]:
     video = sample_path(SYNTHETIC_VIDEO)
     truth = sample_path(SYNTHETIC_GROUND_TRUTH)
-    return [video_layer_data(open_video(video), ground_truth=str(truth))]
+    return [video_layer_data(open_video(video), ground_truth=str(truth), sample=True)]
 
 
 def single_face() -> list[tuple]:
-    return [video_layer_data(open_video(sample_path(SINGLE_FACE_VIDEO)))]
+    return [video_layer_data(open_video(sample_path(SINGLE_FACE_VIDEO)), sample=True)]

@@ -34,6 +34,22 @@ def sidecar_path(video_path: str | os.PathLike) -> Path:
     return path.parent / (path.name + SUFFIX)
 
 
+def user_sessions_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "napari-mespot" / "sessions"
+
+
+def session_path_for(video: VideoSource, beside_video: bool = True) -> Path:
+    """Where ``video``'s session lives: beside the video, or — when that folder is read-only
+    (a dataset on a read-only share) or ``beside_video`` is false (the shipped samples) — in the
+    user's data folder, named by the video's content so it is found again."""
+    beside = sidecar_path(video.path)
+    if beside_video and (beside.exists() or os.access(beside.parent, os.W_OK)):
+        return beside
+    identity = video.identity()
+    return user_sessions_dir() / f"{Path(video.path).name}.{identity.content_hash[:16]}{SUFFIX}"
+
+
 class ReviewSession:
     """A :class:`ReviewModel` bound to its video and its sidecar file."""
 
@@ -54,7 +70,7 @@ class ReviewSession:
         cls, video: VideoSource, path: str | os.PathLike | None = None, autosave: bool = True
     ) -> ReviewSession:
         """The session of ``video``: restored from its sidecar when there is one, else a new one."""
-        path = Path(path) if path is not None else sidecar_path(video.path)
+        path = Path(path) if path is not None else session_path_for(video)
         identity = video.identity()
         if path.exists():
             return cls._load(path, identity, autosave)

@@ -1,0 +1,107 @@
+"""One review state per video layer, shared by every dock (spot, curves, timeline, table).
+
+The docks never hold their own copies of intervals: they all look up the :class:`VideoReview`
+of the chosen video layer, which owns the autosaved :class:`ReviewSession` and the spotter
+results (curves) of this napari session, and they redraw from its model's signals. So an
+accept in the table is the same edit as an accept on the timeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import Any
+
+from psygnal import Signal, SignalGroup
+
+from ..core.labels.native import read_native_csv
+from ..core.review import ReviewModel
+from ..core.session import ReviewSession, session_path_for
+from ..core.spotters.base import SpotResult
+from ..core.video import VideoSource
+
+log = logging.getLogger(__name__)
+
+GROUND_TRUTH = "ground truth"
+
+
+def unwrap(obj: Any) -> Any:
+    """napari wraps plugin objects in proxies (their module names start with "napari"); the core
+    must get the real object."""
+    return getattr(obj, "__wrapped__", obj)
+
+
+def video_layers(viewer) -> list:
+    """The Image layers that hold a mespot video source."""
+    from napari.layers import Image
+
+    return [
+        layer
+        for layer in viewer.layers
+        if isinstance(layer, Image) and isinstance(unwrap(layer.data), VideoSource)
+    ]
+
+
+class VideoReviewEvents(SignalGroup):
+    #: (run name) when a spotter result is added.
+    results_changed = Signal(str)
+
+
+class VideoReview:
+    """The session and spotter results of one video layer."""
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+        self.video: VideoSource = unwrap(layer.data)
+        # The shipped samples keep their sessions in the user's data folder, not in the package.
+        beside = not layer.metadata.get("sample", False)
+        self.session = ReviewSession.open(self.video, session_path_for(self.video, beside_video=beside))
+        self.results: dict[str, SpotResult] = {}
+        self.events = VideoReviewEvents()
+        self._load_ground_truth()
+
+    @property
+    def model(self) -> ReviewModel:
+        return self.session.model
+
+    @property
+    def fps(self) -> float:
+        return self.video.fps
+
+    def add_result(self, run: str, result: SpotResult) -> None:
+        """Keep ``result``'s curves and show its intervals as a read-only machine track."""
+        self.results[run] = result
+        self.model.add_track(run, result.intervals, kind="machine", method=result.method, run=run)
+        self.events.results_changed.emit(run)
+
+    def unique_run_name(self, method: str) -> str:
+        k = 1
+        while f"{method} {k}" in self.model.tracks:
+            k += 1
+        return f"{method} {k}"
+
+    def _load_ground_truth(self) -> None:
+        """Show the ground truth that came with the layer (the sample's), once per session."""
+        path = self.layer.metadata.get("ground_truth")
+        if not path or GROUND_TRUTH in self.model.tracks:
+            return
+        labels = read_native_csv(path)
+        intervals = labels.get(self.layer.name) or next(iter(labels.values()), [])
+        self.model.add_track(GROUND_TRUTH, intervals, kind="gt", path=str(path))
+
+
+_REVIEWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def review_for(layer) -> VideoReview:
+    """The review state of ``layer``, created (and its session restored) on first use.
+
+    Raises :class:`~napari_mespot.core.session.SessionError` when the sidecar beside the video
+    belongs to another video or is damaged: the dock shows the message and edits nothing.
+    """
+    layer = unwrap(layer)
+    review = _REVIEWS.get(layer)
+    if review is None:
+        review = VideoReview(layer)
+        _REVIEWS[layer] = review
+    return review
