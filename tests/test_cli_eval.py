@@ -52,7 +52,9 @@ def test_eval_json_has_every_number(gt_pred, capsys):
         main(["eval", "--gt", str(gt), "--pred", str(pred), "--matching", "megc2020", "--k", "0.4", "--json"])
         == 0
     )
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert "FP negative" in captured.err
     assert (report["k"], report["matching"]) == (0.4, "megc2020")
     # megc2020: the prediction over both halves of b hits both; MaE of a counts at k = 0.4
     assert report["me"] == {

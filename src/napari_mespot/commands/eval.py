@@ -117,6 +117,12 @@ def run(args: argparse.Namespace) -> int:
             print(format_table(main, results, args.per_video))
     else:
         print(format_table(main, results, args.per_video))
+    if main.matching == "megc2020" and any(getattr(main, t).fp < 0 for t in ("me", "mae")):
+        print(
+            "mespot eval: note: some predictions hit several ground-truth intervals; the official MEGC 2020 "
+            "scorer counts each hit, which makes FP negative (precision or F1 may exceed 1)",
+            file=sys.stderr,
+        )
     if unknown:
         print(
             f"mespot eval: note: {len(unknown)} predicted video(s) not in the ground truth, counted as "

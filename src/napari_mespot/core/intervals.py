@@ -149,7 +149,8 @@ class Interval:
                 raise TypeError("extra must be an object")
             values["extra"] = data["extra"]
         for key in ("onset", "offset", "apex"):
-            if values.get(key) is not None and not isinstance(values[key], int | float):
+            value = values.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise TypeError(f"{key} must be a number")
         for key in ("type", "source", "status", "note", "aus_raw", "id"):
             if key in values and not isinstance(values[key], str):
