@@ -107,15 +107,21 @@ def load_native_csv(path: str | os.PathLike) -> Labels:
     except (OSError, UnicodeDecodeError) as exc:
         raise format_error(path, f"cannot read as UTF-8 text ({exc})") from exc
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        fieldnames = reader.fieldnames or ()
-        missing = [c for c in COLUMNS if c not in fieldnames]
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, [])
+        missing = [c for c in COLUMNS if c not in header]
         if missing:
             raise format_error(path, f"not a native mespot CSV, missing column(s) {', '.join(missing)}")
+        width = len(header)
         rows: dict[str, list[Interval]] = {}
         meta: dict[str, tuple[float | None, str | None, int]] = {}
-        for row_no, row in enumerate(reader, start=2):
-            video = (row.get("video") or "").strip()
+        for row_no, cells in enumerate(reader, start=2):
+            if len(cells) < width:
+                if not cells:
+                    continue
+                cells = cells + [""] * (width - len(cells))
+            row = dict(zip(header, cells, strict=False))
+            video = row["video"].strip()
             if not video:
                 raise format_error(path, "empty video name", row=row_no, column="video")
             rows.setdefault(video, []).append(_row_to_interval(path, row_no, row))
@@ -130,7 +136,7 @@ def _merge_meta(
     path: Path, row_no: int, row: dict, video: str, meta: dict[str, tuple[float | None, str | None, int]]
 ) -> None:
     """fps and subject belong to the video: rows of one video must agree on them."""
-    fps_text = (row.get("fps") or "").strip()
+    fps_text = row.get("fps", "").strip()
     fps = None
     if fps_text:
         try:
@@ -141,7 +147,7 @@ def _merge_meta(
             raise format_error(
                 path, f"fps must be a positive number, got {fps_text!r}", row=row_no, column="fps"
             )
-    subject = (row.get("subject") or "").strip() or None
+    subject = row.get("subject", "").strip() or None
     if video not in meta:
         meta[video] = (fps, subject, row_no)
         return
@@ -156,30 +162,31 @@ def _merge_meta(
             )
 
 
-def _row_to_interval(path: Path, row_no: int, row: dict) -> Interval:
-    def field(name: str, convert, optional: bool = False):
-        raw = (row.get(name) or "").strip()
-        if optional and raw == "":
-            return None
-        try:
-            return convert(raw)
-        except ValueError:
-            raise format_error(path, f"cannot read {raw!r}", row=row_no, column=name) from None
+def _cell(path: Path, row_no: int, row: dict[str, str], name: str, convert, optional: bool = False):
+    raw = row.get(name, "").strip()
+    if optional and raw == "":
+        return None
+    try:
+        return convert(raw)
+    except ValueError:
+        raise format_error(path, f"cannot read {raw!r}", row=row_no, column=name) from None
 
-    values = dict(
-        onset=field("onset", int),
-        offset=field("offset", int),
-        apex=field("apex", int, optional=True),
-        type=(row.get("type") or "").strip(),
-        aus=field("aus", parse_aus),
-        score=field("score", _finite_float, optional=True),
-        source=(row.get("source") or "").strip() or "gt",
-        status=(row.get("status") or "").strip() or "candidate",
-        note=row.get("note") or "",
-        aus_raw=row.get("aus_raw") or "",
-        extra=field("extra", _extra, optional=True) or (),
-    )
-    if (row.get("id") or "").strip():
+
+def _row_to_interval(path: Path, row_no: int, row: dict[str, str]) -> Interval:
+    values = {
+        "onset": _cell(path, row_no, row, "onset", int),
+        "offset": _cell(path, row_no, row, "offset", int),
+        "apex": _cell(path, row_no, row, "apex", int, optional=True),
+        "type": row["type"].strip(),
+        "aus": _cell(path, row_no, row, "aus", parse_aus),
+        "score": _cell(path, row_no, row, "score", _finite_float, optional=True),
+        "source": row["source"].strip() or "gt",
+        "status": row["status"].strip() or "candidate",
+        "note": row.get("note", ""),
+        "aus_raw": row.get("aus_raw", ""),
+        "extra": _cell(path, row_no, row, "extra", _extra, optional=True) or (),
+    }
+    if row.get("id", "").strip():
         values["id"] = row["id"].strip()
     try:
         return Interval(**values)
