@@ -71,7 +71,7 @@ def test_cas_me2_quirk_options(labels_dir):
     extended = read_labels(path, quirks=QuirkOptions(apex_outside="extend"))
     iv = _find(extended, "27_0101", 1220)
     assert (iv.apex, iv.offset) == (1229, 1229)
-    with pytest.raises(LabelFormatError, match=r"sheet 'CASFEcode_final', row 3\b"):
+    with pytest.raises(LabelFormatError, match=r"sheet 'CASFEcode_final', row 3, column 'E \(offset\)'"):
         read_labels(path, quirks=QuirkOptions(offset_zero="error"))
 
 

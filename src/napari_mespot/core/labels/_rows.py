@@ -49,20 +49,23 @@ class RowContext:
         # spreadsheet arithmetic leaves 3322.9999999999995 for 3323: float noise, not a fraction
         return float(nearest) if abs(number - nearest) < 1e-6 else number
 
-    def _quirk(self, kind: str, row: int, video: str, action: str) -> bool:
+    def _quirk(self, kind: str, row: int, video: str, action: str, column: str | None = None) -> bool:
         """Record a defect; return False when the row is to be dropped; raise on ``error``."""
         choice = getattr(self.options, kind)
         if choice == "error":
-            raise self.error(row, None, f"{kind.replace('_', ' ')} (quirk option {kind}='error')")
+            raise self.error(row, column, f"{kind.replace('_', ' ')} (quirk option {kind}='error')")
         self.quirks.append(Quirk(kind, row, video, action if choice != "drop" else "row dropped", self.sheet))
         return choice != "drop"
 
-    def _integral(self, values: list[float | None], row: int, video: str) -> list[int | None] | None:
+    def _integral(
+        self, values: list[float | None], row: int, video: str, columns: tuple[str, str, str]
+    ) -> list[int | None] | None:
         if all(v is None or v.is_integer() for v in values):
             return [None if v is None else int(v) for v in values]
         mode = self.options.fractional
+        column = next(c for v, c in zip(values, columns, strict=True) if v is not None and not v.is_integer())
         actions = {"truncate": "truncated", "round": "rounded", "widen": "widened"}
-        if not self._quirk("fractional", row, video, f"frame numbers {actions.get(mode, mode)}"):
+        if not self._quirk("fractional", row, video, f"frame numbers {actions.get(mode, mode)}", column):
             return None
         if mode == "truncate":
             return [None if v is None else math.trunc(v) for v in values]
@@ -81,7 +84,7 @@ class RowContext:
             self.number(cells[1], row, apex_col, apex=True),
             self.number(cells[2], row, off_col),
         ]
-        integral = self._integral(values, row, video)
+        integral = self._integral(values, row, video, columns)
         if integral is None:
             return None
         onset, apex, offset = integral
@@ -91,15 +94,15 @@ class RowContext:
         if apex is not None and apex < -1:
             raise self.error(row, apex_col, f"negative frame number {apex}")
         if onset == 0:
-            if not self._quirk("onset_zero", row, video, "onset = first frame"):
+            if not self._quirk("onset_zero", row, video, "onset = first frame", on_col):
                 return None
             onset = 1
         if apex is None or apex in (0, -1):
-            if not self._quirk("apex_missing", row, video, "no apex"):
+            if not self._quirk("apex_missing", row, video, "no apex", apex_col):
                 return None
             apex = None
         if offset == 0:
-            if not self._quirk("offset_zero", row, video, "offset = apex"):
+            if not self._quirk("offset_zero", row, video, "offset = apex", off_col):
                 return None
             if apex is None:
                 raise self.error(row, off_col, "offset 0 and no apex to repair it with")
@@ -113,6 +116,7 @@ class RowContext:
                 row,
                 video,
                 "apex cleared" if choice == "clear-apex" else "interval extended to the apex",
+                apex_col,
             ):
                 return None
             if choice == "clear-apex":
