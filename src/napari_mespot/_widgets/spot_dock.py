@@ -1,0 +1,143 @@
+"""The "Spot expressions" dock: choose a video layer, a method and its settings, Run / Cancel.
+
+The work is the core spotter generator run in napari's ``thread_worker``: the worker never
+touches a layer; its progress reaches the bar through ``yielded`` and its result reaches the
+review state through ``returned``, both on the main thread. Cancel closes the generator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from magicgui import widgets
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtWidgets import QProgressBar, QVBoxLayout, QWidget
+
+from ..core.errors import MespotError
+from ..core.progress import Progress
+from ..core.spotters.base import SpotResult, settings_from_mapping
+from ..core.spotters.prototype import PrototypeSet, PrototypeSettings, default_prototypes_path
+from ..core.spotters.prototype import spot as prototype_spot
+from ..core.spotters.prototype.peaks import BOUNDARIES
+from ..core.spotters.prototype.settings import DEVICES
+from ..plugins import flow_methods
+from .settings_form import form_values, settings_form
+from .video_review import review_for, video_layers
+
+METHODS = {"prototype": "AU prototypes (He et al., ECAI 2023)"}
+
+
+@thread_worker
+def _spot_job(video, prototypes_path: str, settings: PrototypeSettings):
+    prototypes = PrototypeSet.load(prototypes_path)
+    return (yield from prototype_spot(video, prototypes, settings))
+
+
+class SpotWidget(QWidget):
+    """Run a spotter on a video layer; the result becomes a machine track of its review."""
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.worker = None
+        self._outcome = ""
+        self.video_combo = widgets.ComboBox(label="video", choices=self._video_choices)
+        self.method_combo = widgets.ComboBox(
+            label="method", choices=[(label, key) for key, label in METHODS.items()]
+        )
+        self.prototypes = widgets.FileEdit(
+            label="prototypes", value=default_prototypes_path(), filter="*.npz", mode="r"
+        )
+        self.settings = settings_form(
+            PrototypeSettings,
+            choices={
+                "boundaries": BOUNDARIES,
+                "device": DEVICES,
+                "flow_method": [None, *sorted(flow_methods())],
+            },
+            skip=("landmarks", "flow_batch"),
+        )
+        self.run_button = widgets.PushButton(text="Run")
+        self.cancel_button = widgets.PushButton(text="Cancel", enabled=False)
+        self.status = widgets.Label(value="")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+
+        header = widgets.Container(widgets=[self.video_combo, self.method_combo, self.prototypes])
+        buttons = widgets.Container(
+            widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
+        )
+        layout = QVBoxLayout(self)
+        for w in (header, self.settings, buttons):
+            layout.addWidget(w.native)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status.native)
+        layout.addStretch(1)
+
+        self.run_button.changed.connect(self.run)
+        self.cancel_button.changed.connect(self.cancel)
+        self.viewer.layers.events.inserted.connect(lambda e: self.video_combo.reset_choices())
+        self.viewer.layers.events.removed.connect(lambda e: self.video_combo.reset_choices())
+
+    def _video_choices(self, *_: Any) -> list[tuple[str, Any]]:
+        return [(layer.name, layer) for layer in video_layers(self.viewer)]
+
+    def current_settings(self) -> PrototypeSettings:
+        return settings_from_mapping(PrototypeSettings, form_values(self.settings))
+
+    def run(self, *_: Any) -> None:
+        layer = self.video_combo.value
+        if layer is None:
+            show_error("Open a video first (File → Open, or File → Open Sample → napari-mespot).")
+            return
+        try:
+            review = review_for(layer)
+            settings = self.current_settings()
+        except (MespotError, ValueError) as exc:
+            show_error(str(exc))
+            return
+        self._outcome = "cancelled"
+        self.worker = _spot_job(review.video, str(self.prototypes.value), settings)
+        self.worker.yielded.connect(self._on_progress)
+        self.worker.returned.connect(lambda result: self._on_result(review, result))
+        self.worker.errored.connect(self._on_error)
+        self.worker.finished.connect(self._on_finished)
+        self.run_button.enabled, self.cancel_button.enabled = False, True
+        self.status.value = f"spotting {layer.name} …"
+        self.worker.start()
+
+    def cancel(self, *_: Any) -> None:
+        if self.worker is not None:
+            self.worker.quit()
+            self.status.value = "cancelling …"
+
+    def _on_progress(self, p: Progress) -> None:
+        if p.fraction is not None:
+            self.progress.setValue(round(100 * p.fraction))
+        if p.message:
+            self.status.value = p.message
+
+    def _on_result(self, review, result: SpotResult) -> None:
+        run = review.unique_run_name(result.method)
+        review.add_result(run, result)
+        skipped = sum(s.length for s in result.skipped)
+        message = f"{run}: {len(result.intervals)} intervals"
+        if skipped:
+            message += f"; {skipped} frames skipped (no face)"
+        self.status.value = message
+        self._outcome = "done"
+        show_info(message)
+
+    def _on_error(self, exc: Exception) -> None:
+        self._outcome = "failed"
+        self.status.value = f"failed: {exc}"
+        show_error(f"Spotting failed: {exc}")
+
+    def _on_finished(self) -> None:
+        self.run_button.enabled, self.cancel_button.enabled = True, False
+        if self._outcome == "cancelled":
+            self.status.value = "cancelled"
+            self.progress.setValue(0)
+        self.worker = None

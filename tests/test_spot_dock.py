@@ -1,0 +1,96 @@
+"""The "Spot expressions" dock and the curves plot, driven in a real napari window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_mespot._widgets.curves_plot import CurvesPlot
+from napari_mespot._widgets.spot_dock import SpotWidget
+from napari_mespot._widgets.video_review import review_for
+from napari_mespot.core.spotters.prototype import Prototype, PrototypeSet
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def lip_corner_prototypes(tmp_path):
+    """A hand-made AU12 prototype (mouth corners up and out) with a low threshold, so that the
+    smiling clip produces spots; the science is tested elsewhere, this is the dock's plumbing."""
+    field = np.zeros((160, 260, 2), np.float32)
+    field[40:120, 20:80] = (-0.5, -1.0)
+    field[40:120, 180:240] = (0.5, -1.0)
+    path = tmp_path / "au12.npz"
+    PrototypeSet((Prototype(12, "mouth", field, count=1, threshold=1.0),)).save(path)
+    return path
+
+
+def run_and_wait(qtbot, dock: SpotWidget) -> None:
+    dock.run()
+    assert dock.worker is not None, dock.status.value
+    with qtbot.waitSignal(dock.worker.finished, timeout=300_000):
+        pass
+
+
+def test_spotting_adds_a_machine_track_and_the_plot_follows_the_slider(
+    make_napari_viewer_proxy, qtbot, fixtures_dir, lip_corner_prototypes
+):
+    viewer = make_napari_viewer_proxy()
+    layer = viewer.open(str(fixtures_dir / "video" / "WolfgangLanger_Pexels.mp4"), plugin="napari-mespot")[0]
+    dock = SpotWidget(viewer)
+    plot = CurvesPlot(viewer)
+    viewer.window.add_dock_widget(dock)
+    viewer.window.add_dock_widget(plot, area="bottom")
+    dock.prototypes.value = lip_corner_prototypes
+    dock.video_combo.value = layer
+
+    run_and_wait(qtbot, dock)
+
+    review = review_for(layer)
+    assert list(review.results) == ["prototype 1"], dock.status.value
+    result = review.results["prototype 1"]
+    track = review.model.tracks["prototype 1"]
+    assert track.read_only and len(track) == len(result.intervals)
+    assert dock.progress.value() == 100 and dock.status.value.startswith("prototype 1:")
+    assert result.curves.shape == (1, len(layer.data))
+
+    # The plot shows that run: one curve and its threshold.
+    assert plot.run_combo.value == "prototype 1"
+    assert len(plot.axes.lines) == 3  # curve, threshold, playhead
+    # Slider → playhead.
+    viewer.dims.set_current_step(0, 123)
+    assert plot.playhead.get_xdata()[0] == 123
+    # Click on the plot → slider.
+    plot.canvas.draw()
+    x, y = plot.axes.transData.transform((300, np.nanmean(result.curves)))
+    from matplotlib.backend_bases import MouseEvent
+
+    plot.canvas.callbacks.process(
+        "button_press_event", MouseEvent("button_press_event", plot.canvas, x, y, 1)
+    )
+    assert viewer.dims.current_step[0] == 300
+
+
+def test_cancel_leaves_no_track(make_napari_viewer_proxy, qtbot, fixtures_dir, lip_corner_prototypes):
+    viewer = make_napari_viewer_proxy()
+    layer = viewer.open(str(fixtures_dir / "video" / "WolfgangLanger_Pexels.mp4"), plugin="napari-mespot")[0]
+    dock = SpotWidget(viewer)
+    dock.prototypes.value = lip_corner_prototypes
+    dock.video_combo.value = layer
+    dock.run()
+    dock.cancel()
+    with qtbot.waitSignal(dock.worker.finished, timeout=300_000):
+        pass
+    assert dock.status.value == "cancelled"
+    assert review_for(layer).results == {}
+    assert dock.run_button.enabled
+
+
+def test_bad_settings_are_reported_not_run(make_napari_viewer_proxy, fixtures_dir, lip_corner_prototypes):
+    viewer = make_napari_viewer_proxy()
+    viewer.open(str(fixtures_dir / "video" / "single_face.mp4"), plugin="napari-mespot")
+    dock = SpotWidget(viewer)
+    dock.prototypes.value = lip_corner_prototypes
+    dock.settings.fusion_delta.value = 1.5  # outside [0, 1)
+    dock.run()
+    assert dock.worker is None
