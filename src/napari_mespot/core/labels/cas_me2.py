@@ -241,4 +241,7 @@ def _stimulus_names(labels: Labels, parsed: dict[str, tuple[int, int]]) -> dict[
 
 def _au_cell(iv: Interval) -> int | str:
     text = iv.aus_raw if iv.aus_raw and parse_au_string(iv.aus_raw) == iv.aus else format_aus(iv.aus)
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else text
+    # a lone AU is a number in the dataset's file; "04" stays text so that it reads back as written
+    if text.isascii() and text.isdigit() and len(text) < 10 and str(int(text)) == text:
+        return int(text)
+    return text
