@@ -128,7 +128,6 @@ def test_convert_round_trip_and_formats(fixtures_dir, tmp_path, capsys):
         ["eval", "--gt", "x.csv", "--pred", "y.csv", "--k", "1.5"],
         ["convert", "in.csv", "out.txt"],
         ["convert", "in.csv", "out.csv", "--quirk", "nonsense"],
-        ["convert", "in.csv", "out.csv", "--to", "samm-lv-xlsx"],
     ],
 )
 def test_user_errors_are_one_line(argv, tmp_path, capsys, monkeypatch):
@@ -139,3 +138,10 @@ def test_user_errors_are_one_line(argv, tmp_path, capsys, monkeypatch):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"mespot {argv[0]}: error:") and "\n" not in err
+
+
+def test_read_only_formats_are_not_offered_as_output(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["convert", "in.csv", "out.xlsx", "--to", "samm-lv-xlsx"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'samm-lv-xlsx'" in capsys.readouterr().err

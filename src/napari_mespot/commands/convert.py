@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .eval import add_label_options, quirk_options
+from .eval import add_label_options, label_formats, quirk_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,8 +19,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", metavar="IN", help="label file to read")
     p.add_argument("output", metavar="OUT", help="label file to write (atomically)")
-    p.add_argument("--format", dest="in_format", metavar="FORMAT", help="format of IN (default: detected)")
-    p.add_argument("--to", dest="out_format", metavar="FORMAT", help="format of OUT (default: by extension)")
+    p.add_argument(
+        "--format",
+        dest="in_format",
+        choices=label_formats(),
+        metavar="FORMAT",
+        help=f"format of IN (default: detected): {', '.join(label_formats())}",
+    )
+    p.add_argument(
+        "--to",
+        dest="out_format",
+        choices=label_formats(writable=True),
+        metavar="FORMAT",
+        help=f"format of OUT (default: by extension): {', '.join(label_formats(writable=True))}",
+    )
     p.add_argument("--fps", type=float, help="frame rate: types untyped MEGC rows by duration")
     add_label_options(p)
     p.set_defaults(func=run)

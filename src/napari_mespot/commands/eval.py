@@ -21,6 +21,13 @@ def add_label_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def label_formats(writable: bool = False) -> list[str]:
+    """Names of the label formats (only those that can be written, with ``writable``)."""
+    from ..core.labels import FORMATS
+
+    return [name for name, fmt in FORMATS.items() if not writable or fmt.writer is not None]
+
+
 def quirk_options(args: argparse.Namespace):
     from ..core.errors import MespotError
     from ..core.labels import QuirkOptions
@@ -60,9 +67,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--fps", type=float, help="frame rate for typing by duration (default: the ground truth's)"
     )
-    p.add_argument("--format", dest="both_format", metavar="FORMAT", help="format of both files")
-    p.add_argument("--gt-format", metavar="FORMAT", help="format of GT (default: detected)")
-    p.add_argument("--pred-format", metavar="FORMAT", help="format of PRED (default: detected)")
+    formats = label_formats()
+    p.add_argument(
+        "--format",
+        dest="both_format",
+        choices=formats,
+        metavar="FORMAT",
+        help=f"format of both files: {', '.join(formats)}",
+    )
+    p.add_argument("--gt-format", choices=formats, metavar="FORMAT", help="format of GT (default: detected)")
+    p.add_argument(
+        "--pred-format", choices=formats, metavar="FORMAT", help="format of PRED (default: detected)"
+    )
     p.add_argument("--per-video", action="store_true", help="also print the counts of every video")
     p.add_argument(
         "--json",
