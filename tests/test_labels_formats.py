@@ -181,3 +181,21 @@ def test_quirk_option_parsing():
         QuirkOptions.parse(["offset_zero"])
     with pytest.raises(ValueError):
         QuirkOptions(fractional="floor")
+
+
+def test_native_json_refuses_other_documents(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text('{"format": "other"}')
+    with pytest.raises(LabelFormatError, match="not a mespot label file"):
+        read_labels(path)
+    path.write_text('{"format": "mespot-labels", "version": 2, "videos": []}')
+    with pytest.raises(LabelFormatError, match="unsupported version 2"):
+        read_labels(path)
+    path.write_text(
+        '{"format": "mespot-labels", "version": 1, "videos": [{"video": "v", "intervals": [{"onset": 5}]}]}'
+    )
+    with pytest.raises(LabelFormatError, match=r"videos\[0\]: KeyError"):
+        read_labels(path)
+    path.write_text('{"format": "mespot-labels", "version": 1, "videos": [{"video": "v"}, {"video": "v"}]}')
+    with pytest.raises(LabelFormatError, match="appears twice"):
+        read_labels(path)
