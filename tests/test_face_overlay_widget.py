@@ -131,3 +131,17 @@ def test_imported_csv_landmarks_drive_the_overlay(make_napari_viewer_proxy, qtbo
     viewer.dims.set_current_step(0, 200)  # beyond the CSV: no face there
     assert len(viewer.layers[LANDMARKS].data) == 0
     assert "frame 200: no face" in widget.status.text() or "no flow" in widget.status.text()
+
+
+def test_cancelled_landmark_job_leaves_nothing_behind(make_napari_viewer_proxy, qtbot, copy_video):
+    path = copy_video("WolfgangLanger_Pexels.mp4")
+    viewer = make_napari_viewer_proxy()
+    open_in(viewer, path)
+    widget = dock(viewer)
+    widget.find_landmarks()
+    assert widget.cancel_button.isEnabled()
+    widget.cancel()
+    qtbot.waitUntil(lambda: not widget.cancel_button.isEnabled(), timeout=30_000)
+    assert widget.landmarks is None
+    assert not list(path.parent.glob("*.mespot-landmarks-*.npz"))
+    assert LANDMARKS not in viewer.layers

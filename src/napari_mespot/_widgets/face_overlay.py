@@ -48,19 +48,26 @@ CROP_GAP = 12  # pixels between the video and the crops drawn beside it
 CROP_SCALE = 0.5  # the normalised crops (280×240, 260×160) are drawn at half size
 
 
-def _flow_job(video, landmarks, reference, frame, options) -> FrameOverlay | str:
-    """Worker body: the overlay of ``frame``, or why there is none (never touches a layer)."""
+def _flow_job(video, landmarks, reference, frame, options) -> tuple[Any, FrameOverlay | str]:
+    """Worker body: (video, the overlay of ``frame`` or why there is none); touches no layer."""
     try:
-        return frame_overlay(video, landmarks, reference, frame, **options)
+        return video, frame_overlay(video, landmarks, reference, frame, **options)
     except NoFaceError as exc:
-        return f"no flow: {exc}"
+        return video, f"no flow: {exc}"
 
 
-def _landmark_job(video, provider: LandmarkProvider):
-    """Worker body: yields Progress, returns FaceLandmarks (from the cache when valid)."""
-    from ..core.landmark_cache import landmarks_for_video
+def _landmark_job(video, provider: LandmarkProvider, cache_only: bool = False):
+    """Worker body: yields Progress, returns (video, FaceLandmarks or None).
 
-    return (yield from landmarks_for_video(video, provider))
+    From the cache when valid; with ``cache_only``, None instead of detecting. The video comes
+    back with the result so a result for a video the user has since switched away from is dropped.
+    """
+    from ..core.landmark_cache import landmarks_for_video, load_cached
+
+    if cache_only:
+        hit = load_cached(video, provider)
+        return video, (hit[0] if hit else None)
+    return video, (yield from landmarks_for_video(video, provider))
 
 
 class FaceOverlayWidget(QWidget):
@@ -199,6 +206,7 @@ class FaceOverlayWidget(QWidget):
 
     def _video_changed(self, index: int = 0) -> None:
         self.landmarks = None
+        self.overlay = None
         self.update_overlays()
         layer = self.video_layer
         if layer is not None and hasattr(layer.data, "path"):
@@ -208,13 +216,7 @@ class FaceOverlayWidget(QWidget):
         """Track the face through the video (MediaPipe), or reopen the cached result instantly."""
         from ..plugins import get_landmark_provider
 
-        provider = get_landmark_provider("mediapipe")
-        if from_cache_only:
-            from ..core.landmark_cache import cached_file
-
-            if cached_file(self.video, provider) is None:
-                return
-        self._run_landmarks(provider)
+        self._run_landmarks(get_landmark_provider("mediapipe"), cache_only=from_cache_only)
 
     def import_csv(self, path: str) -> None:
         """Use 68-point landmarks from an OpenFace 2 / py-feat CSV for the current video."""
@@ -225,7 +227,7 @@ class FaceOverlayWidget(QWidget):
         if path:
             self.import_csv(path)
 
-    def _run_landmarks(self, provider: LandmarkProvider) -> None:
+    def _run_landmarks(self, provider: LandmarkProvider, cache_only: bool = False) -> None:
         from napari.qt.threading import create_worker
 
         video = self.video
@@ -233,11 +235,11 @@ class FaceOverlayWidget(QWidget):
             self.status.setText("no video layer")
             return
         self.cancel()
-        worker = create_worker(_landmark_job, video, provider)
+        worker = create_worker(_landmark_job, video, provider, cache_only)
         worker.yielded.connect(self._on_landmark_progress)
         worker.returned.connect(self._on_landmarks)
         worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_landmarks_finished)
+        worker.finished.connect(lambda: self._on_landmarks_finished(worker))
         self._landmark_worker = worker
         self.progress.setVisible(True)
         self.progress.setValue(0)
@@ -253,7 +255,10 @@ class FaceOverlayWidget(QWidget):
         self.progress.setMaximum(max(1, p.total or 1))
         self.progress.setValue(p.done)
 
-    def _on_landmarks(self, landmarks: FaceLandmarks) -> None:
+    def _on_landmarks(self, result: tuple[Any, FaceLandmarks | None]) -> None:
+        video, landmarks = result
+        if landmarks is None or video is not self.video:
+            return
         self.landmarks = landmarks
         missing = len(landmarks.missing_frames())
         self.status.setText(
@@ -262,7 +267,9 @@ class FaceOverlayWidget(QWidget):
         )
         self.update_overlays()
 
-    def _on_landmarks_finished(self) -> None:
+    def _on_landmarks_finished(self, worker) -> None:
+        if worker is not self._landmark_worker:
+            return  # a cancelled job finishing after its replacement started
         self._landmark_worker = None
         self.progress.setVisible(False)
         self.cancel_button.setEnabled(False)
@@ -365,7 +372,10 @@ class FaceOverlayWidget(QWidget):
             self._flow_pending = False
             self.request_flow()
 
-    def _on_flow(self, result: FrameOverlay | str) -> None:
+    def _on_flow(self, job: tuple[Any, FrameOverlay | str]) -> None:
+        video, result = job
+        if self.landmarks is None or video is not self.video:
+            return  # the video changed while the job ran
         if isinstance(result, str):
             self.overlay = None
             self.status.setText(result)

@@ -61,7 +61,7 @@ def _provider(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.landmark_cache import cached_file, landmarks_for_video
+    from ..core.landmark_cache import cache_file, landmarks_for_video
     from ..core.video import open_video
     from ._progress import drive
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 quiet=args.quiet,
             )
             missing = lm.missing_frames()
-            cache = cached_file(video, provider)
+            cache = cache_file(video, provider)
             report = {
                 "path": str(video.path),
                 "frames": len(lm),

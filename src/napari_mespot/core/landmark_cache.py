@@ -136,26 +136,36 @@ def landmarks_for_video(
     paths: list[Path] = []
     key = ""
     if identity is not None:
+        hit = load_cached(video, provider)
+        if hit is not None:
+            yield Progress(len(video), len(video), f"landmarks from cache {hit[1].name}")
+            return hit[0]
         key = cache_key(identity, provider)
         paths = cache_paths(video.path, provider, key)  # type: ignore[attr-defined]
-        for path in paths:
-            cached = load(path, key)
-            if cached is not None and len(cached) == len(video):
-                yield Progress(len(video), len(video), f"landmarks from cache {path.name}")
-                return cached
     result = yield from provider.detect(video)
     if paths:
         save(paths, result, key)
     return result
 
 
-def cached_file(video: FrameSource, provider: LandmarkProvider) -> Path | None:
-    """The valid cache file of ``video`` for ``provider``, if there is one (for reporting)."""
+def load_cached(video: FrameSource, provider: LandmarkProvider) -> tuple[FaceLandmarks, Path] | None:
+    """The valid cached landmarks of ``video`` for ``provider`` and their file, if any."""
     identity = video_identity(video) if provider.cacheable else None
     if identity is None:
         return None
     key = cache_key(identity, provider)
     for path in cache_paths(video.path, provider, key):  # type: ignore[attr-defined]
-        if load(path, key) is not None:
-            return path
+        cached = load(path, key)
+        if cached is not None and len(cached) == len(video):
+            return cached, path
     return None
+
+
+def cache_file(video: FrameSource, provider: LandmarkProvider) -> Path | None:
+    """Where the cache of ``video`` for ``provider`` is, if a file exists (not read: cheap)."""
+    identity = video_identity(video) if provider.cacheable else None
+    if identity is None:
+        return None
+    key = cache_key(identity, provider)
+    paths = cache_paths(video.path, provider, key)  # type: ignore[attr-defined]
+    return next((path for path in paths if path.is_file()), None)
