@@ -194,7 +194,7 @@ def test_native_json_refuses_other_documents(tmp_path):
     path.write_text(
         '{"format": "mespot-labels", "version": 1, "videos": [{"video": "v", "intervals": [{"onset": 5}]}]}'
     )
-    with pytest.raises(LabelFormatError, match=r"videos\[0\]: KeyError"):
+    with pytest.raises(LabelFormatError, match=r"videos\[0\]: missing key .offset."):
         read_labels(path)
     path.write_text('{"format": "mespot-labels", "version": 1, "videos": [{"video": "v"}, {"video": "v"}]}')
     with pytest.raises(LabelFormatError, match="appears twice"):

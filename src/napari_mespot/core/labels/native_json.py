@@ -48,8 +48,10 @@ def read_native_json(path: str | os.PathLike) -> Labels:
             if not isinstance(item, dict):
                 raise TypeError("each video must be an object")
             vi = VideoIntervals.from_dict(item)
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            raise format_error(path, f"{where}: {type(exc).__name__}: {exc}") from None
+        except KeyError as exc:
+            raise format_error(path, f"{where}: missing key {exc}") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise format_error(path, f"{where}: {exc}") from None
         if vi.video in videos:
             raise format_error(path, f"{where}: video {vi.video!r} appears twice")
         videos[vi.video] = vi
