@@ -223,6 +223,9 @@ def test_cli_flow_writes_npy(fixtures_dir, tmp_path, capsys):
     args = ["flow", str(video), "--ref", "0", "--frame", "5", "--out", str(out)]
     assert main([*args, "--region", "mouth", "--head-motion", "--param", "winsize=9"]) == 0
     assert np.load(out).shape == (160, 260, 2)
+    assert main([*args, "--region", "eye", "--gammas", "0.1", "0.3", "0.1", "0.3"]) == 0
+    assert np.load(out).shape == (240, 280, 2)
+    assert main([*args, "--gammas", "0.1", "0.3", "0.1", "0.3"]) == 2
     assert main([*args, "--param", "window=9"]) == 2
     assert "has no parameter(s) window" in capsys.readouterr().err
     assert main([*args[:-1], str(out), "--frame", "500"]) == 2

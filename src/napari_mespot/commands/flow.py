@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import io
 import time
 from typing import Any
@@ -33,6 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=["frame", "eye", "mouth"],
         default="frame",
         help="whole frame (default) or a normalised region",
+    )
+    p.add_argument(
+        "--gammas",
+        nargs=4,
+        type=float,
+        metavar=("G1", "G2", "G3", "G4"),
+        help="region margins of eq. 9–12 in units of the corner distance (default 0.2 0.6 0.2 0.6)",
     )
     p.add_argument(
         "--head-motion",
@@ -92,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
         raise MespotError(
             f"{method.name} has no parameter(s) {', '.join(unknown)}; it takes {', '.join(method.defaults)}"
         )
-    if args.head_motion and args.region == "frame":
-        raise MespotError("--head-motion needs --region eye or mouth")
+    if (args.head_motion or args.gammas) and args.region == "frame":
+        raise MespotError("--head-motion and --gammas need --region eye or mouth")
     with open_video(args.video, fps=args.fps) as video:
         for name in ("ref", "frame"):
             index = getattr(args, name)
@@ -107,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
             landmarks = _reference_landmarks(video, args.ref, args.landmarks)
             if landmarks.at(0) is None:
                 raise NoFaceError(args.ref)
-            fitted = face_regions(landmarks, 0, (EYE if args.region == "eye" else MOUTH, NOSE))
+            spec = EYE if args.region == "eye" else MOUTH
+            if args.gammas:
+                spec = dataclasses.replace(spec, gammas=tuple(args.gammas))
+            fitted = face_regions(landmarks, 0, (spec, NOSE))
             nose = fitted.pop(NOSE.name) if args.head_motion else None
             region = {args.region: fitted[args.region]}
             result = region_flows_pair(ref_img, img, region, method, nose=nose, **params)[args.region]

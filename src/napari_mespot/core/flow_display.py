@@ -74,7 +74,7 @@ def magnitude_image(
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: identity equality
 class FrameOverlay:
     """Everything the overlay draws for ``frame`` against ``reference``.
 

@@ -60,7 +60,7 @@ class FrameSource(Protocol):
     def __getitem__(self, index: Any) -> np.ndarray: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: identity, not elementwise, equality
 class FaceLandmarks:
     """Landmarks of one face over the frames of a video.
 

@@ -63,7 +63,7 @@ def region_flows_pair(
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: identity equality
 class WindowFlows:
     """Region flows of one window: ``flows[name]`` is (len(frames), h, w, 2) float32."""
 

@@ -65,7 +65,7 @@ NOSE = RegionSpec(
 MIN_ANCHOR_DISTANCE = 4.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds an array: identity equality
 class RegionTransform:
     """The affine map from image pixels (x, y) to one normalised region's pixels.
 
