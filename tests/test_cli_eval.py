@@ -106,6 +106,15 @@ def test_eval_on_the_real_cas_me2_file(fixtures_dir, tmp_path, capsys):
     assert main(["eval", "--gt", str(gt), "--pred", str(sub), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["overall"]["n_gt"], report["overall"]["tp"], report["overall"]["f1"]) == (357, 357, 1.0)
+    repairs = report["gt_repairs"]
+    assert sum(r["kind"] == "offset_zero" for r in repairs) == 44
+    assert {
+        "kind": "apex_outside",
+        "row": 170,
+        "video": "27_0101",
+        "action": "apex cleared",
+        "sheet": "CASFEcode_final",
+    } in repairs
 
 
 def test_convert_round_trip_and_formats(fixtures_dir, tmp_path, capsys):

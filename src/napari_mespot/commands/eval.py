@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
             for k, ev in results.items()
         },
         "pred_videos_not_in_gt": unknown,
+        "gt_repairs": [dataclasses.asdict(q) for q in gt.quirks],
     }
     if args.json is not None:
         text = json.dumps(report, indent=1) + "\n"
