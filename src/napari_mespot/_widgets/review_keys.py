@@ -1,0 +1,448 @@
+"""The keyboard review workflow: one set of actions per viewer, the shortcuts, and the help panel.
+
+Every review dock (timeline, interval table, this panel) and napari's canvas send keys to the
+same :class:`ReviewActions`, so a key does the same thing wherever the focus is, and every action
+is a plain :class:`~napari_mespot.core.review.ReviewModel` call — the docks redraw from the model's
+signals, never from the action. The actions work on the *current video* (the active layer when
+it is a video, else the one last used) and on the model's selection.
+
+A refused edit (:class:`~napari_mespot.core.review.ReviewError`) becomes a message in napari's
+status bar and in the docks, never an exception in the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from psygnal import Signal, SignalGroup
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtGui import QKeyEvent, QKeySequence
+from qtpy.QtWidgets import (
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.errors import MespotError
+from ..core.intervals import Interval
+from ..core.labels import format_aus, parse_au_string
+from ..core.review import CORRECTED
+from .video_review import VideoReview, review_for, unwrap, video_layers
+
+if TYPE_CHECKING:
+    import napari
+
+log = logging.getLogger(__name__)
+
+#: Length of an interval made with "new interval" (an ME is shorter than 0.5 s).
+NEW_INTERVAL_SECONDS = 0.3
+#: Default playback speed of the slow-motion loop.
+SLOW_MOTION = 0.25
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """A key (Qt portable text, e.g. ``Ctrl+Shift+Z``), the action it runs, and its help line."""
+
+    key: str
+    action: str
+    args: tuple = ()
+    help: str = ""
+
+    @property
+    def napari_key(self) -> str:
+        """The same key in napari's ``bind_key`` spelling."""
+        return self.key.replace("Ctrl+", "Control-").replace("Shift+", "Shift-").replace("Alt+", "Alt-")
+
+
+# Keys napari's Image layer already uses (C, O, X, Y, Z, 1, 2) are avoided: a layer's own keys
+# win over the viewer's while it is the active layer.
+SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("N", "step_candidate", (1,), "next unreviewed candidate (select it, go to its onset)"),
+    Shortcut("Shift+N", "step_candidate", (-1,), "previous unreviewed candidate"),
+    Shortcut("A", "accept", (), "accept the selected interval"),
+    Shortcut("R", "reject", (), "reject the selected interval"),
+    Shortcut("Q", "set_at_frame", ("onset",), "set the onset at the current frame"),
+    Shortcut("W", "set_at_frame", ("apex",), "set the apex at the current frame"),
+    Shortcut("E", "set_at_frame", ("offset",), "set the offset at the current frame"),
+    Shortcut("M", "new_interval", (), f"new interval at the current frame ({NEW_INTERVAL_SECONDS} s)"),
+    Shortcut("T", "toggle_type", (), "change the type (ME ↔ MaE)"),
+    Shortcut("U", "edit_aus", (), "edit the action units"),
+    Shortcut("Delete", "delete", (), "delete an added interval / undo the decision on a candidate"),
+    Shortcut("L", "toggle_loop", (False,), "play the selected interval in a loop (again: stop)"),
+    Shortcut("Shift+L", "toggle_loop", (True,), "play the selected interval in a loop, slow motion"),
+    Shortcut("Ctrl+Z", "undo", (), "undo the last edit"),
+    Shortcut("Ctrl+Shift+Z", "redo", (), "redo"),
+)
+_BY_KEY = {s.key: s for s in SHORTCUTS}
+
+
+def key_text(event: QKeyEvent) -> str:
+    """A key event as portable text (``Shift+L``), the way :data:`SHORTCUTS` spells keys."""
+    modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+    return QKeySequence(event.key() | modifiers.value).toString(QKeySequence.SequenceFormat.PortableText)
+
+
+class ReviewActionsEvents(SignalGroup):
+    #: (VideoReview or None) when the current video changes.
+    review_changed = Signal(object)
+    #: (text) a message for the user: a refused edit, "no more candidates", what was undone.
+    message = Signal(str)
+    #: the user asked to edit the selected interval's AUs (the help panel focuses its AU field).
+    aus_requested = Signal()
+    #: (playing) when the interval loop starts or stops.
+    loop_changed = Signal(bool)
+
+
+class ReviewActions:
+    """What the review keys do, for one viewer; get it with :func:`actions_for`."""
+
+    def __init__(self, viewer: napari.Viewer) -> None:
+        self.viewer = viewer
+        self.events = ReviewActionsEvents()
+        self.review: VideoReview | None = None
+        self.slow_motion = SLOW_MOTION
+        self._loop_speed = 1.0
+        self._loop = QTimer()
+        self._loop.timeout.connect(self._loop_tick)
+        viewer.layers.events.inserted.connect(self._follow_layers)
+        viewer.layers.events.removed.connect(self._follow_layers)
+        viewer.layers.selection.events.active.connect(self._follow_layers)
+        for shortcut in SHORTCUTS:
+            viewer.bind_key(shortcut.napari_key, self._napari_callback(shortcut), overwrite=True)
+        self._follow_layers()
+
+    # -- the current video ---------------------------------------------------------------------
+    def _follow_layers(self, *_: Any) -> None:
+        layers = video_layers(self.viewer)
+        active = self.viewer.layers.selection.active
+        current = self.review.layer if self.review is not None else None
+        if active in layers:
+            chosen = active
+        elif current in layers:
+            chosen = current
+        else:
+            chosen = layers[0] if layers else None
+        if chosen is current:
+            return
+        self.stop_loop()
+        try:
+            self.review = review_for(chosen) if chosen is not None else None
+        except MespotError as exc:  # a sidecar of another video, a damaged one
+            self.review = None
+            self.message(str(exc))
+        self.events.review_changed.emit(self.review)
+
+    @property
+    def frame(self) -> int:
+        return int(self.viewer.dims.current_step[0])
+
+    def seek(self, frame: int) -> None:
+        if self.review is not None:
+            frame = min(max(int(frame), 0), self.review.model.n_frames - 1)
+        self.viewer.dims.set_current_step(0, frame)
+
+    def message(self, text: str) -> None:
+        self.viewer.status = text
+        self.events.message.emit(text)
+
+    # -- key dispatch --------------------------------------------------------------------------
+    def handle_key(self, event: QKeyEvent) -> bool:
+        """Run the action bound to ``event``'s key; ``False`` when the key is not a review key."""
+        shortcut = _BY_KEY.get(key_text(event))
+        if shortcut is None:
+            return False
+        self.run(shortcut)
+        return True
+
+    def run(self, shortcut: Shortcut) -> None:
+        try:
+            getattr(self, shortcut.action)(*shortcut.args)
+        except MespotError as exc:
+            self.message(str(exc))
+
+    def _napari_callback(self, shortcut: Shortcut):
+        def callback(viewer: Any) -> None:
+            self.run(shortcut)
+
+        callback.__doc__ = shortcut.help  # napari lists it in its key-binding help
+        return callback
+
+    # -- selection -----------------------------------------------------------------------------
+    def selected(self) -> tuple[str, str, Interval] | None:
+        """The selection as (track, id, the interval as it now stands).
+
+        For a candidate already decided on, "as it now stands" is the corrected copy: that is
+        what the annotator sees and edits next.
+        """
+        if self.review is None or self.review.model.selection is None:
+            return None
+        model = self.review.model
+        track, interval_id = model.selection
+        if track not in model.tracks or interval_id not in model.tracks[track].intervals:
+            return None  # e.g. an added interval that was undone
+        current = model.find(track, interval_id)
+        if track != CORRECTED:
+            current = model.decision_for(track, interval_id) or current
+        return track, interval_id, current
+
+    def _require_selection(self) -> tuple[str, str, Interval] | None:
+        found = self.selected()
+        if found is None:
+            self.message("select an interval first (N: next candidate, or click one on the timeline)")
+        return found
+
+    def step_candidate(self, step: int) -> None:
+        if self.review is None:
+            self.message("open a video first")
+            return
+        model, frame = self.review.model, self.frame
+        tracks = [t.name for t in model.tracks.values() if t.kind == "machine"]
+        tracks = tracks or [t.name for t in model.tracks.values() if t.kind == "gt"]
+        found = [(iv, name) for name in tracks if (iv := model.next_candidate(name, frame, step))]
+        if not found:
+            where = "after" if step > 0 else "before"
+            self.message(f"no unreviewed candidate {where} frame {frame}")
+            return
+        pick = min if step > 0 else max
+        interval, track = pick(found, key=lambda pair: (pair[0].onset, pair[1]))
+        model.select(track, interval.id)
+        self.seek(interval.onset)
+
+    # -- edits ---------------------------------------------------------------------------------
+    def accept(self) -> None:
+        if found := self._require_selection():
+            self.review.model.accept(found[0], found[1])
+
+    def reject(self) -> None:
+        if found := self._require_selection():
+            self.review.model.reject(found[0], found[1])
+
+    def set_at_frame(self, field: str) -> None:
+        if found := self._require_selection():
+            self.review.model.edit(found[0], found[1], **{field: self.frame})
+
+    def toggle_type(self) -> None:
+        if found := self._require_selection():
+            track, interval_id, current = found
+            self.review.model.edit(track, interval_id, type="mae" if current.type == "me" else "me")
+
+    def edit_aus(self) -> None:
+        if self._require_selection() is None:
+            return
+        if len(self.events.aus_requested):
+            self.events.aus_requested.emit()
+            return
+        text, ok = QInputDialog.getText(None, "Action units", "AUs (e.g. 1+2+L12):")
+        if ok:
+            self.set_aus(text)
+
+    def set_aus(self, text: str) -> None:
+        """Set the selected interval's AUs from an annotator's AU string (``L12+4``)."""
+        found = self._require_selection()
+        if found is None:
+            return
+        aus = parse_au_string(text)
+        if text.strip() and not aus:
+            self.message(f"no AU codes in {text!r}; write them like 1+2+L12")
+            return
+        self.review.model.edit(found[0], found[1], aus=aus, aus_raw=text.strip())
+
+    def new_interval(self) -> None:
+        if self.review is None:
+            self.message("open a video first")
+            return
+        model = self.review.model
+        onset = min(self.frame, model.n_frames - 1)
+        length = max(2, round(NEW_INTERVAL_SECONDS * model.fps))
+        interval = model.add(onset, min(onset + length - 1, model.n_frames - 1))
+        model.select(CORRECTED, interval.id)
+
+    def delete(self) -> None:
+        found = self._require_selection()
+        if found is None:
+            return
+        track, _, current = found
+        if current.id not in self.review.model.corrected.intervals:
+            self.message("nothing to delete: this candidate has no decision (R rejects it)")
+            return
+        self.review.model.delete(current.id)
+        if track == CORRECTED:
+            self.review.model.select(None)
+
+    def undo(self) -> None:
+        if self.review is None or not self.review.model.undo():
+            self.message("nothing to undo")
+        else:
+            self.message(self.review.model.log[-1].action)
+
+    def redo(self) -> None:
+        if self.review is None or not self.review.model.redo():
+            self.message("nothing to redo")
+        else:
+            self.message(self.review.model.log[-1].action)
+
+    # -- looped playback -----------------------------------------------------------------------
+    @property
+    def looping(self) -> bool:
+        return self._loop.isActive()
+
+    def toggle_loop(self, slow: bool = False) -> None:
+        if self.looping:
+            self.stop_loop()
+        elif self._require_selection() is not None:
+            self._loop_speed = self.slow_motion if slow else 1.0
+            self._loop.start(max(1, round(1000 / (self.review.model.fps * self._loop_speed))))
+            self.seek(self.selected()[2].onset)
+            self.events.loop_changed.emit(True)
+
+    def stop_loop(self) -> None:
+        if self.looping:
+            self._loop.stop()
+            self.events.loop_changed.emit(False)
+
+    def _loop_tick(self) -> None:
+        """Next frame of the selected interval as it stands now (edits while playing count)."""
+        found = self.selected()
+        if found is None:
+            self.stop_loop()
+            return
+        current = found[2]
+        frame = self.frame + 1
+        self.seek(frame if current.onset <= frame <= current.offset else current.onset)
+
+
+_ACTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def actions_for(viewer: napari.Viewer) -> ReviewActions:
+    """The one :class:`ReviewActions` of ``viewer`` (created, and its keys bound, on first use)."""
+    viewer = unwrap(viewer)
+    actions = _ACTIONS.get(viewer)
+    if actions is None:
+        actions = ReviewActions(viewer)
+        _ACTIONS[viewer] = actions
+    return actions
+
+
+def describe(interval: Interval, fps: float) -> str:
+    """One line about an interval, for the panel and the timeline's hover tip."""
+    apex = "–" if interval.apex is None else str(interval.apex)
+    aus = format_aus(interval.aus) or "none"
+    score = "" if interval.score is None else f", score {interval.score:.3g}"
+    return (
+        f"{interval.type.upper()} {interval.onset}–{interval.offset} (apex {apex}), "
+        f"{interval.length} frames = {interval.duration(fps):.2f} s, {interval.status}, AUs {aus}{score}"
+    )
+
+
+class ReviewKeysWidget(QWidget):
+    """The review panel: the selected interval, its AUs, loop speed, buttons and the shortcut help."""
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        self.actions = actions_for(napari_viewer)
+        self._model = None
+        self.video = QLabel()
+        self.current = QLabel()
+        self.current.setWordWrap(True)
+        self.aus = QLineEdit()
+        self.aus.setPlaceholderText("AUs, e.g. 1+2+L12 — Enter applies")
+        self.aus.returnPressed.connect(lambda: self._run(self.actions.set_aus, self.aus.text()))
+        self.slow = QDoubleSpinBox()
+        self.slow.setRange(0.05, 1.0)
+        self.slow.setSingleStep(0.05)
+        self.slow.setValue(self.actions.slow_motion)
+        self.slow.setSuffix(" × speed")
+        self.slow.valueChanged.connect(lambda v: setattr(self.actions, "slow_motion", float(v)))
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Video:", self.video)
+        form.addRow("Selected:", self.current)
+        form.addRow("AUs:", self.aus)
+        form.addRow("Slow motion:", self.slow)
+        buttons = QGridLayout()
+        for i, key in enumerate(("Shift+N", "N", "A", "R", "L", "Shift+L", "Ctrl+Z", "Ctrl+Shift+Z")):
+            shortcut = _BY_KEY[key]
+            button = QPushButton(f"{shortcut.help.split(' (')[0].split(',')[0]} [{key}]")
+            button.setToolTip(shortcut.help)
+            button.clicked.connect(lambda _=False, s=shortcut: self.actions.run(s))
+            buttons.addWidget(button, i // 2, i % 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(QLabel("<b>Shortcuts</b> (in the viewer and in every review dock)"))
+        layout.addWidget(self._help_table())
+
+        events = self.actions.events
+        events.review_changed.connect(self._set_review)
+        events.message.connect(self._show_message)
+        events.aus_requested.connect(self._focus_aus)
+        self._set_review(self.actions.review)
+
+    @staticmethod
+    def _help_table() -> QTableWidget:
+        table = QTableWidget(len(SHORTCUTS), 2)
+        table.setHorizontalHeaderLabels(["key", "action"])
+        for row, shortcut in enumerate(SHORTCUTS):
+            table.setItem(row, 0, QTableWidgetItem(shortcut.key))
+            table.setItem(row, 1, QTableWidgetItem(shortcut.help))
+        table.verticalHeader().setVisible(False)
+        table.horizontalHeader().setStretchLastSection(True)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.resizeColumnToContents(0)
+        table.setMinimumHeight(table.rowHeight(0) * (len(SHORTCUTS) + 1) + 6)
+        return table
+
+    def _run(self, action, *args) -> None:
+        try:
+            action(*args)
+        except MespotError as exc:
+            self.actions.message(str(exc))
+
+    def _show_message(self, text: str) -> None:
+        self.status.setText(text)
+
+    def _set_review(self, review: VideoReview | None) -> None:
+        if self._model is not None:
+            self._model.events.changed.disconnect(self._show_selected)
+            self._model.events.selection_changed.disconnect(self._show_selected)
+        self._model = review.model if review is not None else None
+        if self._model is not None:
+            self._model.events.changed.connect(self._show_selected)
+            self._model.events.selection_changed.connect(self._show_selected)
+        self.video.setText(review.layer.name if review is not None else "no video layer")
+        self._show_selected()
+
+    def _show_selected(self, *_: Any) -> None:
+        found = self.actions.selected()
+        if found is None:
+            self.current.setText("nothing selected (N: next candidate)")
+            self.aus.clear()
+            return
+        track, _, interval = found
+        self.current.setText(f"{track}: {describe(interval, self.actions.review.model.fps)}")
+        if not self.aus.hasFocus():
+            self.aus.setText(interval.aus_raw or format_aus(interval.aus))
+
+    def _focus_aus(self) -> None:
+        self.aus.setFocus()
+        self.aus.selectAll()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self.actions.handle_key(event):
+            super().keyPressEvent(event)
