@@ -145,3 +145,17 @@ def test_cancelled_landmark_job_leaves_nothing_behind(make_napari_viewer_proxy, 
     assert widget.landmarks is None
     assert not list(path.parent.glob("*.mespot-landmarks-*.npz"))
     assert LANDMARKS not in viewer.layers
+
+
+def test_switching_video_clears_the_overlays(make_napari_viewer_proxy, qtbot, copy_video):
+    viewer = make_napari_viewer_proxy()
+    open_in(viewer, copy_video("single_face.mp4"))
+    widget = dock(viewer)
+    widget.find_landmarks()
+    qtbot.waitUntil(lambda: widget.overlay is not None, timeout=60_000)
+    open_in(viewer, copy_video("no_face.mp4"))
+    widget.video_combo.setCurrentText("no_face")
+    assert widget.landmarks is None
+    assert len(viewer.layers[LANDMARKS].data) == 0 and len(viewer.layers[FLOW].data) == 0
+    assert not viewer.layers[HEATMAP].data.any()
+    qtbot.waitUntil(lambda: "no cached landmarks" in widget.status.text(), timeout=10_000)

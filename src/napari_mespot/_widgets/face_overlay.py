@@ -83,6 +83,7 @@ class FaceOverlayWidget(QWidget):
         self.overlay: FrameOverlay | None = None
         self._flow_worker = None
         self._landmark_worker = None
+        self._landmark_jobs = 0
         self._flow_pending = False
 
         self.video_combo = QComboBox()
@@ -207,7 +208,7 @@ class FaceOverlayWidget(QWidget):
     def _video_changed(self, index: int = 0) -> None:
         self.landmarks = None
         self.overlay = None
-        self.update_overlays()
+        self._clear_overlays()
         layer = self.video_layer
         if layer is not None and hasattr(layer.data, "path"):
             self.find_landmarks(from_cache_only=True)
@@ -239,8 +240,10 @@ class FaceOverlayWidget(QWidget):
         worker.yielded.connect(self._on_landmark_progress)
         worker.returned.connect(self._on_landmarks)
         worker.errored.connect(self._on_error)
-        worker.finished.connect(lambda: self._on_landmarks_finished(worker))
+        # Bound methods (not lambdas), so PyQt disconnects them if the dock is deleted mid-job.
+        worker.finished.connect(self._on_landmarks_finished)
         self._landmark_worker = worker
+        self._landmark_jobs += 1
         self.progress.setVisible(True)
         self.progress.setValue(0)
         self.cancel_button.setEnabled(True)
@@ -257,7 +260,10 @@ class FaceOverlayWidget(QWidget):
 
     def _on_landmarks(self, result: tuple[Any, FaceLandmarks | None]) -> None:
         video, landmarks = result
-        if landmarks is None or video is not self.video:
+        if video is not self.video:
+            return
+        if landmarks is None:
+            self.status.setText("no cached landmarks for this video: find or import them")
             return
         self.landmarks = landmarks
         missing = len(landmarks.missing_frames())
@@ -267,8 +273,9 @@ class FaceOverlayWidget(QWidget):
         )
         self.update_overlays()
 
-    def _on_landmarks_finished(self, worker) -> None:
-        if worker is not self._landmark_worker:
+    def _on_landmarks_finished(self) -> None:
+        self._landmark_jobs -= 1
+        if self._landmark_jobs:
             return  # a cancelled job finishing after its replacement started
         self._landmark_worker = None
         self.progress.setVisible(False)
@@ -298,6 +305,16 @@ class FaceOverlayWidget(QWidget):
         """Landmarks and regions of the current frame now; flow in the background."""
         self._update_landmark_layers()
         self.request_flow()
+
+    def _clear_overlays(self) -> None:
+        """Empty the overlay layers (another video: the old landmarks and flow do not apply)."""
+        for name in (LANDMARKS, FLOW):
+            if name in self.viewer.layers:
+                self.viewer.layers[name].data = np.zeros((0, 2) if name == LANDMARKS else (0, 2, 2))
+        if REGIONS in self.viewer.layers:
+            self.viewer.layers[REGIONS].data = []
+        if HEATMAP in self.viewer.layers:
+            self.viewer.layers[HEATMAP].data = np.zeros_like(self.viewer.layers[HEATMAP].data)
 
     def _layer(self, name: str, factory):
         if name not in self.viewer.layers:
