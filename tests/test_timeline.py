@@ -140,8 +140,14 @@ def test_wheel_zooms_around_the_cursor_and_scrollbar_pans(timeline):
     view = widget.view
     x = view.x_of(360)
     event = QWheelEvent(
-        QPointF(x, 30), QPointF(view.mapToGlobal(QPoint(round(x), 30))), QPoint(), QPoint(0, 240),
-        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+        QPointF(x, 30),
+        QPointF(view.mapToGlobal(QPoint(round(x), 30))),
+        QPoint(),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
     )
     scale = view.scale
     QApplication.sendEvent(view, event)

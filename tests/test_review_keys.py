@@ -1,0 +1,168 @@
+"""The keyboard workflow on the real docks: navigate, accept, reject, edit, AUs, loop, undo/redo."""
+
+from __future__ import annotations
+
+import pytest
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QTableWidget
+
+from napari_mespot._widgets.review_keys import SHORTCUTS, ReviewKeysWidget, actions_for
+from napari_mespot._widgets.timeline import TimelineWidget
+from napari_mespot._widgets.video_review import review_for
+from napari_mespot.core.intervals import Interval
+from napari_mespot.core.review import CORRECTED
+
+pytestmark = pytest.mark.gui
+
+MACHINE = "prototype 1"
+SHIFT, CTRL = Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.ControlModifier
+
+
+@pytest.fixture
+def docks(make_napari_viewer_proxy, qtbot):
+    viewer = make_napari_viewer_proxy(show=True)
+    layer = viewer.open_sample("napari-mespot", "synthetic_face")[0]
+    model = review_for(layer).model
+    model.add_track(
+        MACHINE,
+        [
+            Interval(60, 70, "me", apex=64, source="prototype", id="c1"),
+            Interval(120, 180, "mae", apex=140, source="prototype", id="c2"),
+            Interval(300, 310, "me", source="prototype", id="c3"),
+        ],
+        run=MACHINE,
+    )
+    timeline = TimelineWidget(viewer)
+    panel = ReviewKeysWidget(viewer)
+    viewer.window.add_dock_widget(timeline, area="bottom", name="timeline")
+    viewer.window.add_dock_widget(panel, area="right", name="review")
+    qtbot.waitUntil(timeline.view.isVisible)
+    viewer.dims.set_current_step(0, 0)  # napari opens a stack at its middle frame
+    return viewer, model, timeline.view, panel
+
+
+def frame(viewer) -> int:
+    return viewer.dims.current_step[0]
+
+
+def test_next_accept_reject_previous(docks, qtbot):
+    viewer, model, view, _ = docks
+    qtbot.keyClick(view, Qt.Key.Key_N)
+    assert model.selection == (MACHINE, "c1") and frame(viewer) == 60
+    qtbot.keyClick(view, Qt.Key.Key_A)
+    assert model.decision_for(MACHINE, "c1").status == "accepted"
+    qtbot.keyClick(view, Qt.Key.Key_N)
+    assert model.selection == (MACHINE, "c2") and frame(viewer) == 120
+    qtbot.keyClick(view, Qt.Key.Key_R)
+    assert model.decision_for(MACHINE, "c2").status == "rejected"
+    qtbot.keyClick(view, Qt.Key.Key_N)
+    assert model.selection == (MACHINE, "c3")
+    qtbot.keyClick(view, Qt.Key.Key_N, SHIFT)  # c1 and c2 are decided: nothing unreviewed before
+    assert model.selection == (MACHINE, "c3")
+    assert "no unreviewed candidate before" in viewer.status
+    assert [iv.status for iv in model.kept()] == ["accepted"]
+
+
+def test_set_onset_apex_offset_at_the_current_frame(docks, qtbot):
+    viewer, model, view, _ = docks
+    qtbot.keyClick(view, Qt.Key.Key_N)
+    qtbot.keyClick(view, Qt.Key.Key_N)  # c2: 120–180, apex 140
+    viewer.dims.set_current_step(0, 125)
+    qtbot.keyClick(view, Qt.Key.Key_Q)
+    viewer.dims.set_current_step(0, 170)
+    qtbot.keyClick(view, Qt.Key.Key_E)
+    viewer.dims.set_current_step(0, 150)
+    qtbot.keyClick(view, Qt.Key.Key_W)
+    decided = model.decision_for(MACHINE, "c2")
+    assert (decided.onset, decided.apex, decided.offset, decided.status) == (125, 150, 170, "edited")
+    viewer.dims.set_current_step(0, 175)
+    qtbot.keyClick(view, Qt.Key.Key_W)  # an apex after the offset is refused, with a message
+    assert model.decision_for(MACHINE, "c2").apex == 150
+    assert "apex" in viewer.status
+    qtbot.keyClick(view, Qt.Key.Key_T)
+    assert model.decision_for(MACHINE, "c2").type == "me"
+    assert model.find(MACHINE, "c2") == Interval(120, 180, "mae", apex=140, source="prototype", id="c2")
+
+
+def test_undo_and_redo_keys(docks, qtbot):
+    viewer, model, view, _ = docks
+    qtbot.keyClick(view, Qt.Key.Key_N)
+    qtbot.keyClick(view, Qt.Key.Key_A)
+    qtbot.keyClick(view, Qt.Key.Key_T)
+    assert model.decision_for(MACHINE, "c1").type == "mae"
+    qtbot.keyClick(view, Qt.Key.Key_Z, CTRL)
+    assert model.decision_for(MACHINE, "c1").type == "me"
+    qtbot.keyClick(view, Qt.Key.Key_Z, CTRL)
+    assert model.decision_for(MACHINE, "c1") is None
+    qtbot.keyClick(view, Qt.Key.Key_Z, CTRL | SHIFT)
+    qtbot.keyClick(view, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert model.decision_for(MACHINE, "c1").type == "mae"
+    qtbot.keyClick(view, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert "nothing to redo" in viewer.status
+
+
+def test_new_interval_aus_and_delete(docks, qtbot):
+    viewer, model, view, panel = docks
+    viewer.dims.set_current_step(0, 400)
+    qtbot.keyClick(view, Qt.Key.Key_M)
+    (added,) = model.corrected.intervals.values()
+    assert (added.onset, added.offset, added.type, added.status) == (400, 408, "me", "added")
+    assert model.selection == (CORRECTED, added.id)
+    qtbot.keyClick(view, Qt.Key.Key_U)
+    assert panel.window().focusWidget() is panel.aus  # hasFocus() needs an active window
+    panel.aus.clear()
+    qtbot.keyClicks(panel.aus, "4+L12")
+    qtbot.keyClick(panel.aus, Qt.Key.Key_Return)
+    edited = model.find(CORRECTED, added.id)
+    assert (edited.aus, edited.aus_raw) == ((4, 12), "4+L12")
+    assert "AUs 4+12" in panel.current.text()
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert len(model.corrected) == 0 and model.selection is None
+
+
+def test_delete_on_a_candidate_undoes_its_decision(docks, qtbot):
+    viewer, model, view, _ = docks
+    qtbot.keyClick(view, Qt.Key.Key_N)
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert "no decision" in viewer.status and len(model.corrected) == 0
+    qtbot.keyClick(view, Qt.Key.Key_R)
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert model.decision_for(MACHINE, "c1") is None and model.selection == (MACHINE, "c1")
+
+
+def test_loop_plays_the_interval_and_slow_motion_is_slower(docks, qtbot):
+    viewer, _, view, panel = docks
+    actions = actions_for(viewer)
+    qtbot.keyClick(view, Qt.Key.Key_N)  # c1: 60–70
+    qtbot.keyClick(view, Qt.Key.Key_L)
+    assert actions.looping
+    seen: set[int] = set()
+    viewer.dims.events.current_step.connect(lambda e: seen.add(e.value[0]))
+    qtbot.waitUntil(lambda: {60, 70} <= seen and len(seen) >= 11, timeout=5000)
+    assert seen <= set(range(60, 71))  # never leaves the interval
+    normal = actions._loop.interval()
+    qtbot.keyClick(view, Qt.Key.Key_L)
+    assert not actions.looping
+    panel.slow.setValue(0.25)
+    qtbot.keyClick(view, Qt.Key.Key_L, SHIFT)
+    assert actions.looping and actions._loop.interval() == pytest.approx(4 * normal, abs=2)
+    qtbot.keyClick(view, Qt.Key.Key_L)
+    assert not actions.looping
+
+
+def test_keys_reach_the_actions_from_napari_canvas_and_the_panel(docks, qtbot):
+    viewer, model, _, panel = docks
+    canvas = viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_N)
+    assert model.selection == (MACHINE, "c1")
+    qtbot.keyClick(panel, Qt.Key.Key_A)
+    assert model.decision_for(MACHINE, "c1").status == "accepted"
+
+
+def test_help_panel_lists_every_shortcut(docks):
+    _, _, _, panel = docks
+    table = panel.findChild(QTableWidget)
+    rows = {(table.item(r, 0).text(), table.item(r, 1).text()) for r in range(table.rowCount())}
+    assert rows == {(s.key, s.help) for s in SHORTCUTS}
+    assert len({s.key for s in SHORTCUTS}) == len(SHORTCUTS)
