@@ -207,7 +207,12 @@ class TimelineView(QWidget):
         self.updateGeometry()
         self.update()
 
-    def _on_selection(self, *_: Any) -> None:
+    def _on_selection(self, selection: tuple[str, str] | None = None) -> None:
+        """Bring a selection made elsewhere (table, keys) into view, keeping the zoom."""
+        if selection is not None and self._drag is None:
+            interval = self.model.find(*selection)
+            if interval.offset < self.start or interval.onset > self.start + self.visible_frames:
+                self.set_view(interval.onset - self.visible_frames * 0.1)
         self.update()
 
     def sizeHint(self) -> QSize:
