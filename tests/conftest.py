@@ -20,5 +20,6 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _user_data_in_tmp(tmp_path_factory, monkeypatch):
-    """Sessions of read-only videos and samples go to the user's data folder: keep it per test run."""
+    """Sessions and landmark caches of read-only videos go to the user's folders: one per test."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

@@ -28,3 +28,15 @@ def test_written_file_has_the_umask_mode(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "out.csv").stat().st_mode) == 0o644
     assert (tmp_path / "out.csv").read_text() == "a,b\n"
+
+
+def test_a_folder_without_write_bits_counts_as_read_only_even_for_root(tmp_path):
+    from napari_mespot.core.atomic import is_writable_dir
+
+    assert is_writable_dir(tmp_path)
+    tmp_path.chmod(0o555)
+    try:
+        assert not is_writable_dir(tmp_path)
+    finally:
+        tmp_path.chmod(0o755)
+    assert not is_writable_dir(tmp_path / "missing")

@@ -104,11 +104,11 @@ def test_killing_the_process_loses_no_acknowledged_edit(video_copy):
 
 
 def test_a_read_only_folder_puts_the_session_in_the_user_data_dir(video_copy, tmp_path, monkeypatch):
-    """Tests run as root, who may write anywhere; so the permission answer is what is faked."""
+    """The folder's permission answer is faked: chmod does not stop root, who runs CI."""
     import napari_mespot.core.session as session_module
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setattr(session_module.os, "access", lambda path, mode: Path(path) != video_copy.parent)
+    monkeypatch.setattr(session_module, "is_writable_dir", lambda path: Path(path) != video_copy.parent)
     with open_video(video_copy) as video:
         ReviewSession.open(video).model.add(1, 5)
     assert not sidecar_path(video_copy).exists()

@@ -11,6 +11,7 @@ from napari_mespot._widgets.video_review import review_for
 from napari_mespot.core.spotters.prototype import Prototype, PrototypeSet
 
 pytestmark = pytest.mark.gui
+FIXTURE_VIDEOS = ("WolfgangLanger_Pexels.mp4", "face_noface.mov", "no_face.mp4", "single_face.mp4")
 
 
 @pytest.fixture
@@ -53,6 +54,8 @@ def test_spotting_adds_a_machine_track_and_the_plot_follows_the_slider(
     assert track.read_only and len(track) == len(result.intervals)
     assert dock.progress.value() == 100 and dock.status.value.startswith("prototype 1:")
     assert result.curves.shape == (1, len(layer.data))
+    # The fixtures folder is read-only: landmark cache and session went to the user's folders.
+    assert sorted(p.name for p in (fixtures_dir / "video").iterdir()) == sorted(FIXTURE_VIDEOS)
 
     # The plot shows that run: one curve and its threshold.
     assert plot.run_combo.value == "prototype 1"

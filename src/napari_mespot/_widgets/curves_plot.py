@@ -23,6 +23,25 @@ from .video_review import review_for, video_layers
 TYPE_COLOURS = {"me": "#e4572e", "mae": "#4c72b0"}
 
 
+def plot_result(ax, result: SpotResult, frame: int):
+    """Draw ``result``'s curves, thresholds, intervals and skipped spans on ``ax``; return the
+    playhead line (animated, for blitting) placed at ``frame``."""
+    ax.set_axis_on()
+    frames = np.arange(result.n_frames)
+    for k, label in enumerate(result.curve_labels):
+        (line,) = ax.plot(frames, result.curves[k], lw=1.0, label=label)
+        ax.axhline(result.thresholds[k], color=line.get_color(), lw=0.8, ls="--")
+    for iv in result.intervals:
+        ax.axvspan(iv.onset, iv.offset + 1, color=TYPE_COLOURS.get(iv.type, "grey"), alpha=0.18, lw=0)
+    for span in result.skipped:
+        ax.axvspan(span.start, span.end + 1, color="black", alpha=0.08, lw=0, hatch="//")
+    ax.set_xlim(0, result.n_frames - 1)
+    ax.set_xlabel(f"frame ({result.fps:.2f} fps)")
+    ax.set_ylabel(result.method)
+    ax.legend(loc="upper right", fontsize="small", ncols=min(8, len(result.curve_labels)))
+    return ax.axvline(frame, color="black", lw=1.2, animated=True)
+
+
 class CurvesPlot(QWidget):
     """Curves, thresholds and intervals of one spotter run, linked to the frame slider."""
 
@@ -84,31 +103,21 @@ class CurvesPlot(QWidget):
 
     # -- drawing ---------------------------------------------------------------------------------
     def redraw(self) -> None:
-        ax = self.axes
-        ax.clear()
+        self.axes.clear()
         result = self.result
         self.playhead = None
         if result is None:
-            ax.text(
-                0.5, 0.5, "run a spotter to see its curves", ha="center", va="center", transform=ax.transAxes
+            self.axes.text(
+                0.5,
+                0.5,
+                "run a spotter to see its curves",
+                ha="center",
+                va="center",
+                transform=self.axes.transAxes,
             )
-            ax.set_axis_off()
-            self.canvas.draw_idle()
-            return
-        ax.set_axis_on()
-        frames = np.arange(result.n_frames)
-        for k, label in enumerate(result.curve_labels):
-            (line,) = ax.plot(frames, result.curves[k], lw=1.0, label=label)
-            ax.axhline(result.thresholds[k], color=line.get_color(), lw=0.8, ls="--")
-        for iv in result.intervals:
-            ax.axvspan(iv.onset, iv.offset + 1, color=TYPE_COLOURS.get(iv.type, "grey"), alpha=0.18, lw=0)
-        for span in result.skipped:
-            ax.axvspan(span.start, span.end + 1, color="black", alpha=0.08, lw=0, hatch="//")
-        ax.set_xlim(0, result.n_frames - 1)
-        ax.set_xlabel(f"frame ({result.fps:.2f} fps)")
-        ax.set_ylabel("matching index")
-        ax.legend(loc="upper right", fontsize="small", ncols=min(8, len(result.curve_labels)))
-        self.playhead = ax.axvline(self.current_frame, color="black", lw=1.2, animated=True)
+            self.axes.set_axis_off()
+        else:
+            self.playhead = plot_result(self.axes, result, self.current_frame)
         self.canvas.draw_idle()
 
     @property

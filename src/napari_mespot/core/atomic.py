@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,21 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_writer(path, "wb") as fh:
         fh.write(data)
+
+
+def is_writable_dir(folder: str | os.PathLike) -> bool:
+    """Whether files should be written into ``folder``.
+
+    Its permission bits decide, even for root (who ``os.access`` says may write anywhere):
+    a folder marked read-only — a dataset share, shared test fixtures — is left untouched.
+    """
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return False
+    if os.geteuid() == 0:
+        return bool(st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    return os.access(folder, os.W_OK)
 
 
 def _umask() -> int:

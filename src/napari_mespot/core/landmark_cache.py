@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write_bytes
+from .atomic import atomic_write_bytes, is_writable_dir
 from .landmarks import FaceLandmarks, FrameSource, LandmarkProvider
 from .progress import Progress
 
@@ -114,6 +114,8 @@ def save(paths: list[Path], landmarks: FaceLandmarks, key: str) -> Path | None:
         meta=np.array(json.dumps(meta, sort_keys=True, default=str)),
     )
     for path in paths:
+        if path.parent.exists() and not is_writable_dir(path.parent):
+            continue
         try:
             atomic_write_bytes(path, buf.getvalue())
         except OSError:

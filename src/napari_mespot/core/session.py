@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write_text
+from .atomic import atomic_write_text, is_writable_dir
 from .errors import MespotError
 from .review import Edit, ReviewModel, Track
 from .video import VideoIdentity, VideoSource
@@ -44,7 +44,7 @@ def session_path_for(video: VideoSource, beside_video: bool = True) -> Path:
     (a dataset on a read-only share) or ``beside_video`` is false (the shipped samples) — in the
     user's data folder, named by the video's content so it is found again."""
     beside = sidecar_path(video.path)
-    if beside_video and (beside.exists() or os.access(beside.parent, os.W_OK)):
+    if beside_video and (beside.exists() or is_writable_dir(beside.parent)):
         return beside
     identity = video.identity()
     return user_sessions_dir() / f"{Path(video.path).name}.{identity.content_hash[:16]}{SUFFIX}"
