@@ -139,3 +139,35 @@ def test_cli_user_errors_are_one_line(session_file, tmp_path, capsys):
     fresh = tmp_path / "fresh.mp4"
     fresh.write_bytes(video_path.read_bytes()[:-1] + b"\0")
     assert "no review session" in _cli_error(["export", str(fresh), "--out", str(tmp_path / "f.csv")], capsys)
+
+
+@pytest.mark.gui
+def test_the_dock_button_exports_and_refuses_to_overwrite(make_napari_viewer_proxy, qtbot, tmp_path):
+    from qtpy.QtCore import Qt
+
+    from napari_mespot._widgets.export_panel import ExportWidget
+    from napari_mespot._widgets.video_review import review_for
+
+    viewer = make_napari_viewer_proxy()
+    layer = viewer.open_sample("napari-mespot", "synthetic_face")[0]
+    model = review_for(layer).model
+    model.add_track("prototype 1", [Interval(300, 320, "me", source="prototype", id="c")], run="prototype 1")
+    model.accept("prototype 1", "c")
+    model.add(500, 560, type="mae")
+    widget = ExportWidget(viewer)
+    assert widget.video_name.text() == "synthetic_face"
+    widget.format.setCurrentIndex(widget.format.findData("native-json"))
+    assert widget.path.text().endswith("synthetic_face.corrected.json")
+    out = tmp_path / "labels.csv"
+    widget.format.setCurrentIndex(widget.format.findData("megc-csv"))
+    widget.path.setText(str(out))
+    qtbot.mouseClick(widget.button, Qt.MouseButton.LeftButton)
+    assert _frames(read_labels(out, fps=30.0), "synthetic_face") == [(300, 320, "me"), (500, 560, "mae")]
+    out.write_text("precious\n")
+    qtbot.mouseClick(widget.button, Qt.MouseButton.LeftButton)
+    assert "already exists" in widget.result.text() and out.read_text() == "precious\n"
+    widget.overwrite.setChecked(True)
+    widget.format.setCurrentIndex(widget.format.findData("native-csv"))
+    assert widget.path.text() == str(out)
+    qtbot.mouseClick(widget.button, Qt.MouseButton.LeftButton)
+    assert [iv.status for iv in read_labels(out).videos["synthetic_face"].intervals] == ["accepted", "added"]
