@@ -22,7 +22,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from qtpy.QtCore import QEvent, QLineF, QPointF, QRect, QRectF, QSize, Qt, Signal
-from qtpy.QtGui import QBrush, QColor, QFont, QHelpEvent, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
+from qtpy.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QHelpEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QPixmap,
+    QWheelEvent,
+)
 from qtpy.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -36,7 +47,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.errors import MespotError
-from ..core.review import CORRECTED, ReviewModel
+from ..core.review import CORRECTED, ReviewModel, Track
 from .review_keys import actions_for, describe
 from .video_review import VideoReview
 
@@ -87,35 +98,42 @@ def _style(kind: str, status: str) -> tuple[QBrush, QPen]:
 STYLES = [_style(kind, status) for kind in TYPES for status in STATUS_KEYS]
 
 
-def style_index(kind: str, status: str) -> int:
-    return TYPES.index(kind) * len(STATUS_KEYS) + STATUS_KEYS.index(status)
-
-
 class Lane:
-    """One track's intervals as sorted arrays: what painting and hit-testing search."""
+    """One track's intervals as sorted arrays: what painting and hit-testing search.
 
-    def __init__(self, model: ReviewModel, name: str, decisions: dict[str, str]) -> None:
-        track = model.tracks[name]
-        self.name = name
+    Ground-truth and machine tracks never change (a new run replaces the Track object), so
+    after an edit their arrays are kept and only the colours (the decisions) are recomputed.
+    """
+
+    def __init__(self, track: Track) -> None:
+        self.track = track
+        self.name = track.name
         self.kind = track.kind
         self.editable = track.kind != "gt"  # the reference is not dragged by accident
         items = track.sorted()
+        n = len(items)
         self.ids = [iv.id for iv in items]
-        self.onset = np.fromiter((iv.onset for iv in items), np.int64, len(items))
-        self.offset = np.fromiter((iv.offset for iv in items), np.int64, len(items))
-        self.apex = np.fromiter((-1 if iv.apex is None else iv.apex for iv in items), np.int64, len(items))
+        self.onset = np.fromiter((iv.onset for iv in items), np.int64, n)
+        self.offset = np.fromiter((iv.offset for iv in items), np.int64, n)
+        self.apex = np.fromiter((-1 if iv.apex is None else iv.apex for iv in items), np.int64, n)
         # Sorted by onset, offsets are not monotonic: their running maximum is, and it bounds
         # the first interval that can reach a given frame.
-        self.reach = np.maximum.accumulate(self.offset) if items else self.offset
+        self.reach = np.maximum.accumulate(self.offset) if n else self.offset
+        self._type_base = np.fromiter((TYPES.index(iv.type) * len(STATUS_KEYS) for iv in items), np.int64, n)
+        self._statuses = [iv.status for iv in items]
+        self.style = self._type_base
 
-        def status(iv) -> str:
-            if track.kind == "gt":
-                return "truth"
-            if track.kind == "corrected":
-                return iv.status
-            return decisions.get(f"{name}/{iv.id}", "candidate")
-
-        self.style = np.fromiter((style_index(iv.type, status(iv)) for iv in items), np.int64, len(items))
+    def recolour(self, decisions: dict[str, str]) -> Lane:
+        """Style each interval by type and review status (a candidate's is its decision's)."""
+        if self.kind == "gt":
+            statuses = ["truth"] * len(self.ids)
+        elif self.kind == "corrected":
+            statuses = self._statuses
+        else:
+            statuses = [decisions.get(f"{self.name}/{i}", "candidate") for i in self.ids]
+        codes = np.fromiter((STATUS_KEYS.index(st) for st in statuses), np.int64, len(statuses))
+        self.style = self._type_base + codes
+        return self
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -172,6 +190,7 @@ class TimelineView(QWidget):
         self._panning = False
         self._scrubbing = False
         self._press_start = 0.0
+        self._static: QPixmap | None = None  # lanes, ruler and labels as last drawn
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
@@ -193,19 +212,22 @@ class TimelineView(QWidget):
         self.fit()
 
     def _rebuild(self, *_: Any) -> None:
-        """Re-read every lane (a decision recolours its candidate, so all lanes can change)."""
-        self.lanes = []
-        if self.model is not None:
+        """Re-read the lanes (a decision recolours its candidate, so every lane is recoloured)."""
+        if self.model is None:
+            self.lanes = []
+        else:
             decisions = {
                 origin: iv.status
                 for iv in self.model.corrected.intervals.values()
                 if (origin := iv.get_extra("origin"))
             }
+            known = {id(lane.track): lane for lane in self.lanes if lane.kind != "corrected"}
             tracks = sorted(self.model.tracks.values(), key=lambda t: KIND_ORDER[t.kind])
-            self.lanes = [Lane(self.model, t.name, decisions) for t in tracks]
+            lanes = [known.get(id(t)) or Lane(t) for t in tracks]
+            self.lanes = [lane.recolour(decisions) for lane in lanes]
         self.setMinimumHeight(self.sizeHint().height())
         self.updateGeometry()
-        self.update()
+        self._invalidate()
 
     def _on_selection(self, selection: tuple[str, str] | None = None) -> None:
         """Bring a selection made elsewhere (table, keys) into view, keeping the zoom."""
@@ -213,7 +235,7 @@ class TimelineView(QWidget):
             interval = self.model.find(*selection)
             if interval.offset < self.start or interval.onset > self.start + self.visible_frames:
                 self.set_view(interval.onset - self.visible_frames * 0.1)
-        self.update()
+        self._invalidate()
 
     def sizeHint(self) -> QSize:
         return QSize(800, RULER_H + LANE_H * max(1, len(self.lanes)) + 4)
@@ -253,7 +275,7 @@ class TimelineView(QWidget):
         if scale is not None:
             self.scale = min(max(scale, self.min_scale), MAX_PX_PER_FRAME)
         self.start = min(max(start, 0.0), max(0.0, self.n_frames - self.visible_frames))
-        self.update()
+        self._invalidate()
         self.view_changed.emit()
 
     def fit(self) -> None:
@@ -305,23 +327,46 @@ class TimelineView(QWidget):
         return QRect(int(x - half) - 1, 0, int(2 * half) + 64, self.height())
 
     # -- painting ------------------------------------------------------------------------------
+    def _invalidate(self) -> None:
+        """Lanes, ruler or labels changed: draw them again (into the cache) on the next paint."""
+        self._static = None
+        self.update()
+
     def paintEvent(self, event) -> None:
+        """Blit the cached lanes, then draw what moves (playhead, a dragged handle) on top.
+
+        A frame step repaints two thin strips, so it costs a blit and a line whatever the number
+        of intervals; the lanes are drawn again only after an edit, a zoom, a pan or a resize.
+        """
+        ratio = self.devicePixelRatioF()
+        if self._static is None or self._static.size() != self.size() * ratio:
+            self._static = self._render_static(ratio)
         painter = QPainter(self)
         clip = event.rect()
-        painter.fillRect(clip, BACKGROUND)
-        first = max(self.frame_at(max(clip.left(), LABEL_W)) - 1, 0)
-        last = min(self.frame_at(clip.right() + 1) + 1, self.n_frames)
+        source = QRectF(clip.x() * ratio, clip.y() * ratio, clip.width() * ratio, clip.height() * ratio)
+        painter.drawPixmap(QRectF(clip), self._static, source)
+        painter.setClipRect(QRectF(LABEL_W, 0, self.track_width, self.height()))
+        if self._drag is not None:
+            self._paint_drag(painter)
+        self._paint_playhead(painter)
+        painter.end()
+
+    def _render_static(self, ratio: float) -> QPixmap:
+        pixmap = QPixmap(self.size() * ratio)
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(BACKGROUND)
+        painter = QPainter(pixmap)
+        painter.setFont(self.font())
+        first = max(self.start - 1, 0)
+        last = min(self.start + self.visible_frames + 1, self.n_frames)
         painter.setClipRect(QRectF(LABEL_W, 0, self.track_width, self.height()))
         self._paint_ruler(painter, first, last)
         for row, lane in enumerate(self.lanes):
             self._paint_lane(painter, row, lane, first, last)
-        if self._drag is not None:
-            self._paint_drag(painter)
-        self._paint_playhead(painter)
         painter.setClipping(False)
-        if clip.left() < LABEL_W:
-            self._paint_labels(painter)
+        self._paint_labels(painter)
         painter.end()
+        return pixmap
 
     def _paint_labels(self, painter: QPainter) -> None:
         painter.fillRect(QRectF(0, 0, LABEL_W, self.height()), BACKGROUND)
@@ -356,8 +401,6 @@ class TimelineView(QWidget):
         font = QFont(painter.font())
         font.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
         painter.setFont(font)
-        # a tick left of a repainted strip may have its label inside the strip
-        first = max(0.0, first - 60 / self.scale)
         ticks = range(int(first // step) * step, int(last) + step, step)
         painter.setPen(QPen(GRID, 1))
         painter.drawLines([QLineF(self.x_of(t), RULER_H - 6, self.x_of(t), self.height()) for t in ticks])
@@ -393,7 +436,7 @@ class TimelineView(QWidget):
                 ]
             )
         apex = lane.apex[idx]
-        has_apex = apex >= 0
+        has_apex = (apex >= 0) & (x1 - x0 >= 4)  # an apex tick on a 2-pixel interval says nothing
         if has_apex.any():
             xa = (LABEL_W + (apex[has_apex] + 0.5 - self.start) * self.scale).tolist()
             painter.setPen(QPen(QColor(255, 255, 255, 220), 2))
