@@ -167,3 +167,33 @@ def test_hover_tip_tells_aus_and_score(timeline):
     model.reject(MACHINE, "c1")
     assert "decision" in view.tooltip_at(QPointF(point(view, 50.5, MACHINE)))
     assert view.tooltip_at(QPointF(point(view, 500.5, MACHINE))) == ""
+
+
+def test_the_review_docks_open_from_the_plugin_menu_and_share_one_state(make_napari_viewer_proxy):
+    from napari_mespot._widgets.review_keys import actions_for
+
+    viewer = make_napari_viewer_proxy()
+    layer = viewer.open_sample("napari-mespot", "synthetic_face")[0]
+    names = ("Review timeline", "Review interval table", "Review keys and help", "Export corrected intervals")
+    widgets = [viewer.window.add_plugin_dock_widget("napari-mespot", name)[1] for name in names]
+    assert {id(w.actions) for w in widgets} == {id(actions_for(viewer))}
+    assert actions_for(viewer).review is review_for(layer)
+    timeline = widgets[0]
+    assert [lane.name for lane in timeline.view.lanes] == [GROUND_TRUTH, CORRECTED]
+    viewer.dims.set_current_step(0, 45)
+    assert timeline.view.playhead == 45
+
+
+def test_the_docks_follow_the_active_video_layer(make_napari_viewer_proxy):
+    viewer = make_napari_viewer_proxy()
+    synthetic = viewer.open_sample("napari-mespot", "synthetic_face")[0]
+    widget = TimelineWidget(viewer)
+    real = viewer.open_sample("napari-mespot", "single_face")[0]
+    assert widget.view.model is review_for(real).model
+    assert [lane.name for lane in widget.view.lanes] == [CORRECTED]
+    viewer.layers.selection.active = synthetic
+    assert widget.view.model is review_for(synthetic).model
+    viewer.layers.remove(synthetic)
+    assert widget.view.model is review_for(real).model
+    viewer.layers.remove(real)
+    assert widget.view.model is None and "no video" in widget.title.text()

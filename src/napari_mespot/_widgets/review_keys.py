@@ -109,7 +109,8 @@ class ReviewActions:
     """What the review keys do, for one viewer; get it with :func:`actions_for`."""
 
     def __init__(self, viewer: napari.Viewer) -> None:
-        self.viewer = viewer
+        # weakly: the registry maps viewer → actions, and a value holding its key keeps it alive
+        self._viewer = weakref.ref(viewer)
         self.events = ReviewActionsEvents()
         self.review: VideoReview | None = None
         self.slow_motion = SLOW_MOTION
@@ -122,6 +123,10 @@ class ReviewActions:
         for shortcut in SHORTCUTS:
             viewer.bind_key(shortcut.napari_key, self._napari_callback(shortcut), overwrite=True)
         self._follow_layers()
+
+    @property
+    def viewer(self) -> napari.Viewer:
+        return self._viewer()
 
     # -- the current video ---------------------------------------------------------------------
     def _follow_layers(self, *_: Any) -> None:
