@@ -130,9 +130,12 @@ class CurvesPlot(QWidget):
             self.axes.draw_artist(self.playhead)
 
     def _on_step(self, event=None) -> None:
-        if self.playhead is None or self._background is None:
+        if self.playhead is None:
             return
         self.playhead.set_xdata([self.current_frame, self.current_frame])
+        if self._background is None:  # not drawn on screen yet: the first draw places it
+            self.canvas.draw_idle()
+            return
         self.canvas.restore_region(self._background)
         self.axes.draw_artist(self.playhead)
         self.canvas.blit(self.figure.bbox)
