@@ -75,7 +75,7 @@ class FaceOverlayWidget(QWidget):
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__()
-        from ..plugins import flow_methods
+        from ..plugins import flow_methods, landmark_providers
 
         self.viewer = napari_viewer
         self.landmarks: FaceLandmarks | None = None
@@ -87,6 +87,8 @@ class FaceOverlayWidget(QWidget):
         self._flow_pending = False
 
         self.video_combo = QComboBox()
+        self.provider_combo = QComboBox()  # detectors; CSV import has its own button
+        self.provider_combo.addItems([name for name in landmark_providers() if name != "csv"])
         self.find_button = QPushButton("Find landmarks")
         self.import_button = QPushButton("Import 68-point CSV…")
         self.cancel_button = QPushButton("Cancel")
@@ -122,6 +124,7 @@ class FaceOverlayWidget(QWidget):
             buttons.addWidget(b)
         form = QFormLayout()
         form.addRow("video", self.video_combo)
+        form.addRow("landmarks", self.provider_combo)
         form.addRow(buttons)
         form.addRow(self.progress)
         form.addRow("flow method", self.method_combo)
@@ -214,10 +217,11 @@ class FaceOverlayWidget(QWidget):
             self.find_landmarks(from_cache_only=True)
 
     def find_landmarks(self, checked: bool = False, from_cache_only: bool = False) -> None:
-        """Track the face through the video (MediaPipe), or reopen the cached result instantly."""
+        """Track the face with the chosen provider, or reopen its cached result instantly."""
         from ..plugins import get_landmark_provider
 
-        self._run_landmarks(get_landmark_provider("mediapipe"), cache_only=from_cache_only)
+        provider = get_landmark_provider(self.provider_combo.currentText())
+        self._run_landmarks(provider, cache_only=from_cache_only)
 
     def import_csv(self, path: str) -> None:
         """Use 68-point landmarks from an OpenFace 2 / py-feat CSV for the current video."""
