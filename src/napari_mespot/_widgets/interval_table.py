@@ -251,6 +251,7 @@ class IntervalTableWidget(QWidget):
         self.view.verticalHeader().setVisible(False)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.view.horizontalHeader().setStretchLastSection(True)
+        self.view.horizontalHeader().setResizeContentsPrecision(200)  # sample rows, stay fast
 
         self.track_filter = QComboBox()
         self.type_filter = QComboBox()
@@ -297,6 +298,7 @@ class IntervalTableWidget(QWidget):
             self.model.events.selection_changed.connect(self._show_selection)
         self.table_model.set_model(self.model)
         self._refresh()
+        self.view.resizeColumnsToContents()
 
     def _refresh(self, *_: Any) -> None:
         self.table_model.refresh()

@@ -410,7 +410,7 @@ class ReviewKeysWidget(QWidget):
         table.horizontalHeader().setStretchLastSection(True)
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         table.resizeColumnToContents(0)
-        table.setMinimumHeight(table.rowHeight(0) * (len(SHORTCUTS) + 1) + 6)
+        table.setMinimumHeight(table.rowHeight(0) * 6)  # the rest scrolls
         return table
 
     def _run(self, action, *args) -> None:
