@@ -12,6 +12,7 @@ A frame without a face is an explicit gap (NaN points, :meth:`FaceLandmarks.at` 
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
@@ -90,9 +91,10 @@ class FaceLandmarks:
     def __len__(self) -> int:
         return int(self.points.shape[0])
 
-    @property
+    @functools.cached_property
     def found(self) -> np.ndarray:
-        """Boolean (n_frames,) mask of the frames where a face was found."""
+        """Boolean (n_frames,) mask of the frames where a face was found (computed once: long
+        videos hold tens of millions of coordinates)."""
         return np.isfinite(self.points).all(axis=(1, 2))
 
     def missing_frames(self) -> np.ndarray:
