@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QTableWidget
@@ -166,3 +168,9 @@ def test_help_panel_lists_every_shortcut(docks):
     rows = {(table.item(r, 0).text(), table.item(r, 1).text()) for r in range(table.rowCount())}
     assert rows == {(s.key, s.help) for s in SHORTCUTS}
     assert len({s.key for s in SHORTCUTS}) == len(SHORTCUTS)
+
+
+def test_the_docs_list_every_shortcut():
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "review.md").read_text(encoding="utf-8")
+    for shortcut in SHORTCUTS:
+        assert f"| `{shortcut.key}` | {shortcut.help} |" in docs, shortcut.key
