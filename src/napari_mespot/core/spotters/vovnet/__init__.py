@@ -1,0 +1,59 @@
+"""The VoVNet multi-scale spotter (Electronics 2023; DESIGN.md §2.2).
+
+Train with :func:`train` (or :func:`loso`), load with :func:`load_checkpoint`, then :func:`spot`.
+The shipped default checkpoint (:func:`default_checkpoint`) is a small model trained on
+synthetic videos only (see ``napari_mespot/data/VOVNET.md``): it makes the method work out of
+the box, it is not a model of real faces.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .data import Features, LabelledVideo, features_for_video
+from .settings import SMALL_MODEL, DataSettings, ModelConfig, SpotSettings, TrainSettings
+from .spotter import METHOD, spot
+from .train import LosoResult, TrainResult, loso, spot_videos, train
+
+DEFAULT_CHECKPOINT_FILE = "vovnet_default.pt"
+
+
+def default_checkpoint_path() -> Path:
+    """The shipped checkpoint (trained on synthetic videos; see ``napari_mespot/data/VOVNET.md``)."""
+    return Path(str(files("napari_mespot") / "data" / DEFAULT_CHECKPOINT_FILE))
+
+
+def default_checkpoint(device: str = "cpu") -> Checkpoint:
+    """The shipped default checkpoint, loaded."""
+    path = default_checkpoint_path()
+    if not path.is_file():
+        raise CheckpointError(f"the default VoVNet checkpoint is missing from the installation ({path})")
+    return load_checkpoint(path, device)
+
+
+__all__ = [
+    "DEFAULT_CHECKPOINT_FILE",
+    "METHOD",
+    "SMALL_MODEL",
+    "Checkpoint",
+    "CheckpointError",
+    "DataSettings",
+    "Features",
+    "LabelledVideo",
+    "LosoResult",
+    "ModelConfig",
+    "SpotSettings",
+    "TrainResult",
+    "TrainSettings",
+    "default_checkpoint",
+    "default_checkpoint_path",
+    "features_for_video",
+    "load_checkpoint",
+    "loso",
+    "save_checkpoint",
+    "spot",
+    "spot_videos",
+    "train",
+]

@@ -1,0 +1,109 @@
+"""Checkpoints: the network's ``state_dict`` plus a JSON config, nothing executable.
+
+A ``.pt`` file holds ``{"format", "version", "config" (JSON text), "state_dict"}`` and is read
+with ``torch.load(weights_only=True)``, so opening a checkpoint from elsewhere cannot run code.
+The config carries everything needed to rebuild and use the network — architecture
+(:class:`ModelConfig`), input (:class:`DataSettings`), the per-class score thresholds chosen on
+validation videos, and provenance — and is also written beside it as ``<name>.json`` for people.
+Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ...atomic import atomic_write_bytes, atomic_write_text
+from ...errors import MespotError
+from .model import VoVNetSpotter
+from .settings import CLASSES, DataSettings, ModelConfig, from_dict, to_dict
+
+FORMAT = "napari-mespot/vovnet"
+VERSION = 1
+
+
+class CheckpointError(MespotError):
+    """A checkpoint that cannot be used: unreadable, not ours, or not matching its config."""
+
+
+@dataclass
+class Checkpoint:
+    """A ready network with what it needs to be used."""
+
+    model: VoVNetSpotter
+    config: ModelConfig
+    data: DataSettings
+    window: int
+    thresholds: dict[str, float]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def config_dict(self) -> dict[str, Any]:
+        return {
+            "model": to_dict(self.config),
+            "data": to_dict(self.data),
+            "window": self.window,
+            "thresholds": self.thresholds,
+            "meta": self.meta,
+        }
+
+
+def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
+    """Write ``path`` (.pt) and its ``.json`` sidecar atomically; return the .pt path."""
+    path = Path(path)
+    config = ckpt.config_dict()
+    text = json.dumps(config, indent=2, sort_keys=True, default=str)
+    state = {k: v.detach().cpu() for k, v in ckpt.model.state_dict().items()}
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, "config": text, "state_dict": state}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_text(path.with_suffix(".json"), text + "\n")
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
+    """Read, validate and rebuild a checkpoint; :class:`CheckpointError` says what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for damaged files; all mean the same here
+        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated): {exc}") from exc
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a napari-mespot VoVNet checkpoint")
+    if blob.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint version {blob.get('version')}, this napari-mespot reads {VERSION}"
+        )
+    try:
+        config = json.loads(blob["config"])
+        model_config = from_dict(ModelConfig, config["model"])
+        data = from_dict(DataSettings, config["data"])
+        window = int(config["window"])
+        thresholds = {str(k): float(v) for k, v in config["thresholds"].items()}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} has an invalid config: {exc}") from exc
+    if set(thresholds) != set(CLASSES):
+        raise CheckpointError(f"{path} must hold thresholds for {CLASSES}, has {sorted(thresholds)}")
+    if model_config.in_channels != data.channels:
+        raise CheckpointError(
+            f"{path}: the network takes {model_config.in_channels} channels, "
+            f"its data settings give {data.channels}"
+        )
+    model = VoVNetSpotter(model_config)
+    try:
+        model.load_state_dict(blob["state_dict"], strict=True)
+    except (RuntimeError, KeyError, TypeError) as exc:
+        lines = str(exc).strip().splitlines()
+        detail = lines[1].strip() if len(lines) > 1 else lines[0]
+        raise CheckpointError(
+            f"{path}: the weights do not match the architecture in its config ({detail})"
+        ) from exc
+    model.to(device).eval()
+    return Checkpoint(model, model_config, data, window, thresholds, dict(config.get("meta", {})))

@@ -1,0 +1,256 @@
+"""Videos → network input (aligned face crops + optical flow) and labelled training windows.
+
+A video is turned once into two arrays, cached on disk as ``.npy`` files and memory-mapped
+afterwards, so training epochs and repeated spotting never recompute them:
+
+- ``frames`` (n, S, S, 3) uint8: the face crop of every frame (S = ``input_size``);
+- ``flow`` (n, 2, S, S) float16: the flow from the crop of frame t − gap to that of frame t, in
+  crop pixels (zero for the first ``gap`` frames) — absent when trained ``--no-flow``.
+
+The crop is a similarity alignment from three landmarks (outer eye corners and nose bridge)
+averaged over a few frames, so it follows the head but not the landmark jitter. Both frames
+of a flow pair are cut with frame t's crop, so the flow is the face's motion, not the crop's.
+
+The cache key hashes the video identity (content hash, size, frame count), the data settings
+and the landmark provider, so another video, crop or flow never gives a stale hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import deque
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ....plugins import get_landmark_provider
+from ...atomic import atomic_write_text, atomic_writer
+from ...flow import flow as compute_flow
+from ...flow import to_gray
+from ...intervals import Interval
+from ...landmark_cache import landmarks_for_video, video_identity
+from ...landmarks import FaceLandmarks
+from ...progress import Progress
+from ...regions import RegionSpec, region_transform
+from .settings import CLASSES, DataSettings, to_dict
+
+#: Bumped when the cached arrays change meaning.
+CACHE_VERSION = 1
+#: Image normalisation: uint8 → roughly zero mean, unit spread.
+IMAGE_MEAN, IMAGE_STD = 127.5, 64.0
+
+
+def user_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "napari-mespot" / "vovnet"
+
+
+def face_spec(settings: DataSettings, side: int) -> RegionSpec:
+    """The face box: around the nose bridge, scaled by the outer-eye-corner distance."""
+    return RegionSpec(
+        "face", ("eye_outer_l", "eye_outer_r"), settings.face_gammas, (side, side), "nose_bridge"
+    )
+
+
+@dataclass(frozen=True)
+class Features:
+    """One video's network input (possibly memory-mapped) and which frames had a face."""
+
+    frames: np.ndarray
+    flow: np.ndarray | None
+    found: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    def window(self, start: int, length: int) -> tuple[torch.Tensor, int]:
+        """Frames ``start … start + length − 1`` as a (length, C, S, S) float tensor, zero-padded
+        after the video's end, and how many frames are real."""
+        stop = min(start + length, len(self))
+        valid = stop - start
+        img = torch.from_numpy(np.ascontiguousarray(self.frames[start:stop])).permute(0, 3, 1, 2).float()
+        img = (img - IMAGE_MEAN) / IMAGE_STD
+        parts = [img]
+        if self.flow is not None:
+            parts.append(torch.from_numpy(np.ascontiguousarray(self.flow[start:stop])).float())
+        x = torch.cat(parts, dim=1)
+        if valid < length:
+            x = torch.cat([x, x.new_zeros(length - valid, *x.shape[1:])])
+        return x, valid
+
+
+def smoothed_key_points(landmarks: FaceLandmarks, frames: int) -> np.ndarray:
+    """(n, 3, 2) eye corners and nose bridge, averaged over ``frames`` frames with a face (NaN without)."""
+    names = ("eye_outer_l", "eye_outer_r", "nose_bridge")
+    n = len(landmarks)
+    pts = np.full((n, 3, 2), np.nan)
+    for k in np.flatnonzero(landmarks.found):
+        kp = landmarks.key_points(int(k))
+        pts[k] = [kp[name] for name in names]
+    if frames <= 1:
+        return pts
+    valid = np.isfinite(pts).all(axis=(1, 2)).astype(np.float64)
+    kernel = np.ones(frames)
+    filled = np.nan_to_num(pts)
+    den = np.convolve(valid, kernel, mode="same")
+    out = np.empty_like(pts)
+    for j in range(3):
+        for d in range(2):
+            out[:, j, d] = np.convolve(filled[:, j, d] * valid, kernel, mode="same") / np.maximum(den, 1)
+    out[valid == 0] = np.nan
+    return out
+
+
+def _frames_of(video: Any) -> Iterator[np.ndarray]:
+    iter_frames = getattr(video, "iter_frames", None)
+    if callable(iter_frames):
+        yield from iter_frames()
+    else:
+        for k in range(len(video)):
+            yield np.asarray(video[k])
+
+
+def _crop(frame: np.ndarray, points: np.ndarray, settings: DataSettings, side: int) -> np.ndarray:
+    spec = face_spec(settings, side)
+    named = {"eye_outer_l": points[0], "eye_outer_r": points[1], "nose_bridge": points[2]}
+    return region_transform(named, spec).warp(frame)
+
+
+def compute_features(
+    video: Any, landmarks: FaceLandmarks, settings: DataSettings
+) -> Generator[Progress, None, Features]:
+    """Crop and flow every frame of ``video`` (read once, in order) into in-memory arrays."""
+    import cv2
+
+    n = len(video)
+    s, side = settings.input_size, settings.flow_side
+    key = smoothed_key_points(landmarks, settings.smooth_frames)
+    found = np.isfinite(key).all(axis=(1, 2))
+    frames = np.zeros((n, s, s, 3), np.uint8)
+    flow = np.zeros((n, 2, s, s), np.float16) if settings.flow else None
+    recent: deque[np.ndarray] = deque(maxlen=settings.flow_gap + 1)
+    for k, frame in enumerate(_frames_of(video)):
+        if k >= n:
+            break
+        recent.append(frame)
+        if found[k]:
+            big = _crop(frame, key[k], settings, side)
+            frames[k] = big if side == s else cv2.resize(big, (s, s), interpolation=cv2.INTER_AREA)
+            if flow is not None and len(recent) == recent.maxlen:
+                ref = _crop(recent[0], key[k], settings, side)
+                f = compute_flow(to_gray(ref), to_gray(big), settings.flow_method)
+                if side != s:
+                    f = cv2.resize(f, (s, s), interpolation=cv2.INTER_AREA) * (s / side)
+                flow[k] = f.transpose(2, 0, 1)
+        yield Progress(k + 1, n, "face crops and flow")
+    return Features(frames, flow, found)
+
+
+def cache_key(video: Any, settings: DataSettings) -> str | None:
+    """Hex key of (video identity, data settings, landmark provider), or None for in-memory video."""
+    identity = video_identity(video)
+    if identity is None:
+        return None
+    blob = json.dumps(
+        {"version": CACHE_VERSION, "video": identity, "data": to_dict(settings)}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with atomic_writer(path, "wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+
+
+def load_cached(folder: Path) -> Features | None:
+    """The memory-mapped features in ``folder``, or None when incomplete or unreadable."""
+    if not (folder / "meta.json").is_file():
+        return None
+    try:
+        frames = np.load(folder / "frames.npy", mmap_mode="r")
+        found = np.load(folder / "found.npy")
+        flow_path = folder / "flow.npy"
+        flow = np.load(flow_path, mmap_mode="r") if flow_path.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return Features(frames, flow, found)
+
+
+def features_for_video(
+    video: Any,
+    settings: DataSettings,
+    cache_dir: str | os.PathLike | None = None,
+    landmarks: FaceLandmarks | None = None,
+) -> Generator[Progress, None, Features]:
+    """The features of ``video``: from the cache when present, else computed (and cached).
+
+    Landmarks come from ``landmarks`` or the settings' provider (itself cached beside the video).
+    ``cache_dir`` defaults to the user cache folder; in-memory videos are never cached.
+    """
+    key = cache_key(video, settings)
+    folder = Path(cache_dir or user_cache_dir()) / key if key else None
+    if folder is not None and (hit := load_cached(folder)) is not None and len(hit) == len(video):
+        yield Progress(len(video), len(video), "features from cache")
+        return hit
+    if landmarks is None:
+        landmarks = yield from landmarks_for_video(video, get_landmark_provider(settings.landmarks))
+    feats = yield from compute_features(video, landmarks, settings)
+    if folder is None:
+        return feats
+    _save_npy(folder / "frames.npy", feats.frames)
+    _save_npy(folder / "found.npy", feats.found)
+    if feats.flow is not None:
+        _save_npy(folder / "flow.npy", feats.flow)
+    atomic_write_text(folder / "meta.json", json.dumps({"key": key, "n_frames": len(feats)}))
+    return load_cached(folder) or feats
+
+
+@dataclass(frozen=True)
+class LabelledVideo:
+    """A training or test video: where it is, its ground truth and its subject (for LOSO)."""
+
+    path: str
+    intervals: tuple[Interval, ...]
+    subject: str
+    name: str = ""
+
+    @property
+    def video_name(self) -> str:
+        return self.name or Path(self.path).stem
+
+
+def window_starts(n: int, window: int, stride: int) -> list[int]:
+    """First frames of windows covering ``n`` frames: every ``stride``, plus one ending at the end."""
+    if n <= window:
+        return [0]
+    starts = list(range(0, n - window + 1, stride))
+    if starts[-1] + window < n:
+        starts.append(n - window)
+    return starts
+
+
+def window_targets(
+    intervals: Sequence[Interval], start: int, length: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ground truth of one window: (G, 2) inclusive frames relative to ``start``, classes (G,).
+
+    An expression cut by the window edge is kept (clipped) when at least half of it is inside,
+    else dropped: a sliver would teach the network that a long expression is short.
+    """
+    segs, classes = [], []
+    end = start + length - 1
+    for iv in intervals:
+        lo, hi = max(iv.onset, start), min(iv.offset, end)
+        if hi < lo or (hi - lo + 1) * 2 < iv.length:
+            continue
+        segs.append((lo - start, hi - start))
+        classes.append(CLASSES.index(iv.type))
+    if not segs:
+        return torch.zeros(0, 2), torch.zeros(0, dtype=torch.long)
+    return torch.tensor(segs, dtype=torch.float32), torch.tensor(classes, dtype=torch.long)

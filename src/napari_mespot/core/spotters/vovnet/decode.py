@@ -1,0 +1,79 @@
+"""From head outputs to scored intervals: decoding and temporal non-maximum suppression.
+
+Pure torch, so decoding runs where the network ran (CPU or GPU) with no extra dependency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .head import Points
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Candidate intervals: (N, 2) inclusive frames (float until rounded), scores, classes."""
+
+    segments: torch.Tensor
+    scores: torch.Tensor
+    classes: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    @staticmethod
+    def cat(parts: list[Detections]) -> Detections:
+        if not parts:
+            return Detections(torch.zeros(0, 2), torch.zeros(0), torch.zeros(0, dtype=torch.long))
+        return Detections(
+            *(torch.cat([getattr(p, f) for p in parts]) for f in ("segments", "scores", "classes"))
+        )
+
+    def select(self, keep: torch.Tensor) -> Detections:
+        return Detections(self.segments[keep], self.scores[keep], self.classes[keep])
+
+
+def decode(
+    logits: torch.Tensor, dists: torch.Tensor, pts: Points, offset: float, valid: int, min_score: float
+) -> Detections:
+    """One window's outputs (P, 2) → detections in absolute frames.
+
+    Each (position, class) with probability ≥ ``min_score`` is a candidate: onset = centre −
+    d_on·stride, offset = centre + d_off·stride, shifted by the window's first frame ``offset``
+    and clipped to the ``valid`` frames of the window.
+    """
+    probs = torch.sigmoid(logits.float())
+    pos, cls = torch.nonzero((probs >= min_score) & (pts.center < valid)[:, None], as_tuple=True)
+    c, s = pts.center[pos], pts.stride[pos]
+    onset = (c - dists[pos, 0].float() * s).clamp(0, valid - 1)
+    end = (c + dists[pos, 1].float() * s).clamp(0, valid - 1)
+    segments = torch.stack([onset, torch.maximum(onset, end)], dim=1) + offset
+    return Detections(segments, probs[pos, cls], cls)
+
+
+def segment_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU (N, M) of inclusive frame segments a (N, 2) and b (M, 2), lengths end − start + 1."""
+    inter = (
+        torch.minimum(a[:, None, 1], b[None, :, 1]) - torch.maximum(a[:, None, 0], b[None, :, 0]) + 1
+    ).clamp(min=0)
+    union = (a[:, 1] - a[:, 0] + 1)[:, None] + (b[:, 1] - b[:, 0] + 1)[None, :] - inter
+    return inter / union
+
+
+def nms(dets: Detections, iou_threshold: float) -> Detections:
+    """Greedy per-class temporal NMS: keep the best, drop same-class ones overlapping it more."""
+    keep: list[int] = []
+    for cls in dets.classes.unique().tolist():
+        idx = torch.nonzero(dets.classes == cls).flatten()
+        idx = idx[torch.argsort(dets.scores[idx], descending=True, stable=True)]
+        ious = segment_iou(dets.segments[idx], dets.segments[idx])
+        alive = torch.ones(len(idx), dtype=torch.bool)
+        for i in range(len(idx)):
+            if alive[i]:
+                keep.append(int(idx[i]))
+                alive &= ~(ious[i] > iou_threshold)
+                alive[i] = False
+    order = torch.tensor(sorted(keep, key=lambda k: float(dets.segments[k, 0])), dtype=torch.long)
+    return dets.select(order)

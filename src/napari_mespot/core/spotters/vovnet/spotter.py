@@ -1,0 +1,180 @@
+"""The VoVNet spotter end to end: video → face crops + flow → network → intervals and curves.
+
+The network sees windows of the checkpoint's length (128 frames by default) that overlap by
+half (``SpotSettings.window_stride``). Every (position, class) whose score passes the class
+threshold becomes a candidate interval; candidates of all windows go through one temporal NMS
+per class. What the result carries:
+
+- ``curves``: per frame and class (``me``, ``mae``), the highest score of any pyramid position
+  covering that frame in any window — what the thresholds are compared to; NaN on frames
+  without a face.
+- ``thresholds``: the per-class score thresholds used (the checkpoint's, chosen on its
+  validation videos, unless overridden).
+- ``intervals``: typed by the class that scored them (not by duration), ``score`` = that
+  class's score, ``apex`` = the frame where the class curve peaks inside the interval.
+Frames without a face are skipped and reported; an interval mostly on such frames is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...intervals import Interval
+from ...landmarks import FaceLandmarks
+from ...progress import Progress
+from ..base import SkippedSpan, SpotResult
+from .checkpoint import Checkpoint
+from .data import Features, features_for_video, window_starts
+from .decode import Detections, decode, nms
+from .head import points
+from .settings import CLASSES, SpotSettings
+
+METHOD = "vovnet"
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` → CUDA when available, else the CPU; ``cuda`` without a GPU is an error."""
+    if device == "cuda" and not torch.cuda.is_available():
+        from .checkpoint import CheckpointError
+
+        raise CheckpointError("device cuda requested but no CUDA GPU is available")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def infer(
+    ckpt: Checkpoint,
+    feats: Features,
+    stride: int,
+    device: torch.device,
+    batch_size: int = 4,
+    min_score: float = 0.05,
+) -> Generator[Progress, None, tuple[Detections, np.ndarray]]:
+    """Run the network over ``feats`` in overlapping windows.
+
+    Returns every candidate with a score ≥ ``min_score`` (before NMS, absolute frames, on the
+    CPU) and the per-frame class curves (2, n) (NaN nowhere: every frame is in a window).
+    """
+    n, window = len(feats), ckpt.window
+    pts = points(window, ckpt.config.levels)
+    pts_dev = pts.to(device)
+    starts = window_starts(n, window, stride)
+    curves = np.zeros((len(CLASSES), n), np.float32)
+    found: list[Detections] = []
+    model = ckpt.model.to(device).eval()
+    for b0 in range(0, len(starts), batch_size):
+        chunk = starts[b0 : b0 + batch_size]
+        items = [feats.window(s, window) for s in chunk]
+        x = torch.stack([it[0] for it in items]).to(device)
+        with torch.no_grad(), torch.autocast(device.type, enabled=device.type == "cuda"):
+            logits, dists = model(x)
+        logits, dists = logits.float(), dists.float()
+        probs = torch.sigmoid(logits).cpu().numpy()
+        for j, (start, (_, valid)) in enumerate(zip(chunk, items, strict=True)):
+            found.append(decode(logits[j], dists[j], pts_dev, start, valid, min_score))
+            per_frame = _frame_scores(probs[j], pts.stride.numpy().astype(int), window)[:, :valid]
+            np.maximum(curves[:, start : start + valid], per_frame, out=curves[:, start : start + valid])
+        yield Progress(min(b0 + batch_size, len(starts)), len(starts), "network")
+    dets = Detections.cat([Detections(d.segments.cpu(), d.scores.cpu(), d.classes.cpu()) for d in found])
+    return dets, curves
+
+
+def _frame_scores(probs: np.ndarray, strides: np.ndarray, window: int) -> np.ndarray:
+    """(P, 2) position scores → (2, window): per frame the best position covering it, over levels."""
+    out = np.zeros((probs.shape[1], window), np.float32)
+    at = 0
+    for s in np.unique(strides):
+        count = window // s
+        level = probs[at : at + count]
+        out = np.maximum(out, np.repeat(level, s, axis=0).T)
+        at += count
+    return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive (start, end) runs of True in ``mask``."""
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def to_intervals(
+    dets: Detections, thresholds: np.ndarray, curves: np.ndarray, found: np.ndarray, nms_iou: float
+) -> list[Interval]:
+    """Threshold per class, NMS, and turn what is left into :class:`Interval` records."""
+    keep = dets.scores >= torch.as_tensor(thresholds, dtype=torch.float32)[dets.classes]
+    dets = nms(dets.select(keep), nms_iou)
+    out = []
+    for (a, b), score, cls in zip(
+        dets.segments.tolist(), dets.scores.tolist(), dets.classes.tolist(), strict=True
+    ):
+        onset, offset = round(a), max(round(a), round(b))
+        if found[onset : offset + 1].mean() < 0.5:
+            continue
+        apex = onset + int(np.argmax(curves[cls, onset : offset + 1]))
+        out.append(
+            Interval(
+                onset=onset,
+                offset=offset,
+                apex=apex,
+                type=CLASSES[cls],
+                score=round(float(score), 4),
+                source=METHOD,
+                id=f"{METHOD}-{onset}-{offset}",
+            )
+        )
+    return sorted(out, key=lambda iv: (iv.onset, iv.offset))
+
+
+def spot(
+    video: Any,
+    checkpoint: Checkpoint | None = None,
+    settings: SpotSettings | None = None,
+    *,
+    landmarks: FaceLandmarks | None = None,
+    name: str | None = None,
+) -> Generator[Progress, None, SpotResult]:
+    """Spot expressions in ``video`` (a VideoSource or an (n, H, W, 3) uint8 array with ``fps``).
+
+    ``checkpoint`` defaults to the shipped one (:func:`default_checkpoint`); ``landmarks`` to the
+    checkpoint's provider, cached beside the video; ``name`` to the file stem.
+    """
+    from . import default_checkpoint
+
+    settings = settings or SpotSettings()
+    ckpt = checkpoint or default_checkpoint()
+    device = resolve_device(settings.device)
+    thresholds = np.array([settings.thresholds.get(c, ckpt.thresholds[c]) for c in CLASSES])
+    n, fps = len(video), float(video.fps)
+    if name is None:
+        path = getattr(video, "path", None)
+        name = Path(path).stem if path is not None else "video"
+    feats = yield from features_for_video(video, ckpt.data, settings.cache_dir or None, landmarks)
+    stride = settings.window_stride or max(1, ckpt.window // 2)
+    dets, curves = yield from infer(ckpt, feats, stride, device, settings.batch_size, float(thresholds.min()))
+    found = np.asarray(feats.found, dtype=bool)
+    intervals = to_intervals(dets, thresholds, curves, found, settings.nms_iou)
+    curves[:, ~found] = np.nan
+    skipped = tuple(SkippedSpan(a, b, "no face found") for a, b in _runs(~found))
+    notes = () if ckpt.data.flow else ("checkpoint trained without optical flow (ablation)",)
+    return SpotResult(
+        video=name,
+        method=METHOD,
+        fps=fps,
+        n_frames=n,
+        intervals=tuple(intervals),
+        curve_labels=CLASSES,
+        curves=curves,
+        thresholds=thresholds.astype(np.float64),
+        windows=tuple((s, min(s + ckpt.window, n) - 1) for s in window_starts(n, ckpt.window, stride)),
+        skipped=skipped,
+        settings=settings,
+        device=device.type,
+        notes=notes,
+    )

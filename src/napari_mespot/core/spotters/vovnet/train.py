@@ -1,0 +1,387 @@
+"""Training, threshold choice and leave-one-subject-out evaluation of the VoVNet spotter.
+
+:func:`train` is the unit a protocol runner calls per fold: labelled training videos in, a
+checkpoint out. Inside it, ``val_subjects`` of the *training* subjects are held out; after every
+epoch the loss on their windows is measured and the epoch with the lowest one is kept, and the
+per-class score thresholds are the ones that maximise F1 on them. The test subject of a fold is
+never seen before :func:`loso` spots it, so nothing is tuned on test data.
+
+Training is resumable: after every epoch ``<out>.state.pt`` holds the weights, the optimiser,
+the best weights so far and the loss history (read with ``weights_only=True``); running again
+with ``resume=True`` continues after the last finished epoch with the same window order.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...atomic import atomic_write_bytes
+from ...intervals import Interval
+from ...metrics import Evaluation, evaluate
+from ...progress import Progress
+from ...video import open_video
+from .checkpoint import Checkpoint, CheckpointError, save_checkpoint
+from .data import Features, LabelledVideo, features_for_video, window_starts, window_targets
+from .head import assign_targets, points
+from .losses import detection_loss
+from .model import VoVNetSpotter
+from .settings import CLASSES, DataSettings, ModelConfig, TrainSettings, to_dict
+from .spotter import infer, resolve_device, to_intervals
+
+#: Candidate thresholds searched on the validation videos.
+THRESHOLD_GRID = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
+LOSS_TERMS = ("focal", "l1", "iou", "total")
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    history: list[dict[str, float]]
+    best_epoch: int
+    thresholds: dict[str, float]
+    val_videos: tuple[str, ...]
+    loss_plot: Path | None = None
+
+
+def load_features(
+    videos: Sequence[LabelledVideo], data: DataSettings, cache_dir: str | os.PathLike | None
+) -> Generator[Progress, None, list[Features]]:
+    """Face crops and flow of every video (cached on disk; see :mod:`.data`)."""
+    out = []
+    for i, v in enumerate(videos):
+        with open_video(v.path) as video:
+            gen = features_for_video(video, data, cache_dir)
+            while True:
+                try:
+                    p = next(gen)
+                except StopIteration as stop:
+                    out.append(stop.value)
+                    break
+                yield Progress(
+                    i * 1000 + int(1000 * (p.fraction or 0)), len(videos) * 1000, f"features {v.video_name}"
+                )
+    return out
+
+
+def split_validation(videos: Sequence[LabelledVideo], count: int, seed: int) -> tuple[list[int], list[int]]:
+    """Indices of training and validation videos: ``count`` whole subjects, drawn by ``seed``.
+
+    With fewer than two subjects there is nothing to hold out; validation then uses the
+    training videos (said in the checkpoint's meta).
+    """
+    subjects = sorted({v.subject for v in videos})
+    if count == 0 or len(subjects) < 2:
+        idx = list(range(len(videos)))
+        return idx, idx
+    rng = np.random.default_rng(seed)
+    held = set(rng.permutation(subjects)[: min(count, len(subjects) - 1)].tolist())
+    train = [i for i, v in enumerate(videos) if v.subject not in held]
+    val = [i for i, v in enumerate(videos) if v.subject in held]
+    return train, val
+
+
+class WindowBatches:
+    """Training windows of some videos and their targets, batched."""
+
+    def __init__(
+        self,
+        feats: Sequence[Features],
+        videos: Sequence[LabelledVideo],
+        window: int,
+        stride: int,
+        levels: int,
+    ):
+        self.feats, self.videos, self.window = feats, videos, window
+        self.pts = points(window, levels)
+        self.items = [(i, s) for i, f in enumerate(feats) for s in window_starts(len(f), window, stride)]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def batch(self, picks: Sequence[int]) -> tuple[torch.Tensor, ...]:
+        xs, cls_ts, reg_ts, poss, valids = [], [], [], [], []
+        for k in picks:
+            vi, start = self.items[k]
+            x, valid = self.feats[vi].window(start, self.window)
+            segs, classes = window_targets(self.videos[vi].intervals, start, self.window)
+            cls_t, reg_t, pos = assign_targets(self.pts, segs, classes)
+            xs.append(x)
+            cls_ts.append(cls_t)
+            reg_ts.append(reg_t)
+            poss.append(pos)
+            valids.append(self.pts.center < valid)
+        return tuple(torch.stack(t) for t in (xs, cls_ts, reg_ts, poss, valids))
+
+
+def _epoch_losses(
+    model: VoVNetSpotter, batches: WindowBatches, batch_size: int, device: torch.device
+) -> dict[str, float]:
+    """Mean loss terms over all windows of ``batches`` (evaluation mode, no gradients)."""
+    model.eval()
+    sums = dict.fromkeys(LOSS_TERMS, 0.0)
+    count = 0
+    with torch.no_grad():
+        for b0 in range(0, len(batches), batch_size):
+            picks = range(b0, min(b0 + batch_size, len(batches)))
+            x, cls_t, reg_t, pos, valid = (t.to(device) for t in batches.batch(picks))
+            logits, dists = model(x)
+            terms = detection_loss(logits, dists, cls_t, reg_t, pos, valid)
+            for k in LOSS_TERMS:
+                sums[k] += float(terms[k]) * len(picks)
+            count += len(picks)
+    return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+def choose_thresholds(
+    ckpt: Checkpoint,
+    feats: Sequence[Features],
+    videos: Sequence[LabelledVideo],
+    device: torch.device,
+    nms_iou: float = 0.5,
+) -> dict[str, float]:
+    """Per class, the threshold of :data:`THRESHOLD_GRID` with the best F1 on ``videos``
+    (ties: the higher threshold, fewer false positives)."""
+    runs = []
+    for f in feats:
+        gen = infer(ckpt, f, max(1, ckpt.window // 2), device, min_score=THRESHOLD_GRID[0])
+        while True:
+            try:
+                next(gen)
+            except StopIteration as stop:
+                runs.append(stop.value)
+                break
+    best: dict[str, float] = {}
+    for c, name in enumerate(CLASSES):
+        scores = []
+        for t in THRESHOLD_GRID:
+            th = np.ones(len(CLASSES))
+            th[c] = t
+            pred = {
+                v.video_name: to_intervals(d, th, curves, np.asarray(f.found, bool), nms_iou)
+                for v, f, (d, curves) in zip(videos, feats, runs, strict=True)
+            }
+            gt = {v.video_name: list(v.intervals) for v in videos}
+            ev = evaluate(gt, pred)
+            scores.append(getattr(ev, name).f1)
+        scores_arr = np.array(scores)
+        best[name] = float(THRESHOLD_GRID[int(np.flatnonzero(scores_arr == scores_arr.max())[-1])])
+    return best
+
+
+def save_loss_plot(path: Path, history: list[dict[str, float]]) -> Path:
+    """Training and validation loss per epoch as a PNG (matplotlib Agg, written atomically)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    epochs = [h["epoch"] for h in history]
+    for key, style in (("train_total", "-"), ("val_total", "--")):
+        ax.plot(epochs, [h[key] for h in history], style, marker="o", label=key.replace("_", " "))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (eq. 11)")
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def _save_state(path: Path, state: dict[str, Any]) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def train(
+    videos: Sequence[LabelledVideo],
+    out: str | os.PathLike,
+    config: ModelConfig | None = None,
+    data: DataSettings | None = None,
+    settings: TrainSettings | None = None,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+) -> Generator[Progress, None, TrainResult]:
+    """Train on ``videos`` and write the checkpoint ``out`` (+ ``.json``, loss curve ``.png``).
+
+    Yields progress per batch with the running losses in the message.
+    """
+    data = data or DataSettings()
+    config = config or ModelConfig(in_channels=data.channels)
+    settings = settings or TrainSettings()
+    if config.in_channels != data.channels:
+        raise CheckpointError(
+            f"the model takes {config.in_channels} channels, the data gives {data.channels}"
+        )
+    if settings.window % config.window_multiple:
+        raise CheckpointError(f"window {settings.window} must be a multiple of {config.window_multiple}")
+    if not videos:
+        raise CheckpointError("no training videos")
+    out = Path(out)
+    device = resolve_device(settings.device)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    feats = yield from load_features(videos, data, cache_dir)
+    tr_idx, val_idx = split_validation(videos, settings.val_subjects, settings.seed)
+    sub = lambda idx: ([feats[i] for i in idx], [videos[i] for i in idx])  # noqa: E731
+    train_set = WindowBatches(*sub(tr_idx), settings.window, settings.window_stride, config.levels)
+    val_set = WindowBatches(*sub(val_idx), settings.window, settings.window_stride, config.levels)
+
+    torch.manual_seed(settings.seed)
+    model = VoVNetSpotter(config).to(device)
+    optim = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    scaler = torch.amp.GradScaler(enabled=device.type == "cuda" and settings.amp)
+    history: list[dict[str, float]] = []
+    best = (float("inf"), 0, {k: v.detach().clone() for k, v in model.state_dict().items()})
+    state_path = out.with_suffix(".state.pt")
+    start_epoch = 1
+    if resume and state_path.is_file():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        if state.get("config") != json.dumps(to_dict(config), sort_keys=True):
+            raise CheckpointError(f"{state_path} belongs to another architecture: delete it or drop --resume")
+        model.load_state_dict(state["model"])
+        optim.load_state_dict(state["optim"])
+        history = json.loads(state["history"])
+        best = (state["best_loss"], state["best_epoch"], state["best_model"])
+        start_epoch = len(history) + 1
+
+    steps_per_epoch = -(-len(train_set) // settings.batch_size)
+    total = steps_per_epoch * settings.epochs
+    for epoch in range(start_epoch, settings.epochs + 1):
+        model.train()
+        order = torch.randperm(
+            len(train_set), generator=torch.Generator().manual_seed(settings.seed * 10007 + epoch)
+        )
+        running = dict.fromkeys(LOSS_TERMS, 0.0)
+        for step, b0 in enumerate(range(0, len(train_set), settings.batch_size), start=1):
+            picks = order[b0 : b0 + settings.batch_size].tolist()
+            x, cls_t, reg_t, pos, valid = (t.to(device) for t in train_set.batch(picks))
+            with torch.autocast(device.type, enabled=device.type == "cuda" and settings.amp):
+                logits, dists = model(x)
+            terms = detection_loss(logits, dists, cls_t, reg_t, pos, valid)
+            optim.zero_grad(set_to_none=True)
+            scaler.scale(terms["total"]).backward()
+            scaler.step(optim)
+            scaler.update()
+            for k in LOSS_TERMS:
+                running[k] += float(terms[k])
+            msg = " ".join(f"{k} {running[k] / step:.3f}" for k in LOSS_TERMS)
+            yield Progress((epoch - 1) * steps_per_epoch + step, total, f"epoch {epoch}: {msg}")
+        train_losses = {k: v / steps_per_epoch for k, v in running.items()}
+        val_losses = _epoch_losses(model, val_set, settings.batch_size, device)
+        history.append(
+            {
+                "epoch": epoch,
+                **{f"train_{k}": v for k, v in train_losses.items()},
+                **{f"val_{k}": v for k, v in val_losses.items()},
+            }
+        )
+        if val_losses["total"] < best[0]:
+            best = (
+                val_losses["total"],
+                epoch,
+                {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            )
+        _save_state(
+            state_path,
+            {
+                "config": json.dumps(to_dict(config), sort_keys=True),
+                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "optim": optim.state_dict(),
+                "history": json.dumps(history),
+                "best_loss": best[0],
+                "best_epoch": best[1],
+                "best_model": best[2],
+            },
+        )
+
+    model.load_state_dict(best[2])
+    val_names = tuple(videos[i].video_name for i in val_idx)
+    meta = {
+        "train_settings": to_dict(settings),
+        "best_epoch": best[1],
+        "history": history,
+        "train_videos": [videos[i].video_name for i in tr_idx],
+        "val_videos": list(val_names),
+        "val_is_train": val_idx == tr_idx,
+    }
+    ckpt = Checkpoint(model.eval(), config, data, settings.window, dict.fromkeys(CLASSES, 0.5), meta)
+    yield Progress(total, total, "choosing thresholds on the validation videos")
+    ckpt.thresholds = choose_thresholds(ckpt, *sub(val_idx), device)
+    save_checkpoint(out, ckpt)
+    plot = save_loss_plot(out.with_suffix(".loss.png"), history)
+    return TrainResult(out, history, best[1], ckpt.thresholds, val_names, plot)
+
+
+@dataclass
+class LosoResult:
+    """Per-fold checkpoints and predictions, and the evaluation over all test videos."""
+
+    folds: dict[str, Path]
+    predictions: dict[str, list[Interval]]
+    evaluation: Evaluation
+    ground_truth: dict[str, list[Interval]] = field(default_factory=dict)
+
+
+def spot_videos(
+    ckpt: Checkpoint,
+    videos: Sequence[LabelledVideo],
+    cache_dir: str | os.PathLike | None = None,
+    device: str = "auto",
+) -> Generator[Progress, None, dict[str, list[Interval]]]:
+    """Spot each of ``videos`` with ``ckpt``: {video name: intervals}."""
+    from .settings import SpotSettings
+    from .spotter import spot
+
+    out = {}
+    settings = SpotSettings(device=device, cache_dir=str(cache_dir or ""))
+    for v in videos:
+        with open_video(v.path) as video:
+            result = yield from spot(video, ckpt, settings, name=v.video_name)
+        out[v.video_name] = list(result.intervals)
+    return out
+
+
+def loso(
+    videos: Sequence[LabelledVideo],
+    out_dir: str | os.PathLike,
+    config: ModelConfig | None = None,
+    data: DataSettings | None = None,
+    settings: TrainSettings | None = None,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    k: float = 0.5,
+) -> Generator[Progress, None, LosoResult]:
+    """Leave-one-subject-out: per subject, train on the others (:func:`train`), spot its videos."""
+    from .checkpoint import load_checkpoint
+
+    settings = settings or TrainSettings()
+    out_dir = Path(out_dir)
+    subjects = sorted({v.subject for v in videos})
+    if len(subjects) < 2:
+        raise CheckpointError(f"leave-one-subject-out needs at least two subjects, got {subjects}")
+    folds: dict[str, Path] = {}
+    predictions: dict[str, list[Interval]] = {}
+    for subject in subjects:
+        train_v = [v for v in videos if v.subject != subject]
+        test_v = [v for v in videos if v.subject == subject]
+        result = yield from train(
+            train_v, out_dir / f"fold-{subject}.pt", config, data, settings, cache_dir=cache_dir
+        )
+        folds[subject] = result.checkpoint
+        ckpt = load_checkpoint(result.checkpoint, resolve_device(settings.device))
+        predictions.update((yield from spot_videos(ckpt, test_v, cache_dir, settings.device)))
+    gt = {v.video_name: list(v.intervals) for v in videos}
+    return LosoResult(folds, predictions, evaluate(gt, predictions, k=k), gt)
