@@ -1,0 +1,213 @@
+"""``mespot vovnet train|eval|spot``: train, evaluate and run the VoVNet spotter.
+
+A *labelled folder* is a folder holding ``ground_truth.csv`` (any readable label format can be
+given with ``--labels``) and the videos it names (``<video>.mp4|avi|mov|mkv`` or a folder of
+frames) — what ``mespot synth --count N`` writes. A video's subject (for leave-one-subject-out)
+is the label file's subject column when it has one, else the video name without its trailing
+``_<number>`` (``synth_11_000`` → ``synth_11``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+from pathlib import Path
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "vovnet",
+        help="train, evaluate or run the VoVNet spotter",
+        description="The VoVNet multi-scale spotter (Electronics 2023): face crops + optical flow through "
+        "a VoVNet backbone, a 1-D feature pyramid and anchor-free heads.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    tr = actions.add_parser(
+        "train",
+        help="train a checkpoint on labelled folders (or evaluate by leave-one-subject-out)",
+        description="Train on every video of the labelled folders. Validation uses held-out *training* "
+        "subjects (--val-subjects) to choose the epoch and the score thresholds. With --loso, one model "
+        "per subject is trained on the others and the held-out subject is spotted; F1 is printed.",
+    )
+    _add_data_args(tr)
+    tr.add_argument("--out", required=True, metavar="FILE.pt", help="checkpoint (or folder with --loso)")
+    tr.add_argument("--loso", action="store_true", help="leave-one-subject-out evaluation")
+    tr.add_argument("--epochs", type=int, default=30, help="epochs (30)")
+    tr.add_argument("--batch-size", type=int, default=32, help="windows per batch (32, paper on CAS(ME)²)")
+    tr.add_argument("--lr", type=float, default=0.005, help="Adam learning rate (0.005, paper)")
+    tr.add_argument("--window", type=int, default=128, help="frames per training window (128)")
+    tr.add_argument("--window-stride", type=int, default=0, help="frames between windows (window/2)")
+    tr.add_argument(
+        "--val-subjects", type=int, default=1, help="training subjects held out for validation (1)"
+    )
+    tr.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    tr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    tr.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    tr.add_argument("--no-flow", action="store_true", help="face crops only (the paper's Table 5 ablation)")
+    tr.add_argument("--flow", choices=("tvl1", "dis", "farneback"), default="tvl1", help="flow method (tvl1)")
+    tr.add_argument("--flow-gap", type=int, default=1, help="flow from frame t-gap to t (1)")
+    tr.add_argument("--flow-size", type=int, default=0, help="crop side the flow is computed on (input size)")
+    tr.add_argument("--input-size", type=int, default=128, help="face crop side fed to the network (128)")
+    tr.add_argument("--small", action="store_true", help="the compact model (1/8 of Table 1-2 widths)")
+    tr.add_argument("--resume", action="store_true", help="continue an interrupted training")
+    tr.set_defaults(func=run_train)
+
+    ev = actions.add_parser(
+        "eval",
+        help="spot labelled folders with a checkpoint and print the MEGC F1",
+        description="Spot every video of the labelled folders with a checkpoint and score the result "
+        "(IoU >= k, one-to-one matching). Use videos the checkpoint was not trained on.",
+    )
+    ev.add_argument("checkpoint", metavar="FILE.pt")
+    _add_data_args(ev)
+    ev.add_argument("--k", type=float, default=0.5, help="IoU threshold (0.5)")
+    ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    ev.add_argument("--pred", metavar="CSV", help="also write the predictions as native CSV")
+    ev.set_defaults(func=run_eval)
+
+    sp = actions.add_parser(
+        "spot", help="spot one video", description="Spot one video and print its intervals."
+    )
+    sp.add_argument("video")
+    sp.add_argument("--checkpoint", metavar="FILE.pt", help="checkpoint (default: the shipped one)")
+    sp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    sp.add_argument("--out", metavar="CSV", help="write the intervals as native CSV")
+    sp.add_argument("--cache-dir", metavar="DIR", help="cache folder for face crops and flow")
+    sp.add_argument("--quiet", action="store_true")
+    sp.set_defaults(func=run_spot)
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "folders", nargs="+", metavar="FOLDER", help="labelled folders (ground_truth.csv + videos)"
+    )
+    p.add_argument("--labels", default="ground_truth.csv", help="label file name in each folder")
+    p.add_argument("--cache-dir", metavar="DIR", help="cache folder for face crops and flow (user cache)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _video_path(folder: Path, name: str) -> Path:
+    for ext in VIDEO_EXTENSIONS:
+        if (folder / f"{name}{ext}").is_file():
+            return folder / f"{name}{ext}"
+    if (folder / name).is_dir():
+        return folder / name
+    from ..core.errors import MespotError
+
+    raise MespotError(
+        f"{folder}: no video named {name} (looked for {', '.join(VIDEO_EXTENSIONS)} or a folder)"
+    )
+
+
+def labelled_videos(folders: list[str], labels_name: str) -> list:
+    """Every labelled video of the folders, with its subject."""
+    from ..core.errors import MespotError
+    from ..core.labels import read_labels
+    from ..core.spotters.vovnet import LabelledVideo
+
+    out = []
+    for folder in map(Path, folders):
+        path = folder / labels_name
+        if not path.is_file():
+            raise MespotError(f"{folder}: no label file {labels_name}")
+        for vi in read_labels(path):
+            subject = vi.subject or re.sub(r"_\d+$", "", vi.video)
+            out.append(
+                LabelledVideo(str(_video_path(folder, vi.video)), tuple(vi.intervals), subject, vi.video)
+            )
+    if not out:
+        raise MespotError("the label files name no videos")
+    return out
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ..core.spotters.vovnet import SMALL_MODEL, DataSettings, ModelConfig, TrainSettings, loso, train
+    from ._progress import drive
+
+    videos = labelled_videos(args.folders, args.labels)
+    data = DataSettings(
+        input_size=args.input_size,
+        flow=not args.no_flow,
+        flow_method=args.flow,
+        flow_gap=args.flow_gap,
+        flow_size=args.flow_size,
+    )
+    config = dataclasses.replace(SMALL_MODEL if args.small else ModelConfig(), in_channels=data.channels)
+    settings = TrainSettings(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        window=args.window,
+        window_stride=args.window_stride or max(1, args.window // 2),
+        val_subjects=args.val_subjects,
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+    )
+    if args.loso:
+        result = drive(
+            loso(videos, args.out, config, data, settings, cache_dir=args.cache_dir), "LOSO", args.quiet
+        )
+        ev = result.evaluation
+        print(f"LOSO over {len(result.folds)} subjects, {len(videos)} videos, IoU >= {ev.k}")
+        print("| | MaE | ME | Overall |\n|---|---|---|---|")
+        print(f"| F1 | {ev.mae.f1:.4f} | {ev.me.f1:.4f} | {ev.overall.f1:.4f} |")
+        return 0
+    result = drive(
+        train(videos, args.out, config, data, settings, cache_dir=args.cache_dir, resume=args.resume),
+        "training",
+        args.quiet,
+    )
+    last = result.history[-1]
+    print(
+        f"wrote {result.checkpoint} (epoch {result.best_epoch} of {len(result.history)}; "
+        f"final train loss {last['train_total']:.4f}, val loss {last['val_total']:.4f}; "
+        f"thresholds ME {result.thresholds['me']:.2f} MaE {result.thresholds['mae']:.2f}); "
+        f"loss curve {result.loss_plot}"
+    )
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from ..core.labels.native import write_native_csv
+    from ..core.metrics import evaluate
+    from ..core.spotters.vovnet import load_checkpoint, spot_videos
+    from ..core.spotters.vovnet.spotter import resolve_device
+    from ._progress import drive
+
+    videos = labelled_videos(args.folders, args.labels)
+    ckpt = load_checkpoint(args.checkpoint, resolve_device(args.device))
+    pred = drive(spot_videos(ckpt, videos, args.cache_dir, args.device), "spotting", args.quiet)
+    ev = evaluate({v.video_name: list(v.intervals) for v in videos}, pred, k=args.k)
+    print(f"{len(videos)} videos, IoU >= {args.k}")
+    print("| | MaE | ME | Overall |\n|---|---|---|---|")
+    print(f"| F1 | {ev.mae.f1:.4f} | {ev.me.f1:.4f} | {ev.overall.f1:.4f} |")
+    if args.pred:
+        write_native_csv(args.pred, pred)
+    return 0
+
+
+def run_spot(args: argparse.Namespace) -> int:
+    from ..core.labels.native import write_native_csv
+    from ..core.spotters.vovnet import SpotSettings, default_checkpoint, load_checkpoint, spot
+    from ..core.spotters.vovnet.spotter import resolve_device
+    from ..core.video import open_video
+    from ._progress import drive
+
+    device = resolve_device(args.device)
+    ckpt = load_checkpoint(args.checkpoint, device) if args.checkpoint else default_checkpoint(device)
+    settings = SpotSettings(device=args.device, cache_dir=args.cache_dir or "")
+    with open_video(args.video) as video:
+        result = drive(spot(video, ckpt, settings), "spotting", args.quiet)
+    for iv in result.intervals:
+        print(f"{iv.type}\t{iv.onset}\t{iv.apex}\t{iv.offset}\t{iv.score:.3f}")
+    if args.out:
+        write_native_csv(args.out, {result.video: list(result.intervals)})
+    if not result.intervals:
+        print("no expression spotted", file=sys.stderr)
+    return 0
