@@ -174,3 +174,17 @@ def test_the_docs_list_every_shortcut():
     docs = (Path(__file__).resolve().parents[1] / "docs" / "review.md").read_text(encoding="utf-8")
     for shortcut in SHORTCUTS:
         assert f"| `{shortcut.key}` | {shortcut.help} |" in docs, shortcut.key
+
+
+def test_arrow_keys_on_the_timeline_step_frames_for_the_edit_keys(docks, qtbot):
+    viewer, model, view, _ = docks
+    viewer.dims.set_current_step(0, 100)
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    qtbot.keyClick(view, Qt.Key.Key_Left)
+    assert frame(viewer) == 101
+    qtbot.keyClick(view, Qt.Key.Key_N)  # c2, onset 120
+    for _ in range(3):
+        qtbot.keyClick(view, Qt.Key.Key_Right)
+    qtbot.keyClick(view, Qt.Key.Key_Q)
+    assert model.decision_for(MACHINE, "c2").onset == 123

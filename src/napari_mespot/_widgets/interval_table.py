@@ -53,7 +53,6 @@ COLUMNS = (
 EDITABLE = ("onset", "apex", "offset", "type", "aus", "note")
 #: Status shown for ground-truth intervals nobody has decided on.
 TRUTH = "truth"
-SORT_ROLE = Qt.ItemDataRole.UserRole
 ALL = "all"
 
 
@@ -82,6 +81,23 @@ def table_rows(model: ReviewModel) -> list[Row]:
     return rows
 
 
+#: Cell values by column: sorting asks for them n·log(n) times, so each is one cheap call.
+_VALUES = {
+    "track": lambda row, fps: row.track,
+    "onset": lambda row, fps: row.interval.onset,
+    "apex": lambda row, fps: row.interval.apex,
+    "offset": lambda row, fps: row.interval.offset,
+    "frames": lambda row, fps: row.interval.length,
+    "seconds": lambda row, fps: round(row.interval.length / fps, 3),
+    "type": lambda row, fps: row.interval.type,
+    "status": lambda row, fps: row.status,
+    "aus": lambda row, fps: format_aus(row.interval.aus),
+    "score": lambda row, fps: row.interval.score,
+    "note": lambda row, fps: row.interval.note,
+    "id": lambda row, fps: row.interval.id,
+}
+
+
 class IntervalTableModel(QAbstractTableModel):
     """Qt's view of :func:`table_rows`; edits go to the review model."""
 
@@ -89,6 +105,8 @@ class IntervalTableModel(QAbstractTableModel):
         super().__init__()
         self.review: ReviewModel | None = None
         self.rows: list[Row] = []
+        self.sort_column = COLUMNS.index("onset")
+        self.sort_order = Qt.SortOrder.AscendingOrder
         self._report = report  # callable(str): where a refused edit is told
 
     def set_model(self, model: ReviewModel | None) -> None:
@@ -98,7 +116,25 @@ class IntervalTableModel(QAbstractTableModel):
     def refresh(self) -> None:
         self.beginResetModel()
         self.rows = table_rows(self.review) if self.review is not None else []
+        self._sort_rows()
         self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort here, in one Python ``list.sort``: a proxy would call :meth:`data` per comparison,
+        over 100 ms for 2 000 rows after every edit."""
+        self.sort_column, self.sort_order = column, order
+        self.beginResetModel()
+        self._sort_rows()
+        self.endResetModel()
+
+    def _sort_rows(self) -> None:
+        get, fps = _VALUES[COLUMNS[self.sort_column]], self.review.fps if self.review else 1.0
+
+        def key(row: Row) -> tuple:
+            value = get(row, fps)
+            return (value is not None, value if value is not None else 0)  # blanks first
+
+        self.rows.sort(key=key, reverse=self.sort_order == Qt.SortOrder.DescendingOrder)
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
         return 0 if parent.isValid() else len(self.rows)
@@ -113,22 +149,7 @@ class IntervalTableModel(QAbstractTableModel):
 
     def value(self, row: Row, column: str) -> Any:
         """The cell's value (numbers stay numbers, so sorting is numeric)."""
-        iv = row.interval
-        values = {
-            "track": row.track,
-            "onset": iv.onset,
-            "apex": iv.apex,
-            "offset": iv.offset,
-            "frames": iv.length,
-            "seconds": round(iv.duration(self.review.fps), 3),
-            "type": iv.type,
-            "status": row.status,
-            "aus": format_aus(iv.aus),
-            "score": iv.score,
-            "note": iv.note,
-            "id": iv.id,
-        }
-        return values[column]
+        return _VALUES[column](row, self.review.fps)
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -141,10 +162,6 @@ class IntervalTableModel(QAbstractTableModel):
             if column == "score" and value is not None:
                 return f"{value:.3g}"
             return "" if value is None else str(value)
-        if role == SORT_ROLE:
-            if isinstance(value, int | float):
-                return float(value)
-            return -1.0 if value is None and column in ("apex", "score") else str(value or "")
         if role == Qt.ItemDataRole.TextAlignmentRole and column in ("onset", "apex", "offset", "frames"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -200,7 +217,10 @@ class IntervalFilter(QSortFilterProxyModel):
         self.type = ALL
         self.status = ALL
         self.aus: tuple[int, ...] = ()
-        self.setSortRole(SORT_ROLE)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """The table model sorts (fast); this proxy keeps its order and only filters."""
+        self.sourceModel().sort(column, order)
 
     def set_filter(self, **values: Any) -> None:
         for name, value in values.items():

@@ -319,8 +319,8 @@ class ReviewActions:
 
     def _loop_tick(self) -> None:
         """Next frame of the selected interval as it stands now (edits while playing count)."""
-        found = self.selected()
-        if found is None:
+        found = self.selected() if self.viewer is not None else None
+        if found is None:  # the selection was undone, or the viewer closed
             self.stop_loop()
             return
         current = found[2]

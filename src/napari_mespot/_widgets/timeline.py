@@ -643,7 +643,13 @@ class TimelineView(QWidget):
         event.accept()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if self.key_handler is None or not self.key_handler(event):
+        """Review keys first; ←/→ step one frame, as they do on napari's canvas."""
+        if self.key_handler is not None and self.key_handler(event):
+            return
+        steps = {Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1}
+        if event.key() in steps and self.model is not None:
+            self.frame_requested.emit(self._clamp_frame(self.playhead + steps[event.key()]))
+        else:
             super().keyPressEvent(event)
 
 
