@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,12 @@ def test_arrow_keys_on_the_timeline_step_frames_for_the_edit_keys(docks, qtbot):
         qtbot.keyClick(view, Qt.Key.Key_Right)
     qtbot.keyClick(view, Qt.Key.Key_Q)
     assert model.decision_for(MACHINE, "c2").onset == 123
+
+
+def test_key_edits_are_autosaved_to_the_session(docks, qtbot):
+    viewer, _, view, _ = docks
+    qtbot.keyClick(view, Qt.Key.Key_N)
+    qtbot.keyClick(view, Qt.Key.Key_A)
+    saved = json.loads(actions_for(viewer).review.session.path.read_text(encoding="utf-8"))
+    assert [entry["action"] for entry in saved["log"]] == ["accept"]
+    assert saved["log"][0]["origin"] == f"{MACHINE}/c1"

@@ -197,3 +197,20 @@ def test_the_docks_follow_the_active_video_layer(make_napari_viewer_proxy):
     assert widget.view.model is review_for(real).model
     viewer.layers.remove(real)
     assert widget.view.model is None and "no video" in widget.title.text()
+
+
+def test_a_damaged_session_is_reported_and_nothing_is_edited(make_napari_viewer_proxy):
+    from napari_mespot._sample_data import SYNTHETIC_VIDEO, sample_path
+    from napari_mespot.core.session import session_path_for
+    from napari_mespot.core.video import open_video
+
+    with open_video(sample_path(SYNTHETIC_VIDEO)) as video:
+        sidecar = session_path_for(video, beside_video=False)
+    sidecar.parent.mkdir(parents=True, exist_ok=True)
+    sidecar.write_text('{"format": "napari-mespot session", "version": 1, "tracks": [')
+    viewer = make_napari_viewer_proxy()
+    widget = TimelineWidget(viewer)
+    viewer.open_sample("napari-mespot", "synthetic_face")
+    assert widget.view.model is None
+    assert "damaged" in widget.status.text() and "damaged" in viewer.status
+    assert sidecar.read_text().endswith('"tracks": [')
