@@ -74,7 +74,10 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged files; all mean the same here
-        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated): {exc}") from exc
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (corrupt or truncated): {detail}"
+        ) from exc
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a napari-mespot VoVNet checkpoint")
     if blob.get("version") != VERSION:

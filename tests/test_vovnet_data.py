@@ -1,0 +1,122 @@
+"""From videos to network input: windows, targets, face crops + flow and their on-disk cache."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from napari_mespot.core.intervals import Interval
+from napari_mespot.core.landmarks import FaceLandmarks, MediaPipeFaceMesh
+from napari_mespot.core.spotters.vovnet import DataSettings, features_for_video
+from napari_mespot.core.spotters.vovnet.data import Features, window_starts, window_targets
+from napari_mespot.core.synth import SynthSettings, write_synthetic_video
+from napari_mespot.core.video import open_video
+
+SETTINGS = DataSettings(input_size=32, flow_method="dis", flow_size=64, flow_gap=2)
+
+
+def _run(gen):
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("vovnet-data")
+    settings = SynthSettings(
+        duration_s=3.0,
+        size=(320, 240),
+        n_me=0,
+        n_mae=1,
+        mae_duration_s=(1.0, 1.5),
+        mae_amplitude_px=(3.0, 4.0),
+        head_shakes=False,
+        blinks=False,
+        min_gap_s=0.5,
+    )
+    result = _run(write_synthetic_video(folder / "clip.mp4", settings, 77))
+    return folder / "clip.mp4", result
+
+
+def test_window_starts_cover_every_frame():
+    assert window_starts(50, 64, 32) == [0]
+    assert window_starts(200, 64, 32) == [0, 32, 64, 96, 128, 136]
+    assert window_starts(128, 64, 32) == [0, 32, 64]
+
+
+def test_window_targets_clip_or_drop_cut_expressions():
+    ivs = [
+        Interval(onset=10, offset=15, type="me"),
+        Interval(onset=50, offset=89, type="mae"),
+        Interval(onset=60, offset=200, type="mae"),
+    ]
+    segs, classes = window_targets(ivs, 0, 64)
+    # the 40-frame MaE keeps 14 of 40 frames inside: dropped; the last starts outside
+    assert segs.tolist() == [[10.0, 15.0]] and classes.tolist() == [0]
+    # frames 40..103: the first MaE is whole; 44 of the last one's 141 frames are not enough
+    segs, classes = window_targets(ivs, 40, 64)
+    assert segs.tolist() == [[10.0, 49.0]] and classes.tolist() == [1]
+
+
+def test_window_pads_after_the_end():
+    frames = np.full((5, 8, 8, 3), 255, np.uint8)
+    flow = np.ones((5, 2, 8, 8), np.float16)
+    x, valid = Features(frames, flow, np.ones(5, bool)).window(2, 8)
+    assert valid == 3 and x.shape == (8, 5, 8, 8)
+    assert torch.all(x[3:] == 0) and torch.all(x[:3, 3:] == 1)
+
+
+def test_features_are_cached_and_memory_mapped(clip, tmp_path):
+    path, truth = clip
+    with open_video(path) as video:
+        first = _run(features_for_video(video, SETTINGS, tmp_path))
+        again = _run(features_for_video(video, SETTINGS, tmp_path))
+        assert isinstance(again.frames, np.memmap) and isinstance(again.flow, np.memmap)
+        assert np.array_equal(first.frames, again.frames) and np.array_equal(first.flow, again.flow)
+        n = len(video)
+        assert first.frames.shape == (n, 32, 32, 3) and first.flow.shape == (n, 2, 32, 32)
+        assert first.found.all()
+        # the first flow_gap frames have no earlier frame to compare with
+        assert not first.flow[:2].any()
+        # the macro-expression moves the face more than the quiet frames do
+        motion = np.abs(np.asarray(first.flow, np.float32)).mean(axis=(1, 2, 3))
+        iv = truth.intervals[0]
+        assert motion[iv.onset : iv.offset + 1].max() > 2 * np.median(motion[2 : iv.onset])
+        # other settings, other cache entry; no flow for the ablation
+        no_flow = _run(features_for_video(video, dataclasses.replace(SETTINGS, flow=False), tmp_path))
+        assert no_flow.flow is None
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
+
+
+def test_frames_without_a_face_stay_blank(clip):
+    path, _ = clip
+    with open_video(path) as video:
+        lm = _run(MediaPipeFaceMesh().detect(video[:20]))
+        points = lm.points.copy()
+        points[5:8] = np.nan
+        gap = FaceLandmarks(points, lm.confidence, lm.scheme, lm.provider)
+        clip20 = np.asarray(video[:20])
+    feats = _run(
+        features_for_video(_Frames(clip20, 30.0), dataclasses.replace(SETTINGS, smooth_frames=1), None, gap)
+    )
+    assert feats.found.tolist() == [k not in (5, 6, 7) for k in range(20)]
+    assert not feats.frames[5:8].any() and not feats.flow[5:8].any()
+
+
+class _Frames:
+    """An in-memory video (never cached)."""
+
+    def __init__(self, frames: np.ndarray, fps: float) -> None:
+        self.frames, self.fps = frames, fps
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, k):
+        return self.frames[k]
