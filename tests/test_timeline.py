@@ -214,3 +214,17 @@ def test_a_damaged_session_is_reported_and_nothing_is_edited(make_napari_viewer_
     assert widget.view.model is None
     assert "damaged" in widget.status.text() and "damaged" in viewer.status
     assert sidecar.read_text().endswith('"tracks": [')
+
+
+def test_overlapping_intervals_the_selected_one_is_hit_first(timeline):
+    _, model, widget = timeline
+    view = widget.view
+    long, short = model.add(400, 500), model.add(440, 460)
+    view.show_frames(380, 520)
+    where = QPointF(point(view, 450.5, CORRECTED))
+    model.select(CORRECTED, short.id)
+    assert view.hit_at(where).interval_id == short.id
+    model.select(CORRECTED, long.id)
+    assert view.hit_at(where).interval_id == long.id
+    edge = QPointF(point(view, 440, CORRECTED))
+    assert (view.hit_at(edge).interval_id, view.hit_at(edge).part) == (short.id, "onset")  # handles first

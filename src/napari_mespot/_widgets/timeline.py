@@ -504,7 +504,8 @@ class TimelineView(QWidget):
         if not len(idx):
             return None
         selected = self.model.selection[1] if self.model.selection else None
-        best: tuple[float, int, Hit] | None = None
+        # (rank, pixels away, hit): handles before bodies, the selection's before the others'
+        found: list[tuple[int, float, Hit]] = []
         for i in idx.tolist():
             interval_id = lane.ids[i]
             rank = 0 if interval_id == selected else 1
@@ -514,11 +515,11 @@ class TimelineView(QWidget):
                     handles.append(("apex", lane.apex[i] + 0.5))
                 for part, edge in handles:
                     distance = abs(self.x_of(edge) - pos.x())
-                    if distance <= HANDLE_PX and (best is None or (rank, distance) < best[:2]):
-                        best = (rank, distance, Hit(lane.name, interval_id, part))
-            if best is None and lane.onset[i] <= frame < lane.offset[i] + 1:
-                best = (rank + 2, 0.0, Hit(lane.name, interval_id, "body"))
-        return best[2] if best is not None else None
+                    if distance <= HANDLE_PX:
+                        found.append((rank, distance, Hit(lane.name, interval_id, part)))
+            if lane.onset[i] <= frame < lane.offset[i] + 1:
+                found.append((rank + 2, 0.0, Hit(lane.name, interval_id, "body")))
+        return min(found, key=lambda item: item[:2])[2] if found else None
 
     def tooltip_at(self, pos: QPointF) -> str:
         hit = self.hit_at(pos)
