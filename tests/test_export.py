@@ -115,6 +115,13 @@ def test_cli_video_name_option(session_file, tmp_path, capsys):
     assert list(read_labels(out).videos) == ["s15/clip"]
 
 
+def test_cli_help_names_every_writable_format():
+    from napari_mespot.commands.export import FORMATS_HELP
+    from napari_mespot.core.export import EXPORT_FORMATS
+
+    assert sorted(FORMATS_HELP.replace(" or ", ", ").split(", ")) == sorted(EXPORT_FORMATS)
+
+
 def _cli_error(argv, capsys) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -132,6 +139,12 @@ def test_cli_user_errors_are_one_line(session_file, tmp_path, capsys):
     other.write_text('{"hello": 1}')
     assert "not a napari-mespot session" in _cli_error(["export", str(other), "--out", "o.csv"], capsys)
     assert "extension" in _cli_error(["export", str(sidecar), "--out", str(tmp_path / "out.txt")], capsys)
+    assert "unknown label format" in _cli_error(
+        ["export", str(sidecar), "--out", str(tmp_path / "o.csv"), "--format", "csv"], capsys
+    )
+    assert "can be read but not written" in _cli_error(
+        ["export", str(sidecar), "--out", str(tmp_path / "o.xlsx"), "--format", "samm-lv-xlsx"], capsys
+    )
     assert "15_0101" in _cli_error(
         ["export", str(sidecar), "--out", str(tmp_path / "x.xlsx"), "--video-name", "clip"], capsys
     )

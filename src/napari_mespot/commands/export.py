@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+#: Listed here rather than imported, so that ``mespot --help`` does not load the label and video
+#: modules; a test checks the list against :data:`napari_mespot.core.export.EXPORT_FORMATS`.
+FORMATS_HELP = "native-csv, native-json, megc-csv or cas-me2-xlsx"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..core.export import EXPORT_FORMATS
-
     p = sub.add_parser(
         "export",
         help="export the corrected intervals of a review session (native CSV/JSON, MEGC CSV, CAS(ME)² xlsx)",
@@ -19,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("session", metavar="SESSION_OR_VIDEO", help="session sidecar or video file/folder")
     p.add_argument("--out", required=True, metavar="FILE", help="label file to write (atomically)")
-    p.add_argument("--format", choices=EXPORT_FORMATS, help="output format (default: by extension)")
+    p.add_argument("--format", metavar="FORMAT", help=f"{FORMATS_HELP} (default: by OUT's extension)")
     p.add_argument(
         "--all-statuses",
         action="store_true",
