@@ -14,6 +14,7 @@ from typing import Any
 
 from psygnal import Signal, SignalGroup
 
+from ..core.compare import Outcome
 from ..core.labels.native import read_native_csv
 from ..core.review import ReviewModel
 from ..core.session import ReviewSession, session_path_for
@@ -45,6 +46,8 @@ def video_layers(viewer) -> list:
 class VideoReviewEvents(SignalGroup):
     #: (run name) when a spotter result is added.
     results_changed = Signal(str)
+    #: () when a comparison has marked intervals as tp / fp / fn.
+    outcomes_changed = Signal()
 
 
 class VideoReview:
@@ -57,6 +60,8 @@ class VideoReview:
         beside = not layer.metadata.get("sample", False)
         self.session = ReviewSession.open(self.video, session_path_for(self.video, beside_video=beside))
         self.results: dict[str, SpotResult] = {}
+        #: track name → interval id → "tp" | "fp" | "fn", from the last comparison.
+        self.outcomes: dict[str, dict[str, str]] = {}
         self.events = VideoReviewEvents()
         self._load_ground_truth()
 
@@ -73,6 +78,14 @@ class VideoReview:
         self.results[run] = result
         self.model.add_track(run, result.intervals, kind="machine", method=result.method, run=run)
         self.events.results_changed.emit(run)
+
+    def set_outcomes(
+        self, runs: dict[str, dict[str, Outcome]], reference: str, reference_outcomes: dict[str, str]
+    ) -> None:
+        """Publish a comparison's per-interval outcomes for the views that mark them."""
+        self.outcomes = {run: {i: o.outcome for i, o in per_run.items()} for run, per_run in runs.items()}
+        self.outcomes[reference] = dict(reference_outcomes)
+        self.events.outcomes_changed.emit()
 
     def unique_run_name(self, method: str) -> str:
         k = 1
