@@ -1,0 +1,58 @@
+"""``mespot batch DATASET_ROOT|LIST --out DIR``: spot many videos on a dask cluster, resumably."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "batch",
+        help="spot every video of a folder or list on a dask.distributed cluster",
+        description="Spot every video below a folder (video files and image-sequence folders) or "
+        "listed in a text file, one dask task per video: on a local cluster by default, or on an "
+        "existing scheduler (--scheduler tcp://host:8786; the workers need napari-mespot "
+        "installed). Each video's intervals go to OUT/<video>.csv and every outcome to "
+        "OUT/manifest.json as it arrives; rerunning skips the videos already done. A video that "
+        "fails is reported and does not stop the others (exit code 1 if any failed).",
+    )
+    p.add_argument("source", metavar="DATASET_ROOT|LIST", help="folder of videos, or a text file of paths")
+    p.add_argument("--out", required=True, metavar="DIR", help="where results and the manifest go")
+    p.add_argument("--method", choices=("prototype",), default="prototype")
+    p.add_argument("--prototypes", metavar="FILE", help="prototype file (default: the shipped set)")
+    p.add_argument("--fps", type=float, help="frame rate of image folders")
+    p.add_argument("--head-motion", action="store_true", help="subtract head motion before matching")
+    p.add_argument(
+        "--flow", choices=("farneback", "dis", "tvl1"), help="flow method (default: the prototypes')"
+    )
+    p.add_argument("--scheduler", metavar="ADDRESS", help="address of an existing dask scheduler")
+    p.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="local workers (default: one per core)"
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.batch import find_videos, report_dict, run_batch
+    from ._progress import drive
+
+    settings = {"head_motion": args.head_motion}
+    if args.flow:
+        settings["flow_method"] = args.flow
+    options = {"prototypes": args.prototypes, "fps": args.fps, "settings": settings}
+    videos = find_videos(args.source)
+    gen = run_batch(videos, args.out, args.method, options, scheduler=args.scheduler, workers=args.workers)
+    report = drive(gen, "batch")
+    if args.json:
+        print(json.dumps(report_dict(report), indent=1))
+    else:
+        print(
+            f"{len(report.done)} done, {len(report.skipped)} already done, {len(report.failed)} failed "
+            f"in {report.seconds:.1f} s; results in {report.out_dir}"
+        )
+        for name, error in report.failed.items():
+            print(f"  failed {name}: {error}")
+    return 1 if report.failed else 0
