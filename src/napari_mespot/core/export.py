@@ -9,7 +9,6 @@ labels are hours of work, and a silent overwrite is the one way an export could 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,6 @@ from .intervals import Interval
 from .labels import FORMATS, Labels, output_format, write_labels
 from .review import ReviewModel
 from .session import SUFFIX, ReviewSession, session_path_for
-from .video import VideoIdentity
 
 #: Formats the export can write, in the order the GUI offers them.
 EXPORT_FORMATS: tuple[str, ...] = tuple(name for name, f in FORMATS.items() if f.writer is not None)
@@ -102,7 +100,7 @@ def load_session(path: str | os.PathLike) -> ReviewSession:
     if not path.exists():
         raise ExportError(f"{path}: no such session file or video")
     if path.name.endswith(SUFFIX) or path.suffix.lower() == ".json":
-        return _read_sidecar(path)
+        return ReviewSession.read(path)
     from .video import open_video
 
     video = open_video(path)
@@ -110,16 +108,3 @@ def load_session(path: str | os.PathLike) -> ReviewSession:
         if candidate.exists():
             return ReviewSession.open(video, candidate, autosave=False)
     raise ExportError(f"{path}: this video has no review session yet (looked for {session_path_for(video)})")
-
-
-def _read_sidecar(path: Path) -> ReviewSession:
-    """Load a sidecar checked against the identity it records (there is no video to compare with).
-
-    When even that identity cannot be read, the session loader itself words the problem (damaged
-    JSON, not a session file, malformed), since it parses the file the same way and fails first.
-    """
-    try:
-        identity = VideoIdentity(**json.loads(path.read_text(encoding="utf-8"))["video"])
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
-        identity = VideoIdentity(str(path), -1, -1, "")
-    return ReviewSession._load(path, identity, autosave=False)

@@ -148,6 +148,7 @@ class ReviewModel:
         self._undo: list[Edit] = []
         self._redo: list[Edit] = []
         self.selection: tuple[str, str] | None = None
+        self._origins: dict[str, Interval] | None = None
         self.events = ReviewEvents()
 
     # -- tracks ---------------------------------------------------------------------------------
@@ -178,11 +179,11 @@ class ReviewModel:
 
     def decision_for(self, track: str, interval_id: str) -> Interval | None:
         """The corrected interval that came from candidate ``track/interval_id``, if reviewed."""
-        origin = f"{track}/{interval_id}"
-        for iv in self.corrected.intervals.values():
-            if iv.get_extra("origin") == origin:
-                return iv
-        return None
+        if self._origins is None:
+            # Built once after each edit: stepping through hundreds of candidates asks this a lot.
+            decided = self.corrected.intervals.values()
+            self._origins = {iv.get_extra("origin"): iv for iv in decided if iv.get_extra("origin")}
+        return self._origins.get(f"{track}/{interval_id}")
 
     # -- navigation -----------------------------------------------------------------------------
     def select(self, track: str | None, interval_id: str | None = None) -> None:
@@ -261,6 +262,7 @@ class ReviewModel:
     def apply(self, edit: Edit, *, record: bool = True) -> None:
         """Apply ``edit`` to the corrected track, log it, make it undoable, tell the listeners."""
         track = self.corrected.intervals
+        self._origins = None
         for change in edit.changes:
             if change.before is not None:
                 track.pop(change.before.id, None)

@@ -76,6 +76,12 @@ class ReviewSession:
             return cls._load(path, identity, autosave)
         return cls(path, identity, ReviewModel(video.fps, len(video)), autosave)
 
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> ReviewSession:
+        """A sidecar on its own, without its video (to export labels where the often licensed
+        video is not at hand): read-only, identified by the video it records."""
+        return cls._load(Path(path), None, autosave=False)
+
     def save(self) -> None:
         atomic_write_text(self.path, json.dumps(self.to_dict(), indent=1))
 
@@ -96,7 +102,7 @@ class ReviewSession:
         }
 
     @classmethod
-    def _load(cls, path: Path, identity: VideoIdentity, autosave: bool) -> ReviewSession:
+    def _load(cls, path: Path, identity: VideoIdentity | None, autosave: bool) -> ReviewSession:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
@@ -123,7 +129,9 @@ class ReviewSession:
             raise SessionError(
                 f"{path}: the session file is malformed ({type(exc).__name__}: {exc})"
             ) from None
-        if not saved.matches(identity):
+        if identity is None:
+            identity = saved
+        elif not saved.matches(identity):
             raise SessionError(
                 f"{path}: this session belongs to another video ({saved.path}, {saved.n_frames} frames, "
                 f"content {saved.content_hash[:12]}), not to {identity.path} ({identity.n_frames} frames, "
