@@ -15,7 +15,9 @@ pytestmark = pytest.mark.gui
 
 def fake_run(n_frames: int, intervals: list[Interval]) -> SpotResult:
     curves = np.zeros((1, n_frames), np.float32)
-    return SpotResult("synthetic_face", "fake", 30.0, n_frames, tuple(intervals), ("AU1",), curves, np.ones(1))
+    return SpotResult(
+        "synthetic_face", "fake", 30.0, n_frames, tuple(intervals), ("AU1",), curves, np.ones(1)
+    )
 
 
 def test_compare_scores_outcomes_and_curves(make_napari_viewer_proxy):
@@ -61,3 +63,36 @@ def test_a_new_run_appears_in_the_choices(make_napari_viewer_proxy):
     review_for(layer).add_result("fake 1", fake_run(len(layer.data), []))
     assert list(dock.runs.choices) == ["fake 1"]
     assert set(dock.reference_combo.choices) == {GROUND_TRUTH, "corrected"}
+
+
+def test_the_timeline_marks_the_outcomes(make_napari_viewer_proxy, qtbot):
+    from napari_mespot._widgets.timeline import OUTCOME_COLOURS, OUTCOME_H, TimelineWidget
+
+    viewer = make_napari_viewer_proxy()
+    layer = viewer.open_sample("napari-mespot", "synthetic_face")[0]
+    review = review_for(layer)
+    hit = review.model.tracks[GROUND_TRUTH].sorted()[0]
+    review.add_result(
+        "fake 1", fake_run(len(layer.data), [Interval(hit.onset, hit.offset, hit.type, id="hit")])
+    )
+    timeline = TimelineWidget(viewer)
+    viewer.window.add_dock_widget(timeline, area="bottom")
+    dock = CompareDock(viewer)
+    dock.reference_combo.value = GROUND_TRUTH
+    dock.runs.value = ["fake 1"]
+    dock.run()
+    assert timeline.view.outcomes["fake 1"] == {"hit": "tp"}
+
+    view = timeline.view
+    view.resize(1200, view.sizeHint().height())
+    view.show_frames(hit.onset - 5, hit.offset + 5)
+    image = view.grab().toImage()
+    row = next(r for r, lane in enumerate(view.lanes) if lane.name == "fake 1")
+    rect = view.lane_rect(row)
+    x = round(view.x_of((hit.onset + hit.offset + 1) / 2))
+    y = round(rect.bottom() - 3 - OUTCOME_H / 2)
+    got, want = image.pixelColor(x, y), OUTCOME_COLOURS["tp"]
+    # The strip's colour, give or take the pixel format's rounding (a miss is red or orange).
+    assert (
+        max(abs(got.red() - want.red()), abs(got.green() - want.green()), abs(got.blue() - want.blue())) <= 8
+    )

@@ -98,6 +98,11 @@ def _style(kind: str, status: str) -> tuple[QBrush, QPen]:
 STYLES = [_style(kind, status) for kind in TYPES for status in STATUS_KEYS]
 
 
+#: Outcome strips under intervals after a comparison: found, false alarm, missed.
+OUTCOME_COLOURS = {"tp": QColor(60, 200, 90), "fp": QColor(230, 60, 60), "fn": QColor(255, 160, 0)}
+OUTCOME_H = 4
+
+
 class Lane:
     """One track's intervals as sorted arrays: what painting and hit-testing search.
 
@@ -191,6 +196,8 @@ class TimelineView(QWidget):
         self._scrubbing = False
         self._press_start = 0.0
         self._static: QPixmap | None = None  # lanes, ruler and labels as last drawn
+        #: track → interval id → "tp" / "fp" / "fn", from the Compare dock's last comparison.
+        self.outcomes: dict[str, dict[str, str]] = {}
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
@@ -227,6 +234,11 @@ class TimelineView(QWidget):
             self.lanes = [lane.recolour(decisions) for lane in lanes]
         self.setMinimumHeight(self.sizeHint().height())
         self.updateGeometry()
+        self._invalidate()
+
+    def set_outcomes(self, outcomes: dict[str, dict[str, str]]) -> None:
+        """Mark intervals as found, false or missed (a strip under each, coloured by outcome)."""
+        self.outcomes = outcomes
         self._invalidate()
 
     def _on_selection(self, selection: tuple[str, str] | None = None) -> None:
@@ -441,7 +453,19 @@ class TimelineView(QWidget):
             xa = (LABEL_W + (apex[has_apex] + 0.5 - self.start) * self.scale).tolist()
             painter.setPen(QPen(QColor(255, 255, 255, 220), 2))
             painter.drawLines([QLineF(x, top, x, top + height) for x in xa])
+        self._paint_outcomes(painter, lane, idx, x0, x1, top + height)
         self._paint_selection(painter, row, lane, top, height)
+
+    def _paint_outcomes(self, painter: QPainter, lane: Lane, idx, x0, x1, bottom: float) -> None:
+        marks = self.outcomes.get(lane.name)
+        if not marks:
+            return
+        painter.setPen(Qt.PenStyle.NoPen)
+        for k, a, b in zip(idx.tolist(), x0.tolist(), x1.tolist(), strict=True):
+            outcome = marks.get(lane.ids[k])
+            if outcome is not None:
+                painter.setBrush(OUTCOME_COLOURS[outcome])
+                painter.drawRect(QRectF(a, bottom - OUTCOME_H, b - a, OUTCOME_H))
 
     def _paint_selection(self, painter: QPainter, row: int, lane: Lane, top: float, height: float) -> None:
         selection = self.model.selection
@@ -658,7 +682,9 @@ LEGEND = (
     "<span style='color:#4fa3f7'>■</span> ME &nbsp; <span style='color:#f0a030'>■</span> MaE &nbsp; "
     "faint: candidate &nbsp; border <span style='color:#5fd35f'>accepted</span> · "
     "<span style='color:#ffd84a'>edited</span> · <span style='color:#55e0e0'>added</span> · "
-    "<span style='color:#e05050'>rejected</span> (hatched) &nbsp; white tick: apex"
+    "<span style='color:#e05050'>rejected</span> (hatched) &nbsp; white tick: apex &nbsp; "
+    "strip after Compare: <span style='color:#3cc85a'>found</span> · "
+    "<span style='color:#e63c3c'>false</span> · <span style='color:#ffa000'>missed</span>"
 )
 
 
@@ -669,6 +695,7 @@ class TimelineWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.actions = actions_for(napari_viewer)
+        self._review: VideoReview | None = None
         self.view = TimelineView()
         self.view.key_handler = self.actions.handle_key
         self.scrollbar = QScrollBar(Qt.Orientation.Horizontal)
@@ -717,9 +744,18 @@ class TimelineWidget(QWidget):
         self.status.setText(text)
 
     def _set_review(self, review: VideoReview | None) -> None:
+        if self._review is not None:
+            self._review.events.outcomes_changed.disconnect(self._on_outcomes)
+        self._review = review
+        if review is not None:
+            review.events.outcomes_changed.connect(self._on_outcomes)
         self.view.set_model(review.model if review is not None else None)
+        self._on_outcomes()
         self.title.setText(f"<b>{review.layer.name}</b>" if review is not None else "no video layer")
         self._on_step()
+
+    def _on_outcomes(self) -> None:
+        self.view.set_outcomes(self._review.outcomes if self._review is not None else {})
 
     def _on_step(self, *_: Any) -> None:
         self.view.set_playhead(int(self.viewer.dims.current_step[0]))
