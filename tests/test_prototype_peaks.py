@@ -82,6 +82,14 @@ def test_valleys_widen_to_the_neighbouring_minima():
     assert [(a.start, a.end, a.apex) for a in found] == [(2, 7, 4)]
 
 
+def test_valleys_stop_at_the_level_above_the_local_floor():
+    curve = np.array([0, 0, 1, 1.5, 2, 10, 2, 1, 0.5, 0, 0], dtype=float)
+    assert widen_to_valleys(curve, 5, 5) == (1, 9)  # level 0: all the way down both slopes
+    # Floor before (m=3 frames 2..4) is 1: stop at the first frame <= 1 + 0.2·(10 − 1) = 2.8,
+    # i.e. frame 4; floor after (frames 6..8) is 0.5: stop at <= 0.5 + 0.2·9.5 = 2.4, frame 6.
+    assert widen_to_valleys(curve, 5, 5, m=3, level=0.2) == (4, 6)
+
+
 def test_overlap_index_inclusive():
     assert overlap_index((0, 9), (5, 14)) == pytest.approx(0.5)  # 5 shared of 10
     assert overlap_index((20, 29), (27, 40)) == pytest.approx(0.3)

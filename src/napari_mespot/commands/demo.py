@@ -1,6 +1,7 @@
 """``mespot demo``: the whole job on the shipped sample clip, with its ground truth.
 
-Spots the embedded synthetic clip (``synthetic_face.mp4``) with the default prototypes, prints
+Spots the embedded synthetic clip (``synthetic_face.mp4``) with the default prototypes and the
+``recommended`` settings preset, prints
 the intervals and the MEGC F1 (IoU ≥ 0.5, one-to-one) against the clip's ground truth, and
 writes the intervals, the curves and the scores to an output folder.
 """
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.atomic import atomic_write_text
     from ..core.labels import read_labels
     from ..core.metrics import evaluate
-    from ..core.spotters.prototype import PrototypeSettings, default_prototypes, default_prototypes_path
+    from ..core.spotters.prototype import PRESETS, default_prototypes, default_prototypes_path
     from ..core.synth import prepare_outdir
     from .spot import intervals_table, spot_file, summary, write_results
 
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     truth = read_labels(sample_path(SYNTHETIC_GROUND_TRUTH))
     print(f"video: {video}")
     print(f"prototypes: {default_prototypes_path()} (synthetic, see `mespot prototypes show`)")
-    result = spot_file(video, default_prototypes(), PrototypeSettings(), quiet=args.quiet)
+    result = spot_file(video, default_prototypes(), PRESETS["recommended"], quiet=args.quiet)
     print(summary(result))
     print(intervals_table(result))
     evaluation = evaluate(truth.videos, {result.video: result.video_intervals()}, k=0.5)

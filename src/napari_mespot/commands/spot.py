@@ -19,40 +19,36 @@ METHODS = ("prototype",)
 
 
 def add_spot_options(p: argparse.ArgumentParser) -> None:
-    """The spotter settings every command that runs the prototype spotter accepts."""
-    from ..core.spotters.prototype import PrototypeSettings
+    """The spotter settings every command that runs the prototype spotter accepts.
 
-    d = PrototypeSettings()
-    g = p.add_argument_group("spotter settings (defaults: the paper's)")
+    A preset gives every value; each option given explicitly overrides its preset value.
+    """
+    from ..core.spotters.prototype import PRESETS
+
+    g = p.add_argument_group("spotter settings (each overrides the preset)")
+    g.add_argument(
+        "--preset",
+        choices=tuple(PRESETS),
+        default="recommended",
+        help="paper: the paper's settings; recommended (default): plus interval boundaries at the "
+        "motion's start and end, and head-motion compensation",
+    )
     g.add_argument(
         "--flow", choices=("farneback", "dis", "tvl1"), help="flow method (default: the prototypes')"
     )
     g.add_argument(
         "--head-motion",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         help="subtract the head's motion (nose-bridge flow) before matching",
     )
-    g.add_argument("--window", type=float, default=d.window_s, help=f"window length N in s ({d.window_s:g})")
-    g.add_argument(
-        "--radius",
-        type=float,
-        default=d.search_radius_s,
-        help=f"peak search radius m in s ({d.search_radius_s:g})",
-    )
-    g.add_argument(
-        "--delta", type=float, default=d.fusion_delta, help=f"fusion overlap δ ({d.fusion_delta:g})"
-    )
-    g.add_argument(
-        "--cutoff",
-        type=float,
-        default=d.lowpass_cutoff_hz,
-        help=f"low-pass cutoff in Hz, 0 = off ({d.lowpass_cutoff_hz:g})",
-    )
+    g.add_argument("--window", type=float, help="window length N in s (paper: 7)")
+    g.add_argument("--radius", type=float, help="peak search radius m in s (paper: 1)")
+    g.add_argument("--delta", type=float, help="fusion overlap δ (paper: 0.33)")
+    g.add_argument("--cutoff", type=float, help="low-pass cutoff in Hz, 0 = off (5)")
     g.add_argument(
         "--boundaries",
         choices=("peak-points", "valleys"),
-        default=d.boundaries,
-        help="interval = run of peak points (paper) or widened to the curve's minima",
+        help="interval = run of peak points (paper) or widened to the motion's start and end",
     )
     g.add_argument(
         "--threshold",
@@ -64,14 +60,29 @@ def add_spot_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--device",
         choices=("auto", "cpu", "cuda"),
-        default=d.device,
         help="where to compute (the prototype spotter runs on the CPU; cuda is accepted and reported)",
     )
 
 
+#: Option name -> settings field.
+_FIELDS = {
+    "flow": "flow_method",
+    "head_motion": "head_motion",
+    "window": "window_s",
+    "radius": "search_radius_s",
+    "delta": "fusion_delta",
+    "cutoff": "lowpass_cutoff_hz",
+    "boundaries": "boundaries",
+    "device": "device",
+}
+
+
 def spot_settings(args: argparse.Namespace) -> PrototypeSettings:
+    """The preset's settings with every explicitly given option applied."""
+    from dataclasses import replace
+
     from ..core.errors import MespotError
-    from ..core.spotters.prototype import PrototypeSettings
+    from ..core.spotters.prototype import PRESETS
 
     thresholds = {}
     for item in args.threshold:
@@ -80,18 +91,11 @@ def spot_settings(args: argparse.Namespace) -> PrototypeSettings:
             thresholds[int(au.strip().upper().removeprefix("AU"))] = float(value)
         except ValueError:
             raise MespotError(f"--threshold expects AU=VALUE such as 12=350, got {item!r}") from None
+    changes = {field: getattr(args, opt) for opt, field in _FIELDS.items() if getattr(args, opt) is not None}
+    if thresholds:
+        changes["thresholds"] = thresholds
     try:
-        return PrototypeSettings(
-            window_s=args.window,
-            search_radius_s=args.radius,
-            fusion_delta=args.delta,
-            lowpass_cutoff_hz=args.cutoff,
-            boundaries=args.boundaries,
-            thresholds=thresholds,
-            flow_method=args.flow,
-            head_motion=args.head_motion,
-            device=args.device,
-        )
+        return replace(PRESETS[args.preset], **changes)
     except ValueError as exc:
         raise MespotError(str(exc)) from None
 

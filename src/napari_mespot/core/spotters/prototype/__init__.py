@@ -12,7 +12,7 @@ from pathlib import Path
 from .calibration import TrainingVideo, calibrate
 from .learning import LabelledClip, casme2_clips, learn_prototypes, synthetic_clips
 from .prototypes import AU_REGIONS, PAPER_AUS, Prototype, PrototypeError, PrototypeSet
-from .settings import PrototypeSettings
+from .settings import PRESETS, PrototypeSettings
 from .spotter import METHOD, spot
 
 DEFAULT_PROTOTYPES_FILE = "default_prototypes.npz"
@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_PROTOTYPES_FILE",
     "METHOD",
     "PAPER_AUS",
+    "PRESETS",
     "LabelledClip",
     "Prototype",
     "PrototypeError",

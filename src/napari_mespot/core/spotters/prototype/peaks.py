@@ -22,9 +22,11 @@ Clarifications where the paper is silent:
 - **Fusion chains.** Fusion repeats until no pair exceeds δ, so A~B and B~C end as one interval
   even when A and C barely overlap; the result does not depend on the input order.
 - **Boundaries.** The paper's interval is the run of peak points, which starts after the motion
-  has risen by θ and stops before it has fully gone. ``boundaries="valleys"`` (an option, see
-  the settings) widens each AU interval to the nearest local minima of its curve, i.e. to where
-  the motion starts and ends, which is what onset/offset labels mark.
+  has risen by θ and stops before it has fully gone, so it is much shorter than a labelled
+  onset..offset (IoU often < 0.5). ``boundaries="valleys"`` (an option, see the settings) widens
+  each AU interval towards the neighbouring minima of its curve — where the motion starts and
+  ends, which is what onset/offset labels mark — stopping early where the curve has come down
+  to within ``level`` of the local floor (see :func:`widen_to_valleys`).
 """
 
 from __future__ import annotations
@@ -95,12 +97,30 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), int(e) - 1) for s, e in zip(edges[::2], edges[1::2], strict=True)]
 
 
-def widen_to_valleys(curve: np.ndarray, start: int, end: int) -> tuple[int, int]:
-    """Move ``start`` left and ``end`` right while the curve keeps falling away from the run."""
-    while start > 0 and curve[start - 1] < curve[start]:
+def widen_to_valleys(
+    curve: np.ndarray, start: int, end: int, m: int | None = None, level: float = 0.0
+) -> tuple[int, int]:
+    """Move ``start`` left and ``end`` right while the curve keeps falling away from the run.
+
+    With ``level`` > 0 a side also stops at the first frame at or below
+    ``floor + level · (peak − floor)``, ``floor`` being the curve's minimum over the ``m``
+    frames beyond that side of the run (as in eq. 24) and ``peak`` the run's maximum: a slowly
+    drifting baseline then does not stretch the interval into neutral frames.
+    """
+    peak = float(curve[start : end + 1].max())
+    radius = len(curve) if m is None else m
+    if level > 0:
+        before = curve[max(0, start - radius) : start]
+        after = curve[end + 1 : end + 1 + radius]
+        low_b = float(before.min()) if before.size else peak
+        low_a = float(after.min()) if after.size else peak
+        stop_b, stop_a = low_b + level * (peak - low_b), low_a + level * (peak - low_a)
+    else:
+        stop_b = stop_a = -np.inf
+    while start > 0 and curve[start - 1] < curve[start] and curve[start] > stop_b:
         start -= 1
     last = len(curve) - 1
-    while end < last and curve[end + 1] < curve[end]:
+    while end < last and curve[end + 1] < curve[end] and curve[end] > stop_a:
         end += 1
     return start, end
 
@@ -129,6 +149,7 @@ def au_intervals(
     m: int,
     thresholds: np.ndarray,
     boundaries: str = "peak-points",
+    level: float = 0.0,
 ) -> list[AUInterval]:
     """Every AU interval of the (V, T) filtered, clipped curves (eq. 24 plus run grouping)."""
     if boundaries not in BOUNDARIES:
@@ -143,7 +164,7 @@ def au_intervals(
         for start, end in runs(margin[v] > theta[v]):
             score = float(margin[v, start : end + 1].max() / theta[v])
             if boundaries == "valleys":
-                start, end = widen_to_valleys(curves[v], start, end)
+                start, end = widen_to_valleys(curves[v], start, end, m, level)
             apex = start + int(np.argmax(curves[v, start : end + 1]))
             out.append(AUInterval(v, start, end, apex, score))
     return out

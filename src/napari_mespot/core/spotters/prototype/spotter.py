@@ -182,7 +182,8 @@ def spot(
             final = end == seg_end
             raw = yield from window_matching(video, landmarks, prototypes, start, end, settings, n)
             filtered = clip_negative(lowpass(raw, fps, settings.lowpass_cutoff_hz, settings.lowpass_order))
-            fused = fuse(au_intervals(filtered, m, theta, settings.boundaries), settings.fusion_delta)
+            found = au_intervals(filtered, m, theta, settings.boundaries, settings.boundary_level)
+            fused = fuse(found, settings.fusion_delta)
             spans = {(start + g.start, start + g.end): g for g in fused}
             plan = settle(list(spans), start, end, window, guard=m, lead=m // 2, final=final)
             for span in plan.reported:

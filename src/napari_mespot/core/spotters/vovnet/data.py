@@ -74,11 +74,11 @@ class Features:
         after the video's end, and how many frames are real."""
         stop = min(start + length, len(self))
         valid = stop - start
-        img = torch.from_numpy(np.ascontiguousarray(self.frames[start:stop])).permute(0, 3, 1, 2).float()
+        img = torch.from_numpy(np.array(self.frames[start:stop])).permute(0, 3, 1, 2).float()
         img = (img - IMAGE_MEAN) / IMAGE_STD
         parts = [img]
         if self.flow is not None:
-            parts.append(torch.from_numpy(np.ascontiguousarray(self.flow[start:stop])).float())
+            parts.append(torch.from_numpy(np.array(self.flow[start:stop])).float())
         x = torch.cat(parts, dim=1)
         if valid < length:
             x = torch.cat([x, x.new_zeros(length - valid, *x.shape[1:])])

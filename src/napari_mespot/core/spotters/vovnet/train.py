@@ -276,7 +276,7 @@ def train(
             scaler.step(optim)
             scaler.update()
             for k in LOSS_TERMS:
-                running[k] += float(terms[k])
+                running[k] += float(terms[k].detach())
             msg = " ".join(f"{k} {running[k] / step:.3f}" for k in LOSS_TERMS)
             yield Progress((epoch - 1) * steps_per_epoch + step, total, f"epoch {epoch}: {msg}")
         train_losses = {k: v / steps_per_epoch for k, v in running.items()}

@@ -1,0 +1,163 @@
+"""AU-prototype spotter benchmark: held-out F1 on synthetic videos, and end-to-end speed.
+
+``f1``: renders ``--count`` synthetic 640×480 videos of seed ``--seed`` (video k is seed
+(seed, k)) twice — with and without head shakes, everything else identical (the generator draws
+every component from its own stream) — spots them with the shipped default prototypes, with
+head-motion compensation off (the paper) and on, and scores them with the MEGC metric (IoU ≥ 0.5,
+one-to-one). The default evaluation seed 9000 was used neither to learn the default prototypes
+(seed 1000) nor to calibrate them (seed 2000), nor to choose any setting (development seed 3000).
+
+``speed``: end-to-end spotting of one 640×480, 30 fps video (decode + landmarks + flow +
+matching + detection) against the unavoidable primitives alone (decoding every frame and the
+same flow calls on the same region crops), as frames per second and as a ratio.
+
+    python bench/bench_spot.py f1 [--seed 9000 --count 10 --duration 20]
+    python bench/bench_spot.py speed [--duration 20] [--flow dis]
+
+Results go to bench/out/ (JSON) and are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+
+
+def _run(gen):
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def _settings(duration: float, shakes: bool):
+    from napari_mespot.core.synth import SynthSettings
+
+    return SynthSettings(duration_s=duration, n_me=2, n_mae=2, head_shakes=shakes)
+
+
+def _dataset(seed: int, count: int, duration: float, shakes: bool) -> Path:
+    from napari_mespot.core.synth import write_synthetic_dataset
+
+    folder = OUT / f"spot_{seed}_{count}x{duration:g}s_{'shakes' if shakes else 'still'}"
+    if not (folder / "ground_truth.csv").is_file():
+        _run(write_synthetic_dataset(folder, _settings(duration, shakes), seed, count))
+    return folder
+
+
+def f1(args: argparse.Namespace) -> dict:
+    from napari_mespot.core.labels import read_labels
+    from napari_mespot.core.metrics import evaluate
+    from napari_mespot.core.spotters.prototype import PrototypeSettings, default_prototypes, spot
+    from napari_mespot.core.video import open_video
+
+    protos = default_prototypes()
+    report: dict = {"seed": args.seed, "count": args.count, "duration_s": args.duration, "k": 0.5, "runs": {}}
+    for shakes in (False, True):
+        folder = _dataset(args.seed, args.count, args.duration, shakes)
+        truth = read_labels(folder / "ground_truth.csv")
+        for head_motion in (False, True):
+            settings = replace(PrototypeSettings(), head_motion=head_motion, boundaries=args.boundaries)
+            pred = {}
+            for path in sorted(folder.glob("*.mp4")):
+                with open_video(path) as video:
+                    pred[path.stem] = _run(spot(video, protos, settings)).video_intervals()
+            ev = evaluate(truth.videos, pred, k=0.5)
+            key = f"{'shakes' if shakes else 'no shakes'}, head motion {'on' if head_motion else 'off'}"
+            report["runs"][key] = {kind: getattr(ev, kind).to_dict() for kind in ("me", "mae", "overall")}
+            c = ev.overall
+            print(
+                f"{key:32} F1 ME {ev.me.f1:.3f}  MaE {ev.mae.f1:.3f}  overall {c.f1:.3f} "
+                f"(GT {c.n_gt}, pred {c.n_pred}, TP {c.tp})",
+                flush=True,
+            )
+    return report
+
+
+def speed(args: argparse.Namespace) -> dict:
+    from napari_mespot.core.flow import get_method, to_gray
+    from napari_mespot.core.landmark_cache import landmarks_for_video
+    from napari_mespot.core.landmarks import MediaPipeFaceMesh
+    from napari_mespot.core.regions import face_regions
+    from napari_mespot.core.spotters.prototype import PrototypeSettings, default_prototypes, spot
+    from napari_mespot.core.video import open_video
+
+    folder = _dataset(args.seed, 1, args.duration, True)
+    path = next(folder.glob("*.mp4"))
+    protos = default_prototypes()
+    settings = PrototypeSettings(flow_method=args.flow)
+    with open_video(path) as video:
+        n = len(video)
+        t0 = time.perf_counter()
+        lm = _run(landmarks_for_video(video, MediaPipeFaceMesh(), use_cache=False))
+        t_landmarks = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        result = _run(spot(video, protos, settings, landmarks=lm))
+        t_spot = time.perf_counter() - t0
+    # The primitives: decode every frame once, plus the same flow calls on the same crops.
+    method = get_method(args.flow or protos.flow_method)
+    params = protos.flow_params if args.flow in (None, protos.flow_method) else {}
+    with open_video(path) as video:
+        t0 = time.perf_counter()
+        gray = [to_gray(f) for f in video.iter_frames()]
+        t_decode = time.perf_counter() - t0
+    calls = 0
+    t0 = time.perf_counter()
+    for start, end in result.windows:
+        regions = face_regions(lm, start, protos.used_regions())
+        refs = {k: r.warp(gray[start]) for k, r in regions.items()}
+        for i in range(start + 1, end + 1):
+            for k, r in regions.items():
+                method(refs[k], r.warp(gray[i]), **params)
+                calls += 1
+    t_flow = time.perf_counter() - t0
+    total = t_landmarks + t_spot
+    primitives = t_decode + t_flow
+    report = {
+        "video": path.name,
+        "flow": method.name,
+        "frames": n,
+        "cpu_count": os.cpu_count(),
+        "windows": len(result.windows),
+        "flow_calls": calls,
+        "seconds": {"landmarks": t_landmarks, "spot": t_spot, "decode": t_decode, "flow_primitives": t_flow},
+        "end_to_end_fps": n / total,
+        "primitives_fps": n / primitives,
+        "ratio_to_primitives": total / primitives,
+        "ratio_without_landmarks": t_spot / primitives,
+    }
+    print(json.dumps(report, indent=2))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="what", required=True)
+    for name in ("f1", "speed"):
+        s = sub.add_parser(name)
+        s.add_argument("--seed", type=int, default=9000)
+        s.add_argument("--count", type=int, default=10)
+        s.add_argument("--duration", type=float, default=20.0)
+        s.add_argument("--boundaries", choices=("peak-points", "valleys"), default="peak-points")
+        s.add_argument(
+            "--flow", choices=("farneback", "dis"), help="speed: flow method (default: the prototypes')"
+        )
+    args = p.parse_args(argv)
+    OUT.mkdir(exist_ok=True)
+    report = f1(args) if args.what == "f1" else speed(args)
+    suffix = f"_{args.boundaries}" if args.what == "f1" else ""
+    (OUT / f"spot_{args.what}{suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
