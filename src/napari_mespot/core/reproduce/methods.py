@@ -1,0 +1,233 @@
+"""What a protocol runner needs from a spotting method: fit on training videos, spot one video.
+
+A :class:`ProtocolMethod` sees a fold's *training* records in :meth:`~ProtocolMethod.fit` and
+only then one test record at a time in :meth:`~ProtocolMethod.spot`; anything it tunes
+(thresholds, weights, the epoch) is therefore chosen without the test subject (DESIGN.md §2.3).
+
+Implemented here:
+
+- :class:`CalibratedPrototypes`: fixed AU prototypes (e.g. learnt on CASME II); per fold only
+  θ_j is chosen, on the training videos. The per-video eq. 24 margins that calibration reads
+  depend on the prototypes and the video, not on the fold, so they are computed once per video
+  and cached in the run folder: a 22-subject CAS(ME)² run costs one calibration pass per video,
+  not 21.
+- :class:`LearntPrototypes`: per fold, prototypes are learnt from the training videos' labelled
+  expressions (onset → apex, eq. 18) and then calibrated on the same videos.
+
+The VoVNet adapter lives in :mod:`.vovnet_method` (it needs torch).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Generator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..atomic import atomic_write_bytes
+from ..datasets import DatasetLayoutError, VideoRecord
+from ..errors import MespotError
+from ..progress import Progress
+from ..spotters.base import SpotResult
+from ..spotters.prototype import (
+    LabelledClip,
+    PrototypeSet,
+    PrototypeSettings,
+    TrainingVideo,
+    calibrate,
+    learn_prototypes,
+)
+from ..spotters.prototype import spot as prototype_spot
+from ..spotters.prototype.calibration import choose_thresholds, video_margins
+from ..video import VideoSource, open_video
+
+
+class ProtocolMethod(Protocol):
+    """A trainable spotter as a protocol runner drives it, fold by fold."""
+
+    #: Method name, as in the spotter's ``SpotResult.method``.
+    name: str
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting that shapes the results, JSON-ready (it keys resumable runs)."""
+        ...
+
+    def fit(self, train: Sequence[VideoRecord], fold_dir: Path) -> Generator[Progress, None, Any]:
+        """Learn a model from ``train`` only; its files (if any) go into ``fold_dir``."""
+        ...
+
+    def describe(self, model: Any) -> dict[str, Any]:
+        """What the fold's model is, JSON-ready: thresholds, the videos it was fitted on."""
+        ...
+
+    def spot(self, model: Any, record: VideoRecord) -> Generator[Progress, None, SpotResult]:
+        """Spot one test record with the fold's model."""
+        ...
+
+
+def open_record(record: VideoRecord) -> VideoSource:
+    """The record's image folder as a video at the dataset's frame rate.
+
+    The folder must hold exactly the record's images: frame indices of the video and of the
+    record's intervals are then the same thing.
+    """
+    folder = record.frames[0].parent if record.frames else None
+    if folder is None:
+        raise DatasetLayoutError(f"{record.dataset} {record.video}: the video folder holds no images")
+    video = open_video(folder, fps=record.fps)
+    if len(video) != record.n_frames:
+        video.close()
+        raise DatasetLayoutError(
+            f"{folder}: holds {len(video)} images but {record.n_frames} follow the dataset's naming; "
+            "move the other images out of the folder"
+        )
+    return video
+
+
+def safe_name(video: str) -> str:
+    """A file name for a video id (CASME II ids hold a '/')."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "__", video)
+
+
+def settings_dict(settings: PrototypeSettings) -> dict[str, Any]:
+    """The spotter settings as JSON-ready values."""
+    import dataclasses
+    import json
+
+    return json.loads(json.dumps(dataclasses.asdict(settings), default=str))
+
+
+def _thresholds(model: PrototypeSet) -> dict[str, float]:
+    return {p.label: float(p.threshold) for p in model.prototypes if p.threshold is not None}
+
+
+class CalibratedPrototypes:
+    """Fixed prototypes; θ_j chosen per fold on the training videos (see the module docstring).
+
+    The thresholds are those :func:`~napari_mespot.core.spotters.prototype.calibrate` chooses:
+    the same margins (:func:`video_margins`) and the same rule (:func:`choose_thresholds`),
+    with the margins cached per video under ``cache_dir``.
+    """
+
+    name = "prototype"
+
+    def __init__(self, prototypes: PrototypeSet, settings: PrototypeSettings, cache_dir: Path) -> None:
+        self.prototypes = prototypes
+        self.spot_settings = settings
+        self.cache_dir = Path(cache_dir)
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "kind": "calibrated-prototypes",
+            "aus": list(self.prototypes.aus),
+            **settings_dict(self.spot_settings),
+        }
+
+    def margins(self, record: VideoRecord) -> Generator[Progress, None, np.ndarray]:
+        """Eq. 24 margins of one video, (V, n): from the cache, else computed and cached."""
+        path = self.cache_dir / f"{safe_name(record.video)}.npy"
+        if path.is_file():
+            margins = np.load(path, allow_pickle=False)
+            if margins.shape == (len(self.prototypes), record.n_frames):
+                return margins
+        with open_record(record) as video:
+            margins = yield from video_margins(video, self.prototypes, self.spot_settings)
+        buf = io.BytesIO()
+        np.save(buf, margins, allow_pickle=False)
+        atomic_write_bytes(path, buf.getvalue())
+        return margins
+
+    def fit(self, train: Sequence[VideoRecord], fold_dir: Path) -> Generator[Progress, None, PrototypeSet]:
+        if not train:
+            raise MespotError("calibration needs at least one training video")
+        margins = []
+        for k, record in enumerate(train):
+            yield Progress(k, len(train), f"margins {record.video}")
+            margins.append((yield from self.margins(record)))
+        thresholds, report = choose_thresholds(margins, [r.intervals for r in train], self.prototypes.aus)
+        record = {
+            "rule": "per-AU F1 of eq. 24 margins on training videos (calibration.py)",
+            "videos": [r.video for r in train],
+            "per_au": report,
+        }
+        return self.prototypes.with_thresholds(thresholds, record)
+
+    def describe(self, model: PrototypeSet) -> dict[str, Any]:
+        return {"thresholds": _thresholds(model), "calibration": dict(model.calibration)}
+
+    def spot(self, model: PrototypeSet, record: VideoRecord) -> Generator[Progress, None, SpotResult]:
+        with open_record(record) as video:
+            return (yield from prototype_spot(video, model, self.spot_settings, name=record.video))
+
+
+class LearntPrototypes:
+    """Per fold: prototypes learnt from the training videos' expressions, then calibrated on them.
+
+    Every labelled interval with an apex and AUs is a clip (its onset and apex frames, eq. 16–18);
+    AUs seen in fewer than ``min_count`` training clips get no prototype. The fold's prototype
+    file is written to ``<fold>/prototypes.npz``.
+    """
+
+    name = "prototype"
+
+    def __init__(
+        self,
+        settings: PrototypeSettings,
+        *,
+        min_count: int = 10,
+        flow_method: str = "farneback",
+        head_motion: bool = False,
+    ) -> None:
+        self.spot_settings = settings
+        self.min_count = min_count
+        self.flow_method = flow_method
+        self.head_motion = head_motion
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "kind": "learnt-prototypes",
+            "min_count": self.min_count,
+            "learn_flow": self.flow_method,
+            "learn_head_motion": self.head_motion,
+            **settings_dict(self.spot_settings),
+        }
+
+    def fit(self, train: Sequence[VideoRecord], fold_dir: Path) -> Generator[Progress, None, PrototypeSet]:
+        with ExitStack() as stack:
+            videos = {r.video: stack.enter_context(open_record(r)) for r in train}
+            clips = [
+                LabelledClip(f"{r.video}#{i}", videos[r.video], iv.onset, iv.apex, iv.aus)
+                for r in train
+                for i, iv in enumerate(r.intervals)
+                if iv.apex is not None and iv.aus
+            ]
+            if not clips:
+                raise MespotError("the training videos have no labelled expression with an apex and AUs")
+            learnt = yield from learn_prototypes(
+                clips,
+                min_count=self.min_count,
+                flow_method=self.flow_method,
+                head_motion=self.head_motion,
+                provenance={"source": "training videos of the fold", "videos": sorted(videos)},
+            )
+            training = [TrainingVideo(r.video, videos[r.video], r.intervals) for r in train]
+            model = yield from calibrate(training, learnt, self.spot_settings)
+        model.save(fold_dir / "prototypes.npz")
+        return model
+
+    def describe(self, model: PrototypeSet) -> dict[str, Any]:
+        return {
+            "thresholds": _thresholds(model),
+            "prototypes": "prototypes.npz",
+            "au_counts": {p.label: p.count for p in model.prototypes},
+            "learnt_from": model.provenance.get("videos", []),
+            "calibration": dict(model.calibration),
+        }
+
+    def spot(self, model: PrototypeSet, record: VideoRecord) -> Generator[Progress, None, SpotResult]:
+        with open_record(record) as video:
+            return (yield from prototype_spot(video, model, self.spot_settings, name=record.video))
