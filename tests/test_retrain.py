@@ -1,0 +1,100 @@
+"""Retraining the AU-prototype spotter from corrected review sessions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_mespot.core.retrain import RetrainError, corrected_clips, open_corrected, retrain_prototypes
+from napari_mespot.core.session import ReviewSession
+from napari_mespot.core.spotters.prototype import Prototype, PrototypeSet
+from napari_mespot.core.synth import SynthScene, SynthSettings
+from napari_mespot.core.synth_schedule import scripted_expression
+from napari_mespot.core.video import open_video
+from napari_mespot.core.video_writer import write_video
+
+FPS = 30.0
+
+
+def drain(gen):
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+@pytest.fixture
+def corrected_video(tmp_path):
+    """A synthetic video whose session holds the annotator's corrections: two smiles (AU12) and
+    one frown (AU4), added with apex and AUs, plus one rejected candidate that must not count."""
+    settings = SynthSettings(
+        duration_s=11.0, n_me=0, n_mae=0, head_drift=False, head_shakes=False, blinks=False, flicker=False
+    )
+    expressions = [
+        scripted_expression(45, 30, (12,), 5.0, FPS),
+        scripted_expression(150, 40, (12,), 6.0, FPS),
+        scripted_expression(250, 24, (4,), 4.0, FPS),
+    ]
+    scene = SynthScene(settings, 11, expressions=expressions)
+    path = write_video(tmp_path / "clip.mp4", scene.frames(), fps=FPS)
+    with open_video(path) as video:
+        model = ReviewSession.open(video).model
+        for iv in scene.intervals:
+            model.add(iv.onset, iv.offset, iv.type, apex=iv.apex, aus=iv.aus)
+        model.add_track("run", [scene.intervals[0].evolve(id="c1", source="prototype")])
+        model.reject("run", "c1")
+        return path, scene.intervals
+
+
+def base_set() -> PrototypeSet:
+    """A base with AU12 (to be relearnt) and AU15 (no corrections: kept as it is)."""
+    zeros = np.zeros((160, 260, 2), np.float32)
+    down = zeros.copy()
+    down[60:120, 20:80, 1] = 1.0
+    return PrototypeSet(
+        (Prototype(12, "mouth", zeros, 50, 9.0), Prototype(15, "mouth", down, 40, 7.0)),
+        provenance={"source": "base"},
+    )
+
+
+@pytest.mark.slow
+def test_relearns_the_corrected_aus_keeps_the_others_and_recalibrates(corrected_video):
+    path, _ = corrected_video
+    videos = open_corrected([str(path) + ".mespot.json"])
+    clips = corrected_clips(videos)
+    assert len(clips) == 3  # the rejected candidate is not training data
+    retrained = drain(retrain_prototypes(videos, base_set(), min_count=1))
+
+    assert retrained.aus == (12, 15, 4)
+    assert retrained[12].count == 2 and retrained[4].count == 1 and retrained[15].count == 40
+    assert retrained.provenance["relearnt_aus"] == [4, 12] and retrained.provenance["kept_from_base"] == [15]
+    assert np.array_equal(retrained[15].field, base_set()[15].field)
+    # The relearnt smile moves the mouth corners up (negative y in image coordinates).
+    field = retrained[12].field
+    assert np.abs(field).max() > 0.5
+    corners = np.concatenate([field[40:130, 10:90, 1].ravel(), field[40:130, 170:250, 1].ravel()])
+    assert corners.mean() < 0
+    # Thresholds were chosen again on the corrected video, for every AU.
+    assert np.all(np.isfinite(retrained.thresholds()))
+    assert retrained.calibration["videos"] == ["clip"]
+
+
+def test_sessions_without_usable_corrections_are_refused(tmp_path, fixtures_dir):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes((fixtures_dir / "video" / "single_face.mp4").read_bytes())
+    with open_video(path) as video:
+        ReviewSession.open(video).model.add(5, 20)  # no apex, no AUs
+    videos = open_corrected([str(path) + ".mespot.json"])
+    with pytest.raises(RetrainError, match="nothing to learn from"):
+        drain(retrain_prototypes(videos, base_set()))
+
+
+def test_a_session_whose_video_is_gone_is_reported(tmp_path, fixtures_dir):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes((fixtures_dir / "video" / "single_face.mp4").read_bytes())
+    with open_video(path) as video:
+        ReviewSession.open(video).model.add(5, 20)
+    path.unlink()
+    with pytest.raises(RetrainError, match="is not there"):
+        open_corrected([str(path) + ".mespot.json"])
