@@ -23,3 +23,25 @@ def _user_data_in_tmp(tmp_path_factory, monkeypatch):
     """Sessions and landmark caches of read-only videos go to the user's folders: one per test."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
+@pytest.fixture
+def scripted_video(tmp_path):
+    """An 11 s synthetic face video with two smiles (AU12) and a frown (AU4) at known frames,
+    no distractors but sensor noise; returns (path, ground-truth intervals)."""
+    from napari_mespot.core.synth import SynthScene, SynthSettings
+    from napari_mespot.core.synth_schedule import scripted_expression
+    from napari_mespot.core.video_writer import write_video
+
+    fps = 30.0
+    settings = SynthSettings(
+        duration_s=11.0, n_me=0, n_mae=0, head_drift=False, head_shakes=False, blinks=False, flicker=False
+    )
+    expressions = [
+        scripted_expression(45, 30, (12,), 5.0, fps),
+        scripted_expression(150, 40, (12,), 6.0, fps),
+        scripted_expression(250, 24, (4,), 4.0, fps),
+    ]
+    scene = SynthScene(settings, 11, expressions=expressions)
+    path = write_video(tmp_path / "clip.mp4", scene.frames(), fps=fps)
+    return path, scene.intervals

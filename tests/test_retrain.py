@@ -8,12 +8,7 @@ import pytest
 from napari_mespot.core.retrain import RetrainError, corrected_clips, open_corrected, retrain_prototypes
 from napari_mespot.core.session import ReviewSession
 from napari_mespot.core.spotters.prototype import Prototype, PrototypeSet
-from napari_mespot.core.synth import SynthScene, SynthSettings
-from napari_mespot.core.synth_schedule import scripted_expression
 from napari_mespot.core.video import open_video
-from napari_mespot.core.video_writer import write_video
-
-FPS = 30.0
 
 
 def drain(gen):
@@ -25,26 +20,17 @@ def drain(gen):
 
 
 @pytest.fixture
-def corrected_video(tmp_path):
-    """A synthetic video whose session holds the annotator's corrections: two smiles (AU12) and
-    one frown (AU4), added with apex and AUs, plus one rejected candidate that must not count."""
-    settings = SynthSettings(
-        duration_s=11.0, n_me=0, n_mae=0, head_drift=False, head_shakes=False, blinks=False, flicker=False
-    )
-    expressions = [
-        scripted_expression(45, 30, (12,), 5.0, FPS),
-        scripted_expression(150, 40, (12,), 6.0, FPS),
-        scripted_expression(250, 24, (4,), 4.0, FPS),
-    ]
-    scene = SynthScene(settings, 11, expressions=expressions)
-    path = write_video(tmp_path / "clip.mp4", scene.frames(), fps=FPS)
+def corrected_video(scripted_video):
+    """The scripted video's session holds the annotator's corrections: every expression added
+    with its apex and AUs, plus one rejected candidate that must not count."""
+    path, truth = scripted_video
     with open_video(path) as video:
         model = ReviewSession.open(video).model
-        for iv in scene.intervals:
+        for iv in truth:
             model.add(iv.onset, iv.offset, iv.type, apex=iv.apex, aus=iv.aus)
-        model.add_track("run", [scene.intervals[0].evolve(id="c1", source="prototype")])
+        model.add_track("run", [truth[0].evolve(id="c1", source="prototype")])
         model.reject("run", "c1")
-        return path, scene.intervals
+    return path, truth
 
 
 def base_set() -> PrototypeSet:

@@ -97,3 +97,33 @@ def test_bad_settings_are_reported_not_run(make_napari_viewer_proxy, fixtures_di
     dock.settings.fusion_delta.value = 1.5  # outside [0, 1)
     dock.run()
     assert dock.worker is None
+
+
+@pytest.mark.slow
+def test_retrain_from_corrections_then_spot_with_the_new_prototypes(
+    make_napari_viewer_proxy, qtbot, scripted_video
+):
+    path, truth = scripted_video
+    viewer = make_napari_viewer_proxy()
+    layer = viewer.open(str(path), plugin="napari-mespot")[0]
+    review = review_for(layer)
+    for iv in truth:
+        review.model.add(iv.onset, iv.offset, iv.type, apex=iv.apex, aus=iv.aus)
+    base = path.with_name("base.npz")
+    PrototypeSet((Prototype(12, "mouth", np.zeros((160, 260, 2), np.float32), 50, 9.0),)).save(base)
+    dock = SpotWidget(viewer)
+    dock.video_combo.value = layer
+    dock.prototypes.value = base
+    dock.min_count.value = 1
+
+    dock.retrain()
+    with qtbot.waitSignal(dock.worker.finished, timeout=600_000):
+        pass
+    new_file = dock.prototypes.value
+    assert new_file != base and new_file.parent == review.session.path.parent, dock.status.value
+    retrained = PrototypeSet.load(new_file)
+    assert retrained.provenance["relearnt_aus"] == [4, 12]
+    assert "relearnt AUs [4, 12]" in dock.status.value
+
+    run_and_wait(qtbot, dock)
+    assert "prototype 1" in review.results and review.results["prototype 1"].curve_labels == ("AU12", "AU4")

@@ -7,6 +7,8 @@ review state through ``returned``, both on the main thread. Cancel closes the ge
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from magicgui import widgets
@@ -16,6 +18,7 @@ from qtpy.QtWidgets import QProgressBar, QVBoxLayout, QWidget
 
 from ..core.errors import MespotError
 from ..core.progress import Progress
+from ..core.retrain import open_corrected, retrain_prototypes
 from ..core.spotters.base import SpotResult, settings_from_mapping
 from ..core.spotters.prototype import PrototypeSet, PrototypeSettings, default_prototypes_path
 from ..core.spotters.prototype import spot as prototype_spot
@@ -32,6 +35,16 @@ METHODS = {"prototype": "AU prototypes (He et al., ECAI 2023)"}
 def _spot_job(video, prototypes_path: str, settings: PrototypeSettings):
     prototypes = PrototypeSet.load(prototypes_path)
     return (yield from prototype_spot(video, prototypes, settings))
+
+
+@thread_worker
+def _retrain_job(session_path: str, base_path: str, out: str, min_count: int, settings: PrototypeSettings):
+    videos = open_corrected([session_path])
+    prototypes = yield from retrain_prototypes(
+        videos, PrototypeSet.load(base_path), min_count=min_count, settings=settings
+    )
+    prototypes.save(out)
+    return out, prototypes
 
 
 class SpotWidget(QWidget):
@@ -58,6 +71,8 @@ class SpotWidget(QWidget):
             },
             skip=("landmarks", "flow_batch"),
         )
+        self.min_count = widgets.SpinBox(label="min clips per AU", value=3, min=1, max=1000)
+        self.retrain_button = widgets.PushButton(text="Retrain prototypes from this video's corrections")
         self.run_button = widgets.PushButton(text="Run")
         self.cancel_button = widgets.PushButton(text="Cancel", enabled=False)
         self.status = widgets.Label(value="")
@@ -69,14 +84,17 @@ class SpotWidget(QWidget):
         buttons = widgets.Container(
             widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
         )
+        retrain = widgets.Container(widgets=[self.min_count, self.retrain_button])
         layout = QVBoxLayout(self)
         for w in (header, self.settings, buttons):
             layout.addWidget(w.native)
         layout.addWidget(self.progress)
         layout.addWidget(self.status.native)
+        layout.addWidget(retrain.native)
         layout.addStretch(1)
 
         self.run_button.changed.connect(self.run)
+        self.retrain_button.changed.connect(self.retrain)
         self.cancel_button.changed.connect(self.cancel)
         self.viewer.layers.events.inserted.connect(lambda e: self.video_combo.reset_choices())
         self.viewer.layers.events.removed.connect(lambda e: self.video_combo.reset_choices())
@@ -98,15 +116,45 @@ class SpotWidget(QWidget):
         except (MespotError, ValueError) as exc:
             show_error(str(exc))
             return
+        worker = _spot_job(review.video, str(self.prototypes.value), settings)
+        self._start(worker, lambda result: self._on_result(review, result), f"spotting {layer.name} …")
+
+    def retrain(self, *_: Any) -> None:
+        """Learn prototypes from the corrections made on this video, next to its session file.
+
+        The new file becomes the dock's prototypes, so the next Run uses it and the Compare dock
+        can set its run beside the old one's.
+        """
+        layer = self.video_combo.value
+        if layer is None:
+            show_error("Open a video and correct some intervals first.")
+            return
+        try:
+            review = review_for(layer)
+            settings = self.current_settings()
+        except (MespotError, ValueError) as exc:
+            show_error(str(exc))
+            return
+        session = review.session.path
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = session.with_name(f"{layer.name}.prototypes-{stamp}.npz")
+        worker = _retrain_job(
+            str(session), str(self.prototypes.value), str(out), self.min_count.value, settings
+        )
+        self._start(worker, self._on_retrained, f"learning prototypes from {layer.name}'s corrections …")
+
+    def _start(self, worker, on_result, message: str) -> None:
         self._outcome = "cancelled"
-        self.worker = _spot_job(review.video, str(self.prototypes.value), settings)
-        self.worker.yielded.connect(self._on_progress)
-        self.worker.returned.connect(lambda result: self._on_result(review, result))
-        self.worker.errored.connect(self._on_error)
-        self.worker.finished.connect(self._on_finished)
-        self.run_button.enabled, self.cancel_button.enabled = False, True
-        self.status.value = f"spotting {layer.name} …"
-        self.worker.start()
+        self.worker = worker
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(on_result)
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(self._on_finished)
+        for button in (self.run_button, self.retrain_button):
+            button.enabled = False
+        self.cancel_button.enabled = True
+        self.status.value = message
+        worker.start()
 
     def cancel(self, *_: Any) -> None:
         if self.worker is not None:
@@ -130,13 +178,25 @@ class SpotWidget(QWidget):
         self._outcome = "done"
         show_info(message)
 
+    def _on_retrained(self, outcome) -> None:
+        out, prototypes = outcome
+        self.prototypes.value = out
+        relearnt = prototypes.provenance.get("relearnt_aus", [])
+        message = (
+            f"new prototypes {Path(out).name}: relearnt AUs {relearnt or 'none'}; the next Run uses them"
+        )
+        self.status.value = message
+        self._outcome = "done"
+        show_info(message)
+
     def _on_error(self, exc: Exception) -> None:
         self._outcome = "failed"
         self.status.value = f"failed: {exc}"
         show_error(f"Spotting failed: {exc}")
 
     def _on_finished(self) -> None:
-        self.run_button.enabled, self.cancel_button.enabled = True, False
+        self.run_button.enabled = self.retrain_button.enabled = True
+        self.cancel_button.enabled = False
         if self._outcome == "cancelled":
             self.status.value = "cancelled"
             self.progress.setValue(0)
