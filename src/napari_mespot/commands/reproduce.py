@@ -77,9 +77,59 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     loso.add_argument("--root", required=True, metavar="ROOT", help="dataset root")
     loso.add_argument("--labels", metavar="FILE", help="label workbook (default: found in ROOT)")
-    loso.add_argument("--method", choices=("prototype",), default="prototype", help="spotting method")
+    loso.add_argument(
+        "--method", choices=("prototype", "vovnet"), default="prototype", help="spotting method"
+    )
     _common(loso)
+    _vovnet_options(loso)
     loso.set_defaults(func=run_loso)
+
+
+def _vovnet_options(p: argparse.ArgumentParser) -> None:
+    """Training options of ``--method vovnet`` (its flow method is ``--flow``, default tvl1)."""
+    g = p.add_argument_group("VoVNet training (with --method vovnet; defaults: the paper's)")
+    g.add_argument("--epochs", type=int, default=30, help="epochs per fold (30)")
+    g.add_argument("--batch-size", type=int, default=32, help="windows per batch (32, paper on CAS(ME)²)")
+    g.add_argument("--lr", type=float, default=0.005, help="Adam learning rate (0.005, paper)")
+    g.add_argument("--train-window", type=int, default=128, help="frames per training window (128)")
+    g.add_argument("--train-stride", type=int, default=0, help="frames between training windows (window/2)")
+    g.add_argument(
+        "--val-subjects", type=int, default=1, help="training subjects held out for validation (1)"
+    )
+    g.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    g.add_argument("--input-size", type=int, default=128, help="face crop side fed to the network (128)")
+    g.add_argument("--no-flow", action="store_true", help="face crops only (the paper's Table 5 ablation)")
+    g.add_argument("--small", action="store_true", help="the compact model (1/8 of Table 1-2 widths)")
+    g.add_argument(
+        "--cache-dir", metavar="DIR", help="cache of face crops and flow (default: the user cache)"
+    )
+
+
+def _vovnet_method(args: argparse.Namespace):
+    import dataclasses
+
+    from ..core.errors import MespotError
+    from ..core.reproduce.vovnet_method import VoVNetMethod
+    from ..core.spotters.vovnet import SMALL_MODEL, DataSettings, ModelConfig, TrainSettings
+
+    try:
+        data = DataSettings(
+            input_size=args.input_size, flow=not args.no_flow, flow_method=args.flow or "tvl1"
+        )
+        config = dataclasses.replace(SMALL_MODEL if args.small else ModelConfig(), in_channels=data.channels)
+        settings = TrainSettings(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            window=args.train_window,
+            window_stride=args.train_stride or max(1, args.train_window // 2),
+            val_subjects=args.val_subjects,
+            seed=args.seed,
+            device=args.device,
+        )
+    except ValueError as exc:
+        raise MespotError(str(exc)) from None
+    return VoVNetMethod(config, data, settings, cache_dir=args.cache_dir)
 
 
 def _settings(args: argparse.Namespace):
@@ -133,8 +183,14 @@ def run_loso(args: argparse.Namespace) -> int:
     settings = _settings(args)
     quirks = quirk_options(args)
     dataset = discover(args.dataset, args.root, args.labels, quirks)
-    method = LearntPrototypes(
-        settings, min_count=args.min_count, flow_method=args.flow or "farneback", head_motion=args.head_motion
-    )
+    if args.method == "vovnet":
+        method = _vovnet_method(args)
+    else:
+        method = LearntPrototypes(
+            settings,
+            min_count=args.min_count,
+            flow_method=args.flow or "farneback",
+            head_motion=args.head_motion,
+        )
     gen = loso(dataset, method, args.out, matching=args.matching, config={"quirks": args.quirk})
     return _report(drive(gen, "loso", args.quiet), args.quiet)

@@ -186,4 +186,5 @@ def loso(
     }
     start_run(out, config)
     run = yield from run_loso(dataset, method, out)
-    return _finish("loso", config, run, out, matching)
+    seeds = config["method_settings"].get("seed", "none: every step is deterministic")
+    return _finish("loso", config, run, out, matching, extra={"seeds": seeds})
