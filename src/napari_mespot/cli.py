@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import pkgutil
 import sys
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # MediaPipe's C++ logging (TFLite delegate notices) would drown the command's own output.
     os.environ.setdefault("GLOG_minloglevel", "2")
+    # Warnings from the core (assumed fps, repaired label rows, truncated files) reach the user.
+    logging.basicConfig(format="mespot: warning: %(message)s", level=logging.WARNING)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

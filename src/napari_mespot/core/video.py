@@ -603,7 +603,7 @@ def open_video(path: str | Path, fps: float | None = None, **kwargs) -> VideoSou
     video files, overrides the container's rate only when given explicitly — timestamps still
     come from the file.
     """
-    path = Path(path).expanduser()
+    path = Path(path).expanduser().absolute()
     if not path.exists():
         raise VideoOpenError(f"{path}: no such file or folder")
     if path.is_dir():
