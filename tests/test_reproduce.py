@@ -406,3 +406,56 @@ def test_loso_prototype_protocol_end_to_end(trees, tmp_path, capsys):
     assert report["results"]["overall"] == ev.overall.to_dict()
     assert report["results"]["me"] == ev.me.to_dict() and report["results"]["mae"] == ev.mae.to_dict()
     assert "paper" not in printed and f"{ev.overall.f1:.4f}" in printed
+
+
+@pytest.mark.slow
+def test_loso_vovnet_protocol_end_to_end(trees, tmp_path, capsys):
+    """A compact VoVNet per fold (1 CPU thread, 2 epochs): the protocol, not the model, is tested."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    _, cas = trees
+    out = tmp_path / "vovnet"
+    argv = [
+        "reproduce",
+        "loso",
+        "--dataset",
+        "cas-me2",
+        "--root",
+        str(cas),
+        "--method",
+        "vovnet",
+        "--small",
+        "--input-size",
+        "32",
+        "--flow",
+        "dis",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "4",
+        "--train-window",
+        "64",
+        "--train-stride",
+        "32",
+        "--device",
+        "cpu",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    assert main(argv) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [f["subject"] for f in report["folds"]] == ["s15", "s16", "s17"]
+    for fold in report["folds"]:
+        model = fold["model"]
+        seen = {_subject_of(v) for v in model["train_videos"] + model["val_videos"]}
+        assert seen == set(fold["train_subjects"]) and fold["subject"] not in seen
+        assert (out / "folds" / fold["subject"] / "checkpoint.pt").is_file()
+    assert report["config"]["method_settings"]["train"]["epochs"] == 2 and report["seeds"] == 0
+    gt = read_labels(cas / "CAS(ME)^2code_final.xlsx")
+    pred = read_labels(out / "predictions.csv")  # may hold no row: 2 epochs teach the model little
+    ev = evaluate(gt.videos, pred.videos, 0.5)
+    assert report["results"]["overall"] == ev.overall.to_dict()
+    assert f"{ev.overall.f1:.4f}" in capsys.readouterr().out
