@@ -231,6 +231,13 @@ def test_every_subject_is_held_out_once_and_never_trained_on(tmp_path):
     assert sweep["0.3"]["me"]["tp"] == 3
     folds_file = json.loads((out / "thresholds.json").read_text())
     assert folds_file["s02"]["train_subjects"] == ["s01", "s03"]
+    # and `mespot eval` on the written ground truth and predictions agrees
+    argv = ["eval", "--gt", str(out / "ground_truth.csv"), "--pred", str(out / "predictions.csv")]
+    assert main([*argv, "--json", str(tmp_path / "eval.json")]) == 0
+    scored = json.loads((tmp_path / "eval.json").read_text())
+    assert scored["sweep"] == {
+        k: {t: v[t] for t in ("me", "mae", "overall")} for k, v in report["sweep"].items()
+    }
 
 
 def test_predictions_are_written_in_the_label_files_frames(tmp_path):

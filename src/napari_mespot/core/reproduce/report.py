@@ -161,7 +161,7 @@ def build_report(
         "resumed_folds": list(run.resumed),
         "k": k,
         "results": results[k].to_dict(),
-        "sweep": {f"{kk:g}": {c: getattr(ev, c).to_dict() for c in _COLS} for kk, ev in results.items()},
+        "sweep": {f"{kk:g}": ev.to_dict() for kk, ev in results.items()},
         **({"paper": dict(paper)} if paper else {}),
         **dict(extra or {}),
     }
