@@ -14,15 +14,20 @@ Implemented here:
 - :class:`LearntPrototypes`: per fold, prototypes are learnt from the training videos' labelled
   expressions (onset → apex, eq. 18) and then calibrated on the same videos.
 
+Thresholds are chosen exactly as :func:`~napari_mespot.core.spotters.prototype.calibrate` does
+(the same margins and rule), one video open at a time so that memory stays bounded over a
+whole dataset.
+
 The VoVNet adapter lives in :mod:`.vovnet_method` (it needs torch).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import re
 from collections.abc import Generator, Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,15 +35,13 @@ import numpy as np
 
 from ..atomic import atomic_write_bytes
 from ..datasets import DatasetLayoutError, VideoRecord
-from ..errors import MespotError
+from ..errors import MespotError, VideoReadError
 from ..progress import Progress
 from ..spotters.base import SpotResult
 from ..spotters.prototype import (
     LabelledClip,
     PrototypeSet,
     PrototypeSettings,
-    TrainingVideo,
-    calibrate,
     learn_prototypes,
 )
 from ..spotters.prototype import spot as prototype_spot
@@ -95,10 +98,60 @@ def safe_name(video: str) -> str:
 
 def settings_dict(settings: PrototypeSettings) -> dict[str, Any]:
     """The spotter settings as JSON-ready values."""
-    import dataclasses
-    import json
-
     return json.loads(json.dumps(dataclasses.asdict(settings), default=str))
+
+
+class _ImagePair:
+    """The onset and apex images of one clip, read when asked for.
+
+    Learning reads two images per clip; holding a whole opened video (and its frame cache) per
+    clip would cost gigabytes over CASME II's 255 clips.
+    """
+
+    def __init__(self, first: Path, second: Path) -> None:
+        self._paths = (first, second)
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        import cv2
+
+        image = cv2.imread(str(self._paths[index]), cv2.IMREAD_COLOR)
+        if image is None:
+            raise VideoReadError(f"{self._paths[index]}: not a readable image")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def record_clips(records: Sequence[VideoRecord]) -> list[LabelledClip]:
+    """One learning clip (eq. 16–18) per labelled interval with an apex and AUs."""
+    return [
+        LabelledClip(f"{r.video}#{i}", _ImagePair(r.frames[iv.onset], r.frames[iv.apex]), 0, 1, iv.aus)
+        for r in records
+        for i, iv in enumerate(r.intervals)
+        if iv.apex is not None and iv.aus
+    ]
+
+
+def record_margins(
+    record: VideoRecord, prototypes: PrototypeSet, settings: PrototypeSettings
+) -> Generator[Progress, None, np.ndarray]:
+    """Eq. 24 margins of one video (V, n), the video open only meanwhile."""
+    with open_record(record) as video:
+        return (yield from video_margins(video, prototypes, settings))
+
+
+def calibrated(
+    prototypes: PrototypeSet, train: Sequence[VideoRecord], margins: Sequence[np.ndarray]
+) -> PrototypeSet:
+    """θ_j chosen on the training videos' margins by calibration's rule (:func:`choose_thresholds`)."""
+    thresholds, report = choose_thresholds(margins, [r.intervals for r in train], prototypes.aus)
+    record = {
+        "rule": "per-AU F1 of eq. 24 margins on training videos (calibration.py)",
+        "videos": [r.video for r in train],
+        "per_au": report,
+    }
+    return prototypes.with_thresholds(thresholds, record)
 
 
 def _thresholds(model: PrototypeSet) -> dict[str, float]:
@@ -134,8 +187,7 @@ class CalibratedPrototypes:
             margins = np.load(path, allow_pickle=False)
             if margins.shape == (len(self.prototypes), record.n_frames):
                 return margins
-        with open_record(record) as video:
-            margins = yield from video_margins(video, self.prototypes, self.spot_settings)
+        margins = yield from record_margins(record, self.prototypes, self.spot_settings)
         buf = io.BytesIO()
         np.save(buf, margins, allow_pickle=False)
         atomic_write_bytes(path, buf.getvalue())
@@ -148,13 +200,7 @@ class CalibratedPrototypes:
         for k, record in enumerate(train):
             yield Progress(k, len(train), f"margins {record.video}")
             margins.append((yield from self.margins(record)))
-        thresholds, report = choose_thresholds(margins, [r.intervals for r in train], self.prototypes.aus)
-        record = {
-            "rule": "per-AU F1 of eq. 24 margins on training videos (calibration.py)",
-            "videos": [r.video for r in train],
-            "per_au": report,
-        }
-        return self.prototypes.with_thresholds(thresholds, record)
+        return calibrated(self.prototypes, train, margins)
 
     def describe(self, model: PrototypeSet) -> dict[str, Any]:
         return {"thresholds": _thresholds(model), "calibration": dict(model.calibration)}
@@ -197,25 +243,21 @@ class LearntPrototypes:
         }
 
     def fit(self, train: Sequence[VideoRecord], fold_dir: Path) -> Generator[Progress, None, PrototypeSet]:
-        with ExitStack() as stack:
-            videos = {r.video: stack.enter_context(open_record(r)) for r in train}
-            clips = [
-                LabelledClip(f"{r.video}#{i}", videos[r.video], iv.onset, iv.apex, iv.aus)
-                for r in train
-                for i, iv in enumerate(r.intervals)
-                if iv.apex is not None and iv.aus
-            ]
-            if not clips:
-                raise MespotError("the training videos have no labelled expression with an apex and AUs")
-            learnt = yield from learn_prototypes(
-                clips,
-                min_count=self.min_count,
-                flow_method=self.flow_method,
-                head_motion=self.head_motion,
-                provenance={"source": "training videos of the fold", "videos": sorted(videos)},
-            )
-            training = [TrainingVideo(r.video, videos[r.video], r.intervals) for r in train]
-            model = yield from calibrate(training, learnt, self.spot_settings)
+        clips = record_clips(train)
+        if not clips:
+            raise MespotError("the training videos have no labelled expression with an apex and AUs")
+        learnt = yield from learn_prototypes(
+            clips,
+            min_count=self.min_count,
+            flow_method=self.flow_method,
+            head_motion=self.head_motion,
+            provenance={"source": "training videos of the fold", "videos": sorted({r.video for r in train})},
+        )
+        margins = []
+        for k, record in enumerate(train):
+            yield Progress(k, len(train), f"calibrating on {record.video}")
+            margins.append((yield from record_margins(record, learnt, self.spot_settings)))
+        model = calibrated(learnt, train, margins)
         model.save(fold_dir / "prototypes.npz")
         return model
 

@@ -27,8 +27,8 @@ from ..errors import MespotError
 from ..labels import QuirkOptions
 from ..metrics import Evaluation
 from ..progress import Progress
-from ..spotters.prototype import LabelledClip, PrototypeSet, PrototypeSettings, learn_prototypes
-from .methods import CalibratedPrototypes, ProtocolMethod, open_record, settings_dict
+from ..spotters.prototype import PrototypeSet, PrototypeSettings, learn_prototypes
+from .methods import CalibratedPrototypes, ProtocolMethod, record_clips, settings_dict
 from .report import PAPER_PROTOTYPE, build_report, format_table, score, write_outputs
 from .runner import LosoRun, run_loso, start_run
 
@@ -86,32 +86,21 @@ def casme2_prototypes(
     path = out / PROTOTYPES_FILE
     if path.is_file():
         return PrototypeSet.load(path)
-    videos, clips = [], []
-    try:
-        for record in dataset.records:
-            for i, iv in enumerate(record.intervals):
-                if iv.apex is None or not iv.aus:
-                    continue
-                if not videos or videos[-1][0] != record.video:
-                    videos.append((record.video, open_record(record)))
-                clips.append(LabelledClip(f"{record.video}#{i}", videos[-1][1], iv.onset, iv.apex, iv.aus))
-        if not clips:
-            raise MespotError(f"{dataset.root}: no CASME II clip with an apex and AUs")
-        prototypes = yield from learn_prototypes(
-            clips,
-            min_count=min_count,
-            flow_method=flow_method,
-            head_motion=head_motion,
-            provenance={
-                "source": "casme2",
-                "root": str(dataset.root),
-                "coding": dataset.labels_path.name,
-                "rows_without_clip": len(dataset.missing),
-            },
-        )
-    finally:
-        for _, video in videos:
-            video.close()
+    clips = record_clips(dataset.records)
+    if not clips:
+        raise MespotError(f"{dataset.root}: no CASME II clip with an apex and AUs")
+    prototypes = yield from learn_prototypes(
+        clips,
+        min_count=min_count,
+        flow_method=flow_method,
+        head_motion=head_motion,
+        provenance={
+            "source": "casme2",
+            "root": str(dataset.root),
+            "coding": dataset.labels_path.name,
+            "rows_without_clip": len(dataset.missing),
+        },
+    )
     prototypes.save(path)
     return prototypes
 
