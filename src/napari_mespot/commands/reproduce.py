@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="He et al. (ECAI 2023): prototypes learnt on all CASME II clips (AUs seen in at "
         "least --min-count clips), thresholds chosen by leave-one-subject-out over CAS(ME)² (calibrated "
         "on the other subjects' videos), every CAS(ME)² video spotted once and scored with the MEGC "
-        "metric; the paper's published numbers are printed beside ours.",
+        "metric; the paper's published numbers are printed beside ours. The spotter runs with the paper "
+        "preset unless --preset recommended or single options say otherwise.",
     )
     paper.add_argument(
         "--casme2", required=True, metavar="ROOT", help="CASME II root (subNN/EPxx_yy/img<n>.jpg)"
@@ -63,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--cas-me2-labels", metavar="XLSX", help="CAS(ME)² code_final workbook (default: found)"
     )
     _common(paper)
-    paper.set_defaults(func=run_paper)
+    paper.set_defaults(func=run_paper, preset="paper")
 
     loso = protocols.add_parser(
         "loso",
@@ -125,7 +126,7 @@ def _vovnet_method(args: argparse.Namespace):
             window_stride=args.train_stride or max(1, args.train_window // 2),
             val_subjects=args.val_subjects,
             seed=args.seed,
-            device=args.device,
+            device=args.device or "auto",
         )
     except ValueError as exc:
         raise MespotError(str(exc)) from None
@@ -190,7 +191,7 @@ def run_loso(args: argparse.Namespace) -> int:
             settings,
             min_count=args.min_count,
             flow_method=args.flow or "farneback",
-            head_motion=args.head_motion,
+            head_motion=settings.head_motion,
         )
     gen = loso(dataset, method, args.out, matching=args.matching, config={"quirks": args.quirk})
     return _report(drive(gen, "loso", args.quiet), args.quiet)

@@ -200,18 +200,23 @@ def run_loso(dataset: Dataset, method: ProtocolMethod, out: Path) -> Generator[P
             continue
         folder.mkdir(parents=True, exist_ok=True)
         base = 2 * _STEPS * i
-        model = yield from _scaled(method.fit(fold.train, folder), base, total, f"fold {fold.subject} fit")
-        predictions, notes = {}, {}
-        for k, record in enumerate(fold.test):
-            start = base + _STEPS + _STEPS * k // len(fold.test)
-            result = yield from _scaled(
-                method.spot(model, record), start, total, f"fold {fold.subject} spot {record.video}"
+        try:
+            model = yield from _scaled(
+                method.fit(fold.train, folder), base, total, f"fold {fold.subject} fit"
             )
-            predictions[record.video] = to_label_frames(record, result.intervals)
-            notes[record.video] = [
-                *(f"frames {s.start}-{s.end} skipped: {s.reason}" for s in result.skipped),
-                *result.notes,
-            ]
+            predictions, notes = {}, {}
+            for k, record in enumerate(fold.test):
+                start = base + _STEPS + _STEPS * k // len(fold.test)
+                result = yield from _scaled(
+                    method.spot(model, record), start, total, f"fold {fold.subject} spot {record.video}"
+                )
+                predictions[record.video] = to_label_frames(record, result.intervals)
+                notes[record.video] = [
+                    *(f"frames {s.start}-{s.end} skipped: {s.reason}" for s in result.skipped),
+                    *result.notes,
+                ]
+        except MespotError as exc:
+            raise MespotError(f"fold {fold.subject} (held-out subject): {exc}") from exc
         done = FoldResult(
             fold.subject,
             tuple(sorted({r.subject for r in fold.train})),
