@@ -369,6 +369,10 @@ def test_prototype_paper_protocol_end_to_end(trees, tmp_path, capsys):
     assert {"python", "numpy", "napari-mespot"} <= report["versions"].keys()
     thresholds = json.loads((out / "thresholds.json").read_text())
     assert sorted(thresholds) == ["s15", "s16", "s17"]
+    rows = (out / "thresholds.csv").read_text().splitlines()
+    assert rows[0] == "fold,threshold,value" and len(rows) == 1 + 3 * 2  # 3 folds x (AU4, AU12)
+    fold, au, value = rows[1].split(",")
+    assert float(value) == thresholds[fold]["thresholds"][au]
     # resuming reruns nothing and gives the same numbers
     assert main(argv) == 0
     assert "resumed: folds s15, s16, s17" in capsys.readouterr().out

@@ -168,12 +168,14 @@ def build_report(
 
 
 def write_outputs(out: Path, run: LosoRun, report: Mapping[str, Any], table: str) -> dict[str, Path]:
-    """Predictions (native and MEGC CSV), ground truth, thresholds, report JSON and table."""
+    """Predictions (native and MEGC CSV), ground truth, per-fold thresholds (JSON with what each
+    fold's model was fitted on, and a flat CSV), the report JSON and the printed table."""
     paths = {
         "predictions": out / "predictions.csv",
         "predictions_megc": out / "predictions_megc.csv",
         "ground_truth": out / "ground_truth.csv",
         "thresholds": out / "thresholds.json",
+        "thresholds_csv": out / "thresholds.csv",
         "report": out / "report.json",
         "table": out / "report.txt",
     }
@@ -183,6 +185,12 @@ def write_outputs(out: Path, run: LosoRun, report: Mapping[str, Any], table: str
     write_labels(paths["ground_truth"], Labels(run.ground_truth(), "native-csv"), "native-csv")
     thresholds = {f.subject: {"train_subjects": list(f.train_subjects), **f.model} for f in run.folds}
     atomic_write_text(paths["thresholds"], json.dumps(thresholds, indent=1) + "\n")
+    rows = ["fold,threshold,value"] + [
+        f"{f.subject},{name},{value!r}"
+        for f in run.folds
+        for name, value in f.model.get("thresholds", {}).items()
+    ]
+    atomic_write_text(paths["thresholds_csv"], "\n".join(rows) + "\n")
     atomic_write_text(paths["report"], json.dumps(report, indent=1) + "\n")
     atomic_write_text(paths["table"], table + "\n")
     return paths
