@@ -15,7 +15,8 @@ import openpyxl
 import pytest
 
 from napari_mespot.cli import main
-from napari_mespot.core.datasets import discover_cas_me2
+from napari_mespot.core.datasets import DatasetLayoutError, discover_cas_me2
+from napari_mespot.core.errors import MespotError
 from napari_mespot.core.intervals import Interval, VideoIntervals
 from napari_mespot.core.labels import Labels, read_labels, write_labels
 from napari_mespot.core.metrics import evaluate
@@ -25,6 +26,7 @@ from napari_mespot.core.reproduce import (
     discover,
     format_table,
     loso,
+    open_record,
     run_loso,
     score,
     start_run,
@@ -267,14 +269,34 @@ def test_an_interrupted_run_resumes_at_the_first_unfinished_fold(tmp_path):
     outcome = _run(loso(dataset, method, out))
     assert outcome.run.resumed == ("s01",)
     assert method.fits == [["s01", "s03"], ["s01", "s02"]]  # only the unfinished folds were fitted
-    with pytest.raises(Exception, match="holds a run with other settings"):
+    with pytest.raises(MespotError, match="holds a run with other settings"):
         _run(loso(dataset, Echo(shift=1), out))
+
+
+def test_a_damaged_fold_file_is_reported_not_trusted(tmp_path):
+    dataset = _fake_tree(tmp_path / "cas")
+    out = tmp_path / "out"
+    _run(loso(dataset, Echo(), out))
+    (out / "folds" / "s02" / "fold.json").write_text("{not json")
+    with pytest.raises(MespotError, match=r"s02.fold\.json: unreadable fold result"):
+        _run(loso(dataset, Echo(), out))
+
+
+def test_a_folder_with_foreign_images_is_refused(tmp_path):
+    """Frame indices must mean the same in the folder and in the record: no stray images."""
+    import numpy as np
+
+    dataset = _fake_tree(tmp_path / "cas")
+    record = dataset.records[0]
+    cv2.imwrite(str(record.frames[0].parent / "thumbnail.jpg"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(DatasetLayoutError, match="holds 61 images but 60 follow the dataset's naming"):
+        open_record(record)
 
 
 def test_one_subject_is_not_a_protocol(tmp_path):
     dataset = _fake_tree(tmp_path / "cas", subjects=("s01",))
     start_run(tmp_path / "out", {})
-    with pytest.raises(Exception, match="at least two subjects"):
+    with pytest.raises(MespotError, match="at least two subjects"):
         _run(run_loso(dataset, Echo(), tmp_path / "out"))
 
 
