@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from napari_mespot.core.metrics import evaluate
-from napari_mespot.core.spotters.prototype import PrototypeSettings, default_prototypes, spot
+from napari_mespot.core.spotters.prototype import PRESETS, PrototypeSettings, default_prototypes, spot
 from napari_mespot.core.synth import SynthSettings, write_synthetic_video
 from napari_mespot.core.video import open_video
 
@@ -49,7 +49,7 @@ def small_video(tmp_path_factory):
 def spotted(small_video):
     path, _ = small_video
     with open_video(path) as video:
-        return _run(spot(video, default_prototypes(), PrototypeSettings()))
+        return _run(spot(video, default_prototypes(), PRESETS["recommended"]))
 
 
 @pytest.mark.slow

@@ -247,7 +247,7 @@ class PrototypeSet:
         """A human-readable summary (what ``mespot prototypes show`` prints)."""
         lines = [
             f"{len(self)} AU prototypes; flow {self.flow_method} {dict(self.flow_params) or ''}".rstrip()
-            + f"; head-motion compensation {'on' if self.head_motion else 'off'}",
+            + f"; learnt with head-motion compensation {'on' if self.head_motion else 'off'}",
             "regions: " + ", ".join(f"{r.name} {r.size[0]}x{r.size[1]}" for r in self.regions),
         ]
         for p in self.prototypes:
