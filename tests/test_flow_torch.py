@@ -216,3 +216,13 @@ def test_cuda_flows_match_opencv(method, real_pair):
         assert_tvl1_close(got, flow(a, b, "tvl1"), "cuda tvl1")
         fixed = flow_batch(a, b, "tvl1", device="cuda", **TVL1_FIXED)[0]
         assert_exact(fixed, flow(a, b, "tvl1", **TVL1_FIXED), "cuda tvl1 fixed iterations")
+
+
+def test_median_network_is_cv2_median_blur():
+    """TV-L1's 5×5 median runs as a pruned sorting network; it must select what OpenCV selects,
+    ties and borders included."""
+    rng = np.random.default_rng(4)
+    for u in (rng.normal(size=(2, 23, 31)), rng.integers(0, 3, size=(2, 9, 7))):
+        u = u.astype(np.float32)
+        got = flow_torch._median5(torch.from_numpy(u)).numpy()
+        np.testing.assert_array_equal(got, np.stack([cv2.medianBlur(plane, 5) for plane in u]))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -103,7 +104,7 @@ def _filter(x: torch.Tensor, taps: np.ndarray, dim: int, mode: str) -> torch.Ten
     out = padded.narrow(dim, 0, size) * float(taps[0])
     for k in range(1, len(taps)):
         if taps[k] != 0:
-            out = out + padded.narrow(dim, k, size) * float(taps[k])
+            out.add_(padded.narrow(dim, k, size), alpha=float(taps[k]))
     return out
 
 
@@ -248,7 +249,7 @@ def _window_average(m: torch.Tensor, winsize: int, gaussian: bool) -> torch.Tens
     """Average the normal equations over the window (box as OpenCV's default, or Gaussian).
 
     OpenCV's box sums 2·(winsize // 2) + 1 rows and columns, replicate border, and divides by
-    winsize² (the same for the odd window sizes it is used with).
+    winsize² (the same for the odd window sizes it is used with). Both windows are separable.
     """
     half = winsize // 2
     if gaussian:
@@ -256,9 +257,8 @@ def _window_average(m: torch.Tensor, winsize: int, gaussian: bool) -> torch.Tens
         k = np.exp(-(np.arange(-half, half + 1) ** 2) / (2 * sigma * sigma)) if half else np.ones(1)
         k = (k / k.sum()).astype(np.float32)
         return _filter(_filter(m, k, -2, "replicate"), k, -1, "replicate")
-    side = 2 * half + 1
-    padded = F.pad(m, (half, half, half, half), mode="replicate")
-    return F.avg_pool2d(padded, side, stride=1) * (side * side / (winsize * winsize))
+    ones = np.ones(2 * half + 1, np.float32)
+    return _filter(_filter(m, ones, -2, "replicate"), ones, -1, "replicate") * (1.0 / (winsize * winsize))
 
 
 def _solve_flow(g: torch.Tensor) -> torch.Tensor:
@@ -365,12 +365,67 @@ def _divergence(p: torch.Tensor) -> torch.Tensor:
     return px - F.pad(px[..., :, :-1], (1, 0)) + py - F.pad(py[..., :-1, :], (0, 0, 1, 0))
 
 
+def _odd_even_merge_sort(n: int) -> list[tuple[int, int]]:
+    """Compare–exchange pairs (low, high) of Batcher's odd–even merge sort of n = 2^k wires."""
+    pairs = []
+    p = 1
+    while p < n:
+        k = p
+        while k >= 1:
+            for j in range(k % p, n - k, 2 * k):
+                for i in range(min(k, n - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return pairs
+
+
+@functools.cache
+def _selection_program(n: int, rank: int) -> tuple[tuple[str, int, int, bool, bool], ...]:
+    """The operations of a sorting network that the ``rank``-th smallest of n values needs.
+
+    The network sorts the next power of two with +inf on the extra wires; comparisons with a
+    known +inf are resolved here (nothing, or a swap of wires), and comparisons whose outputs
+    never reach the selected wire are dropped. Each kept step says whether its min and its max
+    are needed, so a 5×5 median costs about a hundred elementwise min/max over whole images —
+    far cheaper than sorting 25 values per pixel.
+    """
+    size = 1 << (n - 1).bit_length()
+    infinite = [w >= n for w in range(size)]
+    program: list[tuple[str, int, int]] = []
+    for lo, hi in _odd_even_merge_sort(size):
+        if infinite[hi]:
+            continue
+        if infinite[lo]:
+            program.append(("swap", lo, hi))
+            infinite[lo], infinite[hi] = False, True
+        else:
+            program.append(("cmp", lo, hi))
+    needed, kept = {rank}, []
+    for op, lo, hi in reversed(program):
+        if op == "swap":
+            needed = {hi if w == lo else lo if w == hi else w for w in needed}
+            kept.append((op, lo, hi, True, True))
+        elif lo in needed or hi in needed:
+            kept.append((op, lo, hi, lo in needed, hi in needed))
+            needed |= {lo, hi}
+    return tuple(reversed(kept))
+
+
 def _median5(u: torch.Tensor) -> torch.Tensor:
     """5×5 median of each (H, W) plane, replicate border (cv2.medianBlur on float images)."""
-    shape = u.shape
-    p = F.pad(u.reshape(-1, 1, *shape[-2:]), (2, 2, 2, 2), mode="replicate")[:, 0]
-    windows = p.unfold(-2, 5, 1).unfold(-2, 5, 1)
-    return windows.reshape(*windows.shape[:3], 25).median(-1).values.reshape(shape)
+    h, w = u.shape[-2:]
+    p = F.pad(u.reshape(-1, 1, h, w), (2, 2, 2, 2), mode="replicate").reshape(*u.shape[:-2], h + 4, w + 4)
+    wires = [p[..., i : i + h, j : j + w] for i in range(5) for j in range(5)]
+    for op, lo, hi, need_min, need_max in _selection_program(25, 12):
+        if op == "swap":
+            wires[lo], wires[hi] = wires[hi], wires[lo]
+            continue
+        a, b = wires[lo], wires[hi]
+        wires[lo] = torch.minimum(a, b) if need_min else a
+        wires[hi] = torch.maximum(a, b) if need_max else b
+    return wires[12].contiguous()
 
 
 def _warp(i1: torch.Tensor, grad1: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -385,17 +440,32 @@ def _warp(i1: torch.Tensor, grad1: torch.Tensor, u: torch.Tensor) -> tuple[torch
     return warped[:, 0], warped[:, 1:]
 
 
+@dataclass
+class _Linearised:
+    """What one warp fixes for the inner iterations of a set of images, plus their iterates."""
+
+    u: torch.Tensor  # (n, 2, H, W) flow
+    dual: torch.Tensor  # (n, 2, 2, H, W): per flow component, the dual variable's x and y
+    grad: torch.Tensor  # (n, 2, H, W) gradient of the warped frame
+    grad_sq: torch.Tensor  # (n, H, W) its squared norm
+    rho_c: torch.Tensor  # (n, H, W) residual minus its part linear in u
+
+    def select(self, keep: torch.Tensor) -> _Linearised:
+        return _Linearised(*(getattr(self, f.name)[keep] for f in fields(self)))
+
+
 class _TVL1Scale:
-    """The primal–dual iterations at one pyramid scale, for a batch with its own stopping state.
+    """The primal–dual iterations at one pyramid scale for a batch of images.
 
     Each image stops on its own test (mean squared update < epsilon², OpenCV's rule), so a batch
-    gives every image exactly the iterations it would get alone; the loop ends when all stopped.
+    gives every image exactly the iterations it would get alone; an image that stopped leaves the
+    working set, so the rest of the batch no longer pays for it.
     """
 
     def __init__(self, i0: torch.Tensor, i1: torch.Tensor, u: torch.Tensor, p: dict[str, float]) -> None:
         self.i0, self.i1, self.u = i0, i1, u
         self.grad1 = _centered_gradient(i1)
-        self.dual = u.new_zeros((*u.shape[:2], 2, *u.shape[2:]))  # (B, 2 flow comps, 2 dirs, H, W)
+        self.dual = u.new_zeros((*u.shape[:2], 2, *u.shape[2:]))
         self.p = p
         self.l_t = np.float32(p["lambda_"] * p["theta"]).item()
         self.taut = np.float32(p["tau"] / p["theta"]).item()
@@ -404,52 +474,56 @@ class _TVL1Scale:
 
     def run(self) -> torch.Tensor:
         for _ in range(self.p["warps"]):
-            self._linearise()
-            error = torch.full((self.u.shape[0],), float("inf"), device=self.u.device)
-            for _ in range(self.p["outer_iterations"]):
-                active = error > self.tolerance
-                if not bool(active.any()):
-                    break
-                if self.p["median_filtering"] > 1:
-                    filtered = _median5(self.u)
-                    self.u = torch.where(active[:, None, None, None], filtered, self.u)
-                error = self._inner(error)
+            self._solve_warp()
         return self.u
 
-    def _linearise(self) -> None:
-        """Warp I1 and its gradient by the current flow; keep the constant part of the residual."""
-        i1w, self.i1w_grad = _warp(self.i1, self.grad1, self.u)
-        gx, gy = self.i1w_grad.unbind(1)
-        self.grad_sq = gx * gx + gy * gy
-        self.rho_c = i1w - gx * self.u[:, 0] - gy * self.u[:, 1] - self.i0
+    def _solve_warp(self) -> None:
+        """Linearise at the current flow, then iterate until each image's update is small."""
+        active = torch.arange(self.u.shape[0], device=self.u.device)
+        work = self._linearise()
+        for _ in range(self.p["outer_iterations"]):
+            if self.p["median_filtering"] > 1:
+                work.u = _median5(work.u)
+            for _ in range(self.p["inner_iterations"]):
+                done = self._iterate(work) <= self.tolerance
+                n_done = int(done.sum())
+                if n_done:
+                    self._store(active[done], work.select(done))
+                    if n_done == len(active):
+                        return
+                    active, work = active[~done], work.select(~done)
+        self._store(active, work)
 
-    def _inner(self, error: torch.Tensor) -> torch.Tensor:
-        for _ in range(self.p["inner_iterations"]):
-            active = error > self.tolerance
-            if not bool(active.any()):
-                break
-            keep = active[:, None, None, None]
-            v = self._threshold()
-            u = v + self.theta * _divergence(self.dual)
-            error = torch.where(active, ((u - self.u) ** 2).sum((1, 2, 3)), error)
-            self.u = torch.where(keep, u, self.u)
-            dual = self._project(_forward_gradient(self.u))
-            self.dual = torch.where(keep[..., None], dual, self.dual)
+    def _store(self, index: torch.Tensor, work: _Linearised) -> None:
+        self.u[index], self.dual[index] = work.u, work.dual
+
+    def _linearise(self) -> _Linearised:
+        """Warp I1 and its gradient by the current flow; keep the constant part of the residual."""
+        i1w, grad = _warp(self.i1, self.grad1, self.u)
+        gx, gy = grad.unbind(1)
+        rho_c = i1w - gx * self.u[:, 0] - gy * self.u[:, 1] - self.i0
+        return _Linearised(self.u.clone(), self.dual.clone(), grad, gx * gx + gy * gy, rho_c)
+
+    def _iterate(self, w: _Linearised) -> torch.Tensor:
+        """One primal–dual step in OpenCV's order; returns each image's squared update."""
+        u = self._threshold(w) + self.theta * _divergence(w.dual)
+        error = ((u - w.u) ** 2).sum((1, 2, 3))
+        w.u = u
+        w.dual = self._project(w.dual, _forward_gradient(u))
         return error
 
-    def _threshold(self) -> torch.Tensor:
+    def _threshold(self, w: _Linearised) -> torch.Tensor:
         """The pointwise minimiser of the linearised L1 data term (the TH operator of the paper)."""
-        gx, gy = self.i1w_grad.unbind(1)
-        rho = self.rho_c + (gx * self.u[:, 0] + gy * self.u[:, 1])
-        bound = self.l_t * self.grad_sq
-        step = torch.where(self.grad_sq > np.finfo(np.float32).eps, -rho / self.grad_sq, 0.0)
+        rho = w.rho_c + (w.grad[:, 0] * w.u[:, 0] + w.grad[:, 1] * w.u[:, 1])
+        bound = self.l_t * w.grad_sq
+        step = torch.where(w.grad_sq > np.finfo(np.float32).eps, -rho / w.grad_sq, 0.0)
         step = torch.where(rho < -bound, self.l_t, torch.where(rho > bound, -self.l_t, step))
-        return self.u + step[:, None] * self.i1w_grad
+        return w.u + step[:, None] * w.grad
 
-    def _project(self, grad_u: torch.Tensor) -> torch.Tensor:
+    def _project(self, dual: torch.Tensor, grad_u: torch.Tensor) -> torch.Tensor:
         """The dual step p ← (p + τ/θ ∇u) / (1 + τ/θ |∇u|) for each flow component."""
         norm = torch.hypot(grad_u[:, :, 0], grad_u[:, :, 1])[:, :, None]
-        return (self.dual + self.taut * grad_u) / (1.0 + self.taut * norm)
+        return (dual + self.taut * grad_u) / (1.0 + self.taut * norm)
 
 
 def _tvl1_pyramid(img: torch.Tensor, nscales: int, scale_step: float) -> list[torch.Tensor]:
