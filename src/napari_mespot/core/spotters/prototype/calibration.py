@@ -13,7 +13,8 @@ The paper does not say how θ_j was set. We choose each AU's θ_j on its own, fr
 3. θ_j maximises F1 = 2·found / (2·found + false alarms + missed) over a geometric grid; when
    several grid values tie, the middle of the longest run of best values is taken (the most
    robust choice). An AU without training expressions gets the largest margin seen on the
-   training videos, so it never fires on them.
+   training videos, so it never fires on them; one that does not move at all in them gets half
+   the matching index of its own prototype (the index of its mean motion at half strength).
 
 This is an approximation of the full spotter (fixed windows, no fusion), chosen because it
 makes calibration one pass of flow per video plus a cheap search.
@@ -21,7 +22,7 @@ makes calibration one pass of flow per video plus a cheap search.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,9 +104,16 @@ def _middle_of_best(grid: np.ndarray, f1: np.ndarray) -> float:
 
 
 def choose_thresholds(
-    margins: Sequence[np.ndarray], truths: Sequence[Iterable[Interval]], aus: Sequence[int]
+    margins: Sequence[np.ndarray],
+    truths: Sequence[Iterable[Interval]],
+    aus: Sequence[int],
+    fallback: Mapping[int, float] | None = None,
 ) -> tuple[dict[int, float], dict[str, Any]]:
-    """θ_j per AU from per-video (V, n) margins and ground truth (see the module docstring)."""
+    """θ_j per AU from per-video (V, n) margins and ground truth (see the module docstring).
+
+    ``fallback[j]`` is used for an AU that neither occurs in the ground truth nor ever gives a
+    positive margin (nothing to calibrate on); without one that is an error.
+    """
     truths = [tuple(t) for t in truths]
     busy = []
     for margin, truth in zip(margins, truths, strict=True):
@@ -125,6 +133,10 @@ def choose_thresholds(
         ]
         finite = np.concatenate([c[np.isfinite(c) & (c > 0)] for c in curves] + [np.array([])])
         if finite.size == 0:
+            if not events and fallback is not None and au in fallback:
+                thresholds[au] = float(fallback[au])
+                report[f"AU{au}"] = {"events": 0, "rule": "fallback (no motion of this AU in training)"}
+                continue
             raise PrototypeError(f"AU{au}: the training videos give no positive margin to calibrate on")
         if not events:
             thresholds[au] = float(finite.max())
@@ -154,7 +166,9 @@ def calibrate(
                 margins.append(stop.value)
                 break
             yield Progress(k, len(videos), f"{tv.name}: {p.message}")
-    thresholds, report = choose_thresholds(margins, [tv.intervals for tv in videos], prototypes.aus)
+    # An AU the training videos never show nor move: half the matching index of its own mean motion.
+    fallback = {p.au: 0.5 * float(np.sum(p.field.astype(np.float64) ** 2)) for p in prototypes.prototypes}
+    thresholds, report = choose_thresholds(margins, [tv.intervals for tv in videos], prototypes.aus, fallback)
     record = {
         "rule": "per-AU F1 of eq. 24 margins on training videos (see calibration.py)",
         "videos": [tv.name for tv in videos],
