@@ -21,8 +21,8 @@ and return ``(B, H, W, 2)`` float32 flow in OpenCV's convention (``flow[y, x] = 
 once and broadcast, which is what the spotter needs: one window reference against many frames.
 :func:`flow_batch` is the numpy entry point with a device choice (``auto``, ``cpu``, ``cuda``).
 
-Filters are written as sums of shifted slices rather than ``conv2d`` so that no TF32 convolution
-on a GPU rounds the polynomial coefficients to 10 mantissa bits.
+Filters are sums of shifted slices and resizes are two-tap blends, rather than ``conv2d`` and
+matrix products, so that no TF32 setting on a GPU rounds the data to 10 mantissa bits.
 """
 
 from __future__ import annotations
@@ -114,36 +114,37 @@ def _padded(shape: torch.Size, n: int, dim: int) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=64)
-def _resize_matrix(n_in: int, n_out: int, scale: float) -> np.ndarray:
-    """(n_out, n_in) weights of OpenCV's INTER_LINEAR resize along one axis.
+def _resize_taps(n_in: int, n_out: int, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices (lo, hi) and weight of hi for OpenCV's INTER_LINEAR resize along one axis.
 
     OpenCV samples source coordinate (i + 0.5)·scale − 0.5, clamped to [0, n_in − 1], with
     ``scale`` = n_in / n_out when a size is given, or 1 / fx when a factor is given.
     """
     src = np.clip((np.arange(n_out) + 0.5) * scale - 0.5, 0, n_in - 1)
-    lo = np.floor(src).astype(int)
-    frac = src - lo
-    hi = np.minimum(lo + 1, n_in - 1)
-    m = np.zeros((n_out, n_in))
-    np.add.at(m, (np.arange(n_out), lo), 1 - frac)
-    np.add.at(m, (np.arange(n_out), hi), frac)
-    return m.astype(np.float32)
+    lo = np.floor(src).astype(np.int64)
+    return lo, np.minimum(lo + 1, n_in - 1), (src - lo).astype(np.float32)
+
+
+def _resize_axis(x: torch.Tensor, dim: int, n_out: int, scale: float) -> torch.Tensor:
+    lo, hi, frac = (torch.from_numpy(a).to(x.device) for a in _resize_taps(x.shape[dim], n_out, scale))
+    shape = [1] * x.ndim
+    shape[dim] = n_out
+    frac = frac.reshape(shape)
+    return x.index_select(dim, lo) * (1 - frac) + x.index_select(dim, hi) * frac
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int], scale: tuple[float, float] | None = None) -> torch.Tensor:
     """Bilinear resize of the last two dims to ``size`` exactly as ``cv2.resize`` INTER_LINEAR.
 
     ``scale`` = (y, x) source pixels per output pixel when OpenCV was given factors instead of a
-    size (its sizes are rounded, its sampling is not). As two small matrix products it batches
-    over any leading dims.
+    size (its sizes are rounded, its sampling is not). Two-tap blends rather than matrix
+    products, so no TF32 matmul setting can round the images.
     """
     h, w = x.shape[-2:]
     if (h, w) == size:
         return x
     sy, sx = scale or (h / size[0], w / size[1])
-    ry = torch.from_numpy(_resize_matrix(h, size[0], sy)).to(x.device)
-    rx = torch.from_numpy(_resize_matrix(w, size[1], sx)).to(x.device)
-    return ry @ x @ rx.T
+    return _resize_axis(_resize_axis(x, x.ndim - 2, size[0], sy), x.ndim - 1, size[1], sx)
 
 
 def _pixel_grid(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
