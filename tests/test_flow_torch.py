@@ -12,14 +12,17 @@ inputs) and why:
 - **TV-L1 with the stopping rule disabled (fixed iteration counts): the same bound** — the same
   argument holds; the pointwise thresholding and the median are discontinuous, but a rounding
   flip there moves one pixel by a bounded amount, rarely.
-- **TV-L1 with OpenCV's defaults: RMS ≤ ε / scale_step^(nscales−1) ≈ 0.024 px** over pixels whose
-  OpenCV flow lands ≥ 2 px inside the frame. OpenCV stops each warp when the RMS update falls
-  below ε (0.01 px), a hard threshold that a rounding difference can flip when the last update
-  is within rounding of it; one solver then makes one update more than the other, of RMS ≈ ε at
-  that scale and at most 1/scale_step^(nscales−1) ≈ 2.4× that once carried to full resolution.
-  The bound allows one such flip. Pixels whose flow points within the bicubic support (2 px) of
-  the frame edge are left out: there the warped frame reads zeros, the data term vanishes and the
-  TV-L1 minimiser is not unique, so neither answer is the answer.
+- **TV-L1 with OpenCV's defaults: mean ≤ OpenCV's own response to a ±1 grey-level dither of
+  the frame, on the same pair** (over pixels whose OpenCV flow lands ≥ 2 px inside the frame).
+  OpenCV stops each warp when the RMS update falls below ε, a hard threshold; where the last
+  update is within rounding of it, a rounding difference makes one solver iterate once more, and
+  the change cascades through the later warps and scales. So OpenCV's TV-L1 is not defined to
+  rounding but only to what its input determines: a uint8 frame is known to ±1 grey level (two
+  decoders or colour conversions of the same video differ by that), and changing the frame that
+  little moves OpenCV's own result by 0.01–0.04 px mean (one grey level at a single pixel already
+  moves it ~0.01 px). The port is held to that. Pixels whose flow points within the bicubic
+  support (2 px) of the frame edge are left out: the warped frame reads zeros there, the data term
+  vanishes and the TV-L1 minimiser is not unique.
 
 Against known motion, the torch flows keep the bounds ``test_flow.py`` sets for OpenCV.
 The CUDA test runs only where torch sees a GPU.
@@ -36,12 +39,11 @@ import pytest
 import torch
 
 from napari_mespot.core import flow_torch
-from napari_mespot.core.flow import TVL1, flow, to_gray
+from napari_mespot.core.flow import flow, to_gray
 from napari_mespot.core.flow_torch import DeviceUnavailableError, flow_batch
 from napari_mespot.core.video import open_video
 
 EXACT_MEAN, EXACT_P99 = 1e-3, 1e-2
-TVL1_RMS = TVL1.defaults["epsilon"] / TVL1.defaults["scale_step"] ** (TVL1.defaults["nscales"] - 1)
 #: test_flow.py's bounds for OpenCV on known motion (mean EPE, 16-px border excluded).
 TRUTH_EPE = {"farneback": 0.15, "tvl1": 0.08}
 #: Stopping rule off (ε = 0 never stops early) and few iterations, to keep the test fast.
@@ -107,13 +109,22 @@ def assert_exact(torch_flow: np.ndarray, cv_flow: np.ndarray, what: str) -> None
     assert np.percentile(epe, 99) <= EXACT_P99, f"{what}: p99 {np.percentile(epe, 99):.2e} px from OpenCV"
 
 
-def assert_tvl1_close(torch_flow: np.ndarray, cv_flow: np.ndarray, what: str) -> None:
+def inside_mean(torch_flow: np.ndarray, cv_flow: np.ndarray) -> float:
+    """Mean endpoint error over the pixels whose (OpenCV) flow lands ≥ 2 px inside the frame."""
     h, w = cv_flow.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
     tx, ty = xx + cv_flow[..., 0], yy + cv_flow[..., 1]
     inside = (tx >= 2) & (tx <= w - 3) & (ty >= 2) & (ty <= h - 3)
-    rms = np.sqrt((endpoint_error(torch_flow, cv_flow)[inside] ** 2).mean())
-    assert rms <= TVL1_RMS, f"{what}: RMS {rms:.4f} px from OpenCV (bound {TVL1_RMS:.4f})"
+    return float(endpoint_error(torch_flow, cv_flow)[inside].mean())
+
+
+def assert_tvl1_close(torch_flow: np.ndarray, a: np.ndarray, b: np.ndarray, what: str) -> None:
+    """The torch flow is as close to OpenCV's as OpenCV's is to itself on a ±1-dithered frame."""
+    cv_flow = flow(a, b, "tvl1")
+    dither = np.random.default_rng(0).integers(-1, 2, size=b.shape)
+    dithered = flow(a, np.clip(b.astype(int) + dither, 0, 255).astype(np.uint8), "tvl1")
+    bound, got = inside_mean(dithered, cv_flow), inside_mean(torch_flow, cv_flow)
+    assert got <= bound, f"{what}: mean {got:.4f} px from OpenCV, OpenCV moves {bound:.4f} px under dither"
 
 
 def opencv_farneback(a: np.ndarray, b: np.ndarray, gaussian_window: bool) -> np.ndarray:
@@ -136,7 +147,7 @@ def test_farneback_is_opencvs_and_recovers_known_motion(motion, gaussian_window)
 def test_tvl1_is_opencvs_and_recovers_known_motion(motion):
     a, b, truth = moved_pair(motion)
     got = flow_batch(a, b, "tvl1", device="cpu")[0]
-    assert_tvl1_close(got, flow(a, b, "tvl1"), f"tvl1 {motion}")
+    assert_tvl1_close(got, a, b, f"tvl1 {motion}")
     assert endpoint_error(got, truth)[16:-16, 16:-16].mean() < TRUTH_EPE["tvl1"]
 
 
@@ -151,7 +162,7 @@ def test_real_face_pair_matches_opencv(real_pair):
     assert_exact(
         flow_batch(a, b, "farneback", device="cpu")[0], opencv_farneback(a, b, False), "real farneback"
     )
-    assert_tvl1_close(flow_batch(a, b, "tvl1", device="cpu")[0], flow(a, b, "tvl1"), "real tvl1")
+    assert_tvl1_close(flow_batch(a, b, "tvl1", device="cpu")[0], a, b, "real tvl1")
     fixed = flow_batch(a, b, "tvl1", device="cpu", **TVL1_FIXED)[0]
     assert_exact(fixed, flow(a, b, "tvl1", **TVL1_FIXED), "real tvl1 fixed iterations")
 
@@ -213,7 +224,7 @@ def test_cuda_flows_match_opencv(method, real_pair):
     if method == "farneback":
         assert_exact(got, opencv_farneback(a, b, False), "cuda farneback")
     else:
-        assert_tvl1_close(got, flow(a, b, "tvl1"), "cuda tvl1")
+        assert_tvl1_close(got, a, b, "cuda tvl1")
         fixed = flow_batch(a, b, "tvl1", device="cuda", **TVL1_FIXED)[0]
         assert_exact(fixed, flow(a, b, "tvl1", **TVL1_FIXED), "cuda tvl1 fixed iterations")
 
