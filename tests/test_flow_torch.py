@@ -180,6 +180,8 @@ def test_a_batch_gives_each_frame_its_own_flow(method):
         np.testing.assert_allclose(got, flow_batch(ref, frame, method, device="cpu", **params)[0], atol=1e-4)
     per_frame_refs = flow_batch(np.stack([ref] * 3), frames, method, device="cpu", **params)
     np.testing.assert_allclose(per_frame_refs, batched, atol=1e-4)
+    chunked = flow_batch(np.stack([ref] * 3), frames, method, device="cpu", chunk=2, **params)
+    np.testing.assert_allclose(chunked, batched, atol=1e-4)
 
 
 def test_registered_methods_take_opencvs_parameters_and_a_device():

@@ -592,14 +592,30 @@ METHODS: dict[str, Callable[..., torch.Tensor]] = {"farneback": farneback, "tvl1
 
 
 def flow_batch(
-    ref: TensorLike, frames: TensorLike, method: str = "farneback", *, device: str = "auto", **params: Any
+    ref: TensorLike,
+    frames: TensorLike,
+    method: str = "farneback",
+    *,
+    device: str | torch.device = "auto",
+    chunk: int = 64,
+    **params: Any,
 ) -> np.ndarray:
     """Flows from ``ref`` ((H, W) or (B, H, W)) to each of ``frames`` ((B, H, W)) as numpy.
 
     Grey levels 0..255 in, (B, H, W, 2) float32 out. ``device`` is ``auto`` (the GPU when there
-    is one), ``cpu`` or ``cuda``; ``params`` are the method's OpenCV parameters.
+    is one), ``cpu`` or ``cuda``; ``params`` are the method's OpenCV parameters. At most ``chunk``
+    frames are on the device at a time, which bounds memory whatever the window length (a 7-s
+    window of a 200-fps video is 1400 frames).
     """
     if method not in METHODS:
         raise ValueError(f"torch flow method must be one of {sorted(METHODS)}, got {method!r}")
-    r, f = as_batch(ref, frames, resolve_device(device))
-    return METHODS[method](r, f, **params).cpu().numpy()
+    if chunk < 1:
+        raise ValueError(f"chunk must be at least 1, got {chunk}")
+    target = resolve_device(device)
+    r, f = as_batch(ref, frames, torch.device("cpu"))
+    out = np.empty((*f.shape, 2), np.float32)
+    for start in range(0, f.shape[0], chunk):
+        part = slice(start, start + chunk)
+        refs = r if r.shape[0] == 1 else r[part]
+        out[part] = METHODS[method](refs.to(target), f[part].to(target), **params).cpu().numpy()
+    return out
