@@ -17,7 +17,7 @@ from psygnal import Signal, SignalGroup
 from ..core.compare import Outcome
 from ..core.labels.native import read_native_csv
 from ..core.review import ReviewModel
-from ..core.session import ReviewSession, session_path_for
+from ..core.session import ReviewSession
 from ..core.spotters.base import SpotResult
 from ..core.video import VideoSource
 
@@ -56,9 +56,7 @@ class VideoReview:
     def __init__(self, layer) -> None:
         self.layer = layer
         self.video: VideoSource = unwrap(layer.data)
-        # The shipped samples keep their sessions in the user's data folder, not in the package.
-        beside = not layer.metadata.get("sample", False)
-        self.session = ReviewSession.open(self.video, session_path_for(self.video, beside_video=beside))
+        self.session = ReviewSession.open(self.video)
         self.results: dict[str, SpotResult] = {}
         #: track name → interval id → "tp" | "fp" | "fn", from the last comparison.
         self.outcomes: dict[str, dict[str, str]] = {}

@@ -38,10 +38,10 @@ def score_lines(evaluation) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._sample_data import SYNTHETIC_GROUND_TRUTH, SYNTHETIC_VIDEO, sample_path
     from ..core.atomic import atomic_write_text
     from ..core.labels import read_labels
     from ..core.metrics import evaluate
+    from ..core.samples import SYNTHETIC_GROUND_TRUTH, SYNTHETIC_VIDEO, sample_path
     from ..core.spotters.prototype import PRESETS, default_prototypes, default_prototypes_path
     from ..core.synth import prepare_outdir
     from .spot import intervals_table, spot_file, summary, write_results

@@ -24,6 +24,7 @@ import numpy as np
 from .atomic import atomic_write_bytes, is_writable_dir
 from .landmarks import FaceLandmarks, FrameSource, LandmarkProvider
 from .progress import Progress
+from .samples import is_sample
 
 #: Bumped when the file layout or the meaning of the arrays changes.
 CACHE_VERSION = 1
@@ -77,6 +78,8 @@ def cache_paths(video_path: str | Path, provider: LandmarkProvider, key: str) ->
     """Where the cache file may be, in order of preference: beside the video, then the user cache."""
     video_path = Path(video_path)
     name = f"{video_path.name}.mespot-landmarks-{provider.name}-{key}.npz"
+    if is_sample(video_path):
+        return [user_cache_dir() / name]  # never write into the installation
     return [video_path.with_name(name), user_cache_dir() / name]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from .atomic import atomic_write_text, is_writable_dir
 from .errors import MespotError
 from .review import Edit, ReviewModel, Track
+from .samples import is_sample
 from .video import VideoIdentity, VideoSource
 
 FORMAT = "napari-mespot session"
@@ -44,6 +45,7 @@ def session_path_for(video: VideoSource, beside_video: bool = True) -> Path:
     (a dataset on a read-only share) or ``beside_video`` is false (the shipped samples) — in the
     user's data folder, named by the video's content so it is found again."""
     beside = sidecar_path(video.path)
+    beside_video = beside_video and not is_sample(video.path)
     if beside_video and (beside.exists() or is_writable_dir(beside.parent)):
         return beside
     identity = video.identity()
