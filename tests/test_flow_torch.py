@@ -192,7 +192,7 @@ def test_registered_methods_take_opencvs_parameters_and_a_device():
     with pytest.raises(TypeError, match="no parameter"):
         flow(a, b, "tvl1-torch", gamma=0.1)
     with pytest.raises(ValueError, match="median_filtering"):
-        flow(a, b, "tvl1-torch", median_filtering=3)
+        flow(a, b, "tvl1-torch", median_filtering=7)
     with pytest.raises(DeviceUnavailableError, match="unknown device"):
         flow(a, b, "farneback-torch", device="tpu")
     with pytest.raises(ValueError, match="same size"):
@@ -231,11 +231,12 @@ def test_cuda_flows_match_opencv(method, real_pair):
         assert_exact(fixed, flow(a, b, "tvl1", **TVL1_FIXED), "cuda tvl1 fixed iterations")
 
 
-def test_median_network_is_cv2_median_blur():
-    """TV-L1's 5×5 median runs as a pruned sorting network; it must select what OpenCV selects,
+@pytest.mark.parametrize("size", [3, 5])
+def test_median_network_is_cv2_median_blur(size):
+    """TV-L1's median runs as a pruned sorting network; it must select what OpenCV selects,
     ties and borders included."""
     rng = np.random.default_rng(4)
     for u in (rng.normal(size=(2, 23, 31)), rng.integers(0, 3, size=(2, 9, 7))):
         u = u.astype(np.float32)
-        got = flow_torch._median5(torch.from_numpy(u)).numpy()
-        np.testing.assert_array_equal(got, np.stack([cv2.medianBlur(plane, 5) for plane in u]))
+        got = flow_torch._median(torch.from_numpy(u), size).numpy()
+        np.testing.assert_array_equal(got, np.stack([cv2.medianBlur(plane, size) for plane in u]))

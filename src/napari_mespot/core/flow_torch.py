@@ -97,20 +97,14 @@ def _filter(x: torch.Tensor, taps: np.ndarray, dim: int, mode: str) -> torch.Ten
     n = len(taps) // 2
     pad = (n, n, 0, 0) if dim == -1 else (0, 0, n, n)
     shape = x.shape
-    padded = F.pad(x.reshape(-1, 1, *shape[-2:]), pad, mode=mode).reshape(
-        *shape[:-2], *_padded(shape, n, dim)
-    )
+    padded = F.pad(x.reshape(-1, 1, *shape[-2:]), pad, mode=mode)
+    padded = padded.reshape(*shape[:-2], *padded.shape[-2:])
     size = shape[dim]
     out = padded.narrow(dim, 0, size) * float(taps[0])
     for k in range(1, len(taps)):
         if taps[k] != 0:
             out.add_(padded.narrow(dim, k, size), alpha=float(taps[k]))
     return out
-
-
-def _padded(shape: torch.Size, n: int, dim: int) -> tuple[int, int]:
-    h, w = shape[-2:]
-    return (h, w + 2 * n) if dim == -1 else (h + 2 * n, w)
 
 
 @functools.lru_cache(maxsize=64)
@@ -265,8 +259,8 @@ def _window_average(m: torch.Tensor, winsize: int, gaussian: bool) -> torch.Tens
 def _solve_flow(g: torch.Tensor) -> torch.Tensor:
     """Flow (B, H, W, 2) from window-averaged normal equations, with OpenCV's 1e-3 regulariser.
 
-    The 2×2 solve runs in float64 as OpenCV's does: the determinant cancels badly in float32
-    where the texture is weak.
+    The 2×2 solve runs in float64 as OpenCV's does, so that weakly textured pixels, where the
+    determinant nearly cancels, get OpenCV's answer too.
     """
     g11, g12, g22, h1, h2 = g.double().unbind(1)
     idet = 1.0 / (g11 * g22 - g12 * g12 + 1e-3)
@@ -286,9 +280,9 @@ def _farneback_levels(h: int, w: int, pyr_scale: float, levels: int) -> int:
 
 def _gaussian_taps(sigma: float) -> np.ndarray:
     """cv2.getGaussianKernel for the pyramid pre-smoothing (its fixed 3-tap kernel at sigma 0)."""
-    size = max(_cv_round(sigma * 5) | 1, 3)
     if sigma <= 0:
         return np.array([0.25, 0.5, 0.25], np.float32)
+    size = max(_cv_round(sigma * 5) | 1, 3)
     x = np.arange(size) - (size - 1) / 2
     k = np.exp(-(x**2) / (2 * sigma * sigma))
     return (k / k.sum()).astype(np.float32)
@@ -414,19 +408,22 @@ def _selection_program(n: int, rank: int) -> tuple[tuple[str, int, int, bool, bo
     return tuple(reversed(kept))
 
 
-def _median5(u: torch.Tensor) -> torch.Tensor:
-    """5×5 median of each (H, W) plane, replicate border (cv2.medianBlur on float images)."""
+def _median(u: torch.Tensor, size: int) -> torch.Tensor:
+    """size×size median of each (H, W) plane, replicate border (cv2.medianBlur on float images)."""
     h, w = u.shape[-2:]
-    p = F.pad(u.reshape(-1, 1, h, w), (2, 2, 2, 2), mode="replicate").reshape(*u.shape[:-2], h + 4, w + 4)
-    wires = [p[..., i : i + h, j : j + w] for i in range(5) for j in range(5)]
-    for op, lo, hi, need_min, need_max in _selection_program(25, 12):
+    r = size // 2
+    p = F.pad(u.reshape(-1, 1, h, w), (r, r, r, r), mode="replicate").reshape(
+        *u.shape[:-2], h + 2 * r, w + 2 * r
+    )
+    wires = [p[..., i : i + h, j : j + w] for i in range(size) for j in range(size)]
+    for op, lo, hi, need_min, need_max in _selection_program(size * size, size * size // 2):
         if op == "swap":
             wires[lo], wires[hi] = wires[hi], wires[lo]
             continue
         a, b = wires[lo], wires[hi]
         wires[lo] = torch.minimum(a, b) if need_min else a
         wires[hi] = torch.maximum(a, b) if need_max else b
-    return wires[12].contiguous()
+    return wires[size * size // 2].contiguous()
 
 
 def _warp(i1: torch.Tensor, grad1: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -484,7 +481,7 @@ class _TVL1Scale:
         work = self._linearise()
         for _ in range(self.p["outer_iterations"]):
             if self.p["median_filtering"] > 1:
-                work.u = _median5(work.u)
+                work.u = _median(work.u, self.p["median_filtering"])
             for _ in range(self.p["inner_iterations"]):
                 done = self._iterate(work) <= self.tolerance
                 n_done = int(done.sum())
@@ -572,9 +569,9 @@ def tvl1(
         "outer_iterations": outer_iterations,
         "median_filtering": median_filtering,
     }
-    if median_filtering > 1 and median_filtering != 5:
+    if median_filtering > 1 and median_filtering not in (3, 5):
         raise ValueError(
-            f"median_filtering must be 5 (OpenCV's float median) or ≤ 1 (off), got {median_filtering}"
+            f"median_filtering must be 3 or 5 (OpenCV's float medians) or ≤ 1, got {median_filtering}"
         )
     i0s, i1s = _tvl1_pyramid(ref, nscales, scale_step), _tvl1_pyramid(frames, nscales, scale_step)
     u = frames.new_zeros((frames.shape[0], 2, *i0s[-1].shape[-2:]))
