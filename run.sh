@@ -49,8 +49,7 @@ export PATH="$PWD/$VENV/bin:$PATH"
 case "${1:-}" in
   demo)
     shift
-    # Until the first spotter lands, the main job describes the embedded sample videos.
-    exec mespot info sample_data/synthetic_face.mp4 sample_data/single_face.mp4 "$@"
+    exec mespot demo "$@"
     ;;
   test)
     shift
