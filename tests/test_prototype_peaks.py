@@ -85,9 +85,13 @@ def test_valleys_widen_to_the_neighbouring_minima():
 def test_valleys_stop_at_the_level_above_the_local_floor():
     curve = np.array([0, 0, 1, 1.5, 2, 10, 2, 1, 0.5, 0, 0], dtype=float)
     assert widen_to_valleys(curve, 5, 5) == (1, 9)  # level 0: all the way down both slopes
-    # Floor before (m=3 frames 2..4) is 1: stop at the first frame <= 1 + 0.2·(10 − 1) = 2.8,
-    # i.e. frame 4; floor after (frames 6..8) is 0.5: stop at <= 0.5 + 0.2·9.5 = 2.4, frame 6.
-    assert widen_to_valleys(curve, 5, 5, m=3, level=0.2) == (4, 6)
+    # Both floors are 0: level 0.1 stops at the first frame <= 1 (frames 2 and 7), level 0.2 at
+    # the first frame <= 2 (frames 4 and 6).
+    assert widen_to_valleys(curve, 5, 5, level=0.1) == (2, 7)
+    assert widen_to_valleys(curve, 5, 5, level=0.2) == (4, 6)
+    drifting = np.array([5, 4, 3, 2, 1, 10, 9, 8, 7, 6], dtype=float)
+    # Floors 1 (before) and 6 (after): stops at <= 1.9 and <= 6.4.
+    assert widen_to_valleys(drifting, 5, 5, level=0.1) == (4, 9)
 
 
 def test_overlap_index_inclusive():

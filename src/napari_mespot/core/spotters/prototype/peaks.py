@@ -97,23 +97,18 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), int(e) - 1) for s, e in zip(edges[::2], edges[1::2], strict=True)]
 
 
-def widen_to_valleys(
-    curve: np.ndarray, start: int, end: int, m: int | None = None, level: float = 0.0
-) -> tuple[int, int]:
+def widen_to_valleys(curve: np.ndarray, start: int, end: int, level: float = 0.0) -> tuple[int, int]:
     """Move ``start`` left and ``end`` right while the curve keeps falling away from the run.
 
     With ``level`` > 0 a side also stops at the first frame at or below
-    ``floor + level · (peak − floor)``, ``floor`` being the curve's minimum over the ``m``
-    frames beyond that side of the run (as in eq. 24) and ``peak`` the run's maximum: a slowly
-    drifting baseline then does not stretch the interval into neutral frames.
+    ``floor + level · (peak − floor)``, ``floor`` being the curve's minimum on that side of the
+    run (within the window) and ``peak`` the run's maximum: a slowly drifting or still-settling
+    curve then does not stretch the interval into neutral frames.
     """
     peak = float(curve[start : end + 1].max())
-    radius = len(curve) if m is None else m
     if level > 0:
-        before = curve[max(0, start - radius) : start]
-        after = curve[end + 1 : end + 1 + radius]
-        low_b = float(before.min()) if before.size else peak
-        low_a = float(after.min()) if after.size else peak
+        low_b = float(curve[:start].min()) if start > 0 else peak
+        low_a = float(curve[end + 1 :].min()) if end + 1 < len(curve) else peak
         stop_b, stop_a = low_b + level * (peak - low_b), low_a + level * (peak - low_a)
     else:
         stop_b = stop_a = -np.inf
@@ -164,7 +159,7 @@ def au_intervals(
         for start, end in runs(margin[v] > theta[v]):
             score = float(margin[v, start : end + 1].max() / theta[v])
             if boundaries == "valleys":
-                start, end = widen_to_valleys(curves[v], start, end, m, level)
+                start, end = widen_to_valleys(curves[v], start, end, level)
             apex = start + int(np.argmax(curves[v, start : end + 1]))
             out.append(AUInterval(v, start, end, apex, score))
     return out

@@ -47,7 +47,7 @@ class PrototypeSettings:
     lowpass_cutoff_hz: float = 5.0
     lowpass_order: int = 2
     boundaries: str = "peak-points"
-    boundary_level: float = 0.1
+    boundary_level: float = 0.2
     thresholds: Mapping[int, float] = field(default_factory=dict)
     flow_method: str | None = None
     flow_params: Mapping[str, Any] = field(default_factory=dict)

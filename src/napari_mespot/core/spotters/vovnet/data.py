@@ -65,6 +65,7 @@ class Features:
     frames: np.ndarray
     flow: np.ndarray | None
     found: np.ndarray
+    flow_scale: float = 1.0
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
@@ -78,7 +79,7 @@ class Features:
         img = (img - IMAGE_MEAN) / IMAGE_STD
         parts = [img]
         if self.flow is not None:
-            parts.append(torch.from_numpy(np.array(self.flow[start:stop])).float())
+            parts.append(torch.from_numpy(np.array(self.flow[start:stop])).float() * self.flow_scale)
         x = torch.cat(parts, dim=1)
         if valid < length:
             x = torch.cat([x, x.new_zeros(length - valid, *x.shape[1:])])
@@ -149,7 +150,7 @@ def compute_features(
                     f = cv2.resize(f, (s, s), interpolation=cv2.INTER_AREA) * (s / side)
                 flow[k] = f.transpose(2, 0, 1)
         yield Progress(k + 1, n, "face crops and flow")
-    return Features(frames, flow, found)
+    return Features(frames, flow, found, settings.flow_scale)
 
 
 def cache_key(video: Any, settings: DataSettings) -> str | None:
@@ -168,7 +169,7 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
         np.save(fh, array, allow_pickle=False)
 
 
-def load_cached(folder: Path) -> Features | None:
+def load_cached(folder: Path, flow_scale: float) -> Features | None:
     """The memory-mapped features in ``folder``, or None when incomplete or unreadable."""
     if not (folder / "meta.json").is_file():
         return None
@@ -179,7 +180,7 @@ def load_cached(folder: Path) -> Features | None:
         flow = np.load(flow_path, mmap_mode="r") if flow_path.is_file() else None
     except (OSError, ValueError):
         return None
-    return Features(frames, flow, found)
+    return Features(frames, flow, found, flow_scale)
 
 
 def features_for_video(
@@ -195,7 +196,11 @@ def features_for_video(
     """
     key = cache_key(video, settings)
     folder = Path(cache_dir or user_cache_dir()) / key if key else None
-    if folder is not None and (hit := load_cached(folder)) is not None and len(hit) == len(video):
+    if (
+        folder is not None
+        and (hit := load_cached(folder, settings.flow_scale)) is not None
+        and len(hit) == len(video)
+    ):
         yield Progress(len(video), len(video), "features from cache")
         return hit
     if landmarks is None:
@@ -208,7 +213,7 @@ def features_for_video(
     if feats.flow is not None:
         _save_npy(folder / "flow.npy", feats.flow)
     atomic_write_text(folder / "meta.json", json.dumps({"key": key, "n_frames": len(feats)}))
-    return load_cached(folder) or feats
+    return load_cached(folder, settings.flow_scale) or feats
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,10 @@ class DataSettings:
     - ``flow_gap``: flow from frame t − gap to frame t (1 = consecutive frames, as the paper).
     - ``flow_size``: side of the crop the flow is computed on, before it is resized to
       ``input_size`` (0 = ``input_size``); a larger one resolves sub-pixel facial motion.
+    - ``flow_scale``: the flow (crop pixels) is multiplied by this before it enters the
+      network. Facial motion between two frames is a few hundredths of a pixel to a pixel,
+      against image channels of about ±2: unscaled, the flow channels start ~100× weaker than
+      the image and the network needs many steps to stop ignoring them (ours).
     - ``face_gammas``: the face box around the nose bridge in eye distances d (left, up, right,
       down) — forehead to chin, cheek to cheek.
     - ``smooth_frames``: the landmarks are averaged over this many frames before the crop is
@@ -112,6 +116,7 @@ class DataSettings:
     flow_method: str = "tvl1"
     flow_gap: int = 1
     flow_size: int = 0
+    flow_scale: float = 20.0
     face_gammas: tuple[float, float, float, float] = (0.9, 0.8, 0.9, 1.6)
     smooth_frames: int = 5
     landmarks: str = "mediapipe"
@@ -122,6 +127,8 @@ class DataSettings:
             raise ValueError(f"input_size must be at least 16, got {self.input_size}")
         if self.flow_method not in FLOW_METHODS:
             raise ValueError(f"flow_method must be one of {FLOW_METHODS}, got {self.flow_method!r}")
+        if not self.flow_scale > 0:
+            raise ValueError(f"flow_scale must be positive, got {self.flow_scale}")
         if self.flow_gap < 1 or self.smooth_frames < 1 or self.flow_size < 0:
             raise ValueError("flow_gap and smooth_frames must be >= 1, flow_size >= 0")
 
@@ -144,6 +151,8 @@ class TrainSettings:
       thresholds (never the test subject). 0 = use the training windows (single subject).
     - ``seed``: weight init, window order; everything is deterministic on the CPU.
     - ``amp``: mixed precision on CUDA (ignored on the CPU).
+    - ``flip``: mirror a random half of the training windows left–right (the flow's x component
+      changes sign): a mirrored face is still a face, and it doubles scarce training data (ours).
     """
 
     epochs: int = 30
@@ -155,6 +164,7 @@ class TrainSettings:
     seed: int = 0
     device: str = "auto"
     amp: bool = True
+    flip: bool = True
     threads: int = 0
 
     def __post_init__(self) -> None:

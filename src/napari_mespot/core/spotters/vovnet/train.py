@@ -122,6 +122,16 @@ class WindowBatches:
         return tuple(torch.stack(t) for t in (xs, cls_ts, reg_ts, poss, valids))
 
 
+def mirror(x: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
+    """Flip the windows ``which`` (B,) of ``x`` (B, T, C, H, W) left–right; channel 3, the
+    flow's x component when present, changes sign."""
+    x = x.clone()
+    x[which] = x[which].flip(-1)
+    if x.shape[2] == 5:
+        x[which, :, 3] = -x[which, :, 3]
+    return x
+
+
 def _epoch_losses(
     model: VoVNetSpotter, batches: WindowBatches, batch_size: int, device: torch.device
 ) -> dict[str, float]:
@@ -261,13 +271,16 @@ def train(
     total = steps_per_epoch * settings.epochs
     for epoch in range(start_epoch, settings.epochs + 1):
         model.train()
-        order = torch.randperm(
-            len(train_set), generator=torch.Generator().manual_seed(settings.seed * 10007 + epoch)
-        )
+        epoch_seed = settings.seed * 10007 + epoch
+        order = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(epoch_seed))
+        flips = torch.Generator().manual_seed(epoch_seed + 5003)
         running = dict.fromkeys(LOSS_TERMS, 0.0)
         for step, b0 in enumerate(range(0, len(train_set), settings.batch_size), start=1):
             picks = order[b0 : b0 + settings.batch_size].tolist()
-            x, cls_t, reg_t, pos, valid = (t.to(device) for t in train_set.batch(picks))
+            x, cls_t, reg_t, pos, valid = train_set.batch(picks)
+            if settings.flip:
+                x = mirror(x, torch.rand(len(picks), generator=flips) < 0.5)
+            x, cls_t, reg_t, pos, valid = (t.to(device) for t in (x, cls_t, reg_t, pos, valid))
             with torch.autocast(device.type, enabled=device.type == "cuda" and settings.amp):
                 logits, dists = model(x)
             terms = detection_loss(logits, dists, cls_t, reg_t, pos, valid)
