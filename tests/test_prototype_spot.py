@@ -15,18 +15,10 @@ from napari_mespot.core.spotters.prototype import PRESETS, PrototypeSettings, de
 from napari_mespot.core.synth import SynthSettings, write_synthetic_video
 from napari_mespot.core.video import open_video
 
-#: Half-size frames with half the pixel amplitudes: the same motion relative to the face as the
-#: default 640×480 videos, at a quarter of the cost.
-SMALL = SynthSettings(
-    duration_s=15.0,
-    size=(320, 240),
-    n_me=2,
-    n_mae=2,
-    me_amplitude_px=(0.5, 1.0),
-    mae_amplitude_px=(1.5, 4.0),
-    shake_amplitude_px=(1.5, 4.0),
-    drift_px=1.5,
-)
+#: The frame size and amplitudes the default prototypes were calibrated at (640×480). At half
+#: size with half the pixel amplitudes the same seed scores much lower (sub-pixel motion, see
+#: the issue report), so the end-to-end check runs where the defaults claim to work.
+SMALL = SynthSettings(duration_s=15.0, n_me=2, n_mae=2)
 HELD_OUT_SEED = 424242
 
 
