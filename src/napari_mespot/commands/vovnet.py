@@ -70,6 +70,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--pred", metavar="CSV", help="also write the predictions as native CSV")
     ev.set_defaults(func=run_eval)
 
+    cal = actions.add_parser(
+        "calibrate",
+        help="choose a checkpoint's score thresholds on labelled validation videos",
+        description="Spot the labelled folders with the checkpoint and store, per class, the score "
+        "threshold with the best F1 on them in the checkpoint. Use training or validation videos only: "
+        "thresholds chosen on test videos overstate results.",
+    )
+    cal.add_argument("checkpoint", metavar="FILE.pt")
+    _add_data_args(cal)
+    cal.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    cal.set_defaults(func=run_calibrate)
+
     sp = actions.add_parser(
         "spot", help="spot one video", description="Spot one video and print its intervals."
     )
@@ -189,6 +201,23 @@ def run_eval(args: argparse.Namespace) -> int:
     print(f"| F1 | {ev.mae.f1:.4f} | {ev.me.f1:.4f} | {ev.overall.f1:.4f} |")
     if args.pred:
         write_native_csv(args.pred, pred)
+    return 0
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from ..core.spotters.vovnet import load_checkpoint, save_checkpoint
+    from ..core.spotters.vovnet.spotter import resolve_device
+    from ..core.spotters.vovnet.train import choose_thresholds, load_features
+    from ._progress import drive
+
+    videos = labelled_videos(args.folders, args.labels)
+    device = resolve_device(args.device)
+    ckpt = load_checkpoint(args.checkpoint, device)
+    feats = drive(load_features(videos, ckpt.data, args.cache_dir), "features", args.quiet)
+    ckpt.thresholds = choose_thresholds(ckpt, feats, videos, device)
+    ckpt.meta["calibrated_on"] = [v.video_name for v in videos]
+    save_checkpoint(args.checkpoint, ckpt)
+    print(f"{args.checkpoint}: thresholds ME {ckpt.thresholds['me']:.2f} MaE {ckpt.thresholds['mae']:.2f}")
     return 0
 
 

@@ -34,7 +34,7 @@ from .data import Features, LabelledVideo, features_for_video, window_starts, wi
 from .head import assign_targets, points
 from .losses import detection_loss
 from .model import VoVNetSpotter
-from .settings import CLASSES, DataSettings, ModelConfig, TrainSettings, to_dict
+from .settings import CLASSES, NMS_IOU, DataSettings, ModelConfig, TrainSettings, to_dict
 from .spotter import infer, resolve_device, to_intervals
 
 #: Candidate thresholds searched on the validation videos.
@@ -156,7 +156,7 @@ def choose_thresholds(
     feats: Sequence[Features],
     videos: Sequence[LabelledVideo],
     device: torch.device,
-    nms_iou: float = 0.5,
+    nms_iou: float = NMS_IOU,
 ) -> dict[str, float]:
     """Per class, the threshold of :data:`THRESHOLD_GRID` with the best F1 on ``videos``
     (ties: the higher threshold, fewer false positives)."""
