@@ -14,7 +14,7 @@ from pathlib import Path
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .data import Features, LabelledVideo, features_for_video
 from .settings import SMALL_MODEL, DataSettings, ModelConfig, SpotSettings, TrainSettings
-from .spotter import METHOD, spot
+from .spotter import METHOD, resolve_device, spot
 from .train import LosoResult, TrainResult, loso, spot_videos, train
 
 DEFAULT_CHECKPOINT_FILE = "vovnet_default.pt"
@@ -52,6 +52,7 @@ __all__ = [
     "features_for_video",
     "load_checkpoint",
     "loso",
+    "resolve_device",
     "save_checkpoint",
     "spot",
     "spot_videos",

@@ -72,7 +72,8 @@ class Features:
 
     def window(self, start: int, length: int) -> tuple[torch.Tensor, int]:
         """Frames ``start … start + length − 1`` as a (length, C, S, S) float tensor, zero-padded
-        after the video's end, and how many frames are real."""
+        after the video's end, and how many frames are real. The image is normalised and the flow
+        multiplied by ``flow_scale``."""
         stop = min(start + length, len(self))
         valid = stop - start
         img = torch.from_numpy(np.array(self.frames[start:stop])).permute(0, 3, 1, 2).float()
