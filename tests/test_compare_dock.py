@@ -96,3 +96,24 @@ def test_the_timeline_marks_the_outcomes(make_napari_viewer_proxy, qtbot):
     assert (
         max(abs(got.red() - want.red()), abs(got.green() - want.green()), abs(got.blue() - want.blue())) <= 8
     )
+
+
+def test_ground_truth_is_loaded_from_a_label_file(make_napari_viewer_proxy, fixtures_dir, tmp_path):
+    from napari_mespot.core.labels.native import write_native_csv
+
+    viewer = make_napari_viewer_proxy()
+    layer = viewer.open(str(fixtures_dir / "video" / "single_face.mp4"), plugin="napari-mespot")[0]
+    truth = tmp_path / "truth.csv"
+    write_native_csv(truth, {"single_face": [Interval(3, 9, "me"), Interval(20, 60, "mae")], "other": []})
+    dock = CompareDock(viewer)
+    dock.gt_file.value = truth
+    dock.load_ground_truth()
+    track = review_for(layer).model.tracks[GROUND_TRUTH]
+    assert track.read_only and [(iv.onset, iv.offset) for iv in track] == [(3, 9), (20, 60)]
+    assert dock.reference_combo.value == GROUND_TRUTH
+
+    wrong = tmp_path / "wrong.csv"
+    write_native_csv(wrong, {"a": [Interval(1, 2)], "b": [Interval(1, 2)]})
+    dock.gt_file.value = wrong
+    dock.load_ground_truth()  # reported, not raised; the loaded truth stays
+    assert len(review_for(layer).model.tracks[GROUND_TRUTH]) == 2

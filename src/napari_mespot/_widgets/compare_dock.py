@@ -13,12 +13,14 @@ from typing import Any
 from magicgui import widgets
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from ..core.compare import Comparison, compare
+from ..core.errors import MespotError
 from ..core.metrics import DEFAULT_KS, MATCHING_MODES
 from .curves_plot import plot_result
-from .video_review import review_for, video_layers
+from .video_review import GROUND_TRUTH, review_for, video_layers
 
 COLUMNS = ("run", "type", "TP", "FP", "FN", "precision", "recall", "F1")
 
@@ -30,6 +32,8 @@ class CompareDock(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.video_combo = widgets.ComboBox(label="video", choices=self._video_choices)
+        self.gt_file = widgets.FileEdit(label="ground truth file", mode="r", filter="*.csv *.json *.xlsx")
+        self.load_gt_button = widgets.PushButton(text="Load as ground truth")
         self.reference_combo = widgets.ComboBox(label="reference", choices=self._reference_choices)
         self.runs = widgets.Select(label="runs", choices=self._run_choices)
         self.k_combo = widgets.ComboBox(label="k (IoU)", choices=sorted(DEFAULT_KS), value=0.5)
@@ -46,6 +50,8 @@ class CompareDock(QWidget):
         form = widgets.Container(
             widgets=[
                 self.video_combo,
+                self.gt_file,
+                self.load_gt_button,
                 self.reference_combo,
                 self.runs,
                 self.k_combo,
@@ -60,6 +66,7 @@ class CompareDock(QWidget):
 
         self.video_combo.changed.connect(self._video_changed)
         self.compare_button.changed.connect(self.run)
+        self.load_gt_button.changed.connect(self.load_ground_truth)
         self.k_combo.changed.connect(self._rerun)
         self.matching_combo.changed.connect(self._rerun)
         self.viewer.layers.events.inserted.connect(lambda e: self.video_combo.reset_choices())
@@ -94,6 +101,18 @@ class CompareDock(QWidget):
     def _tracks_changed(self, *_: Any) -> None:
         self.reference_combo.reset_choices()
         self.runs.reset_choices()
+
+    def load_ground_truth(self, *_: Any) -> None:
+        layer = self.video_combo.value
+        if layer is None:
+            return
+        try:
+            n = review_for(layer).load_ground_truth(self.gt_file.value)
+        except (MespotError, OSError) as exc:
+            show_error(str(exc))
+            return
+        self.reference_combo.value = GROUND_TRUTH
+        show_info(f"ground truth: {n} intervals for {layer.name}")
 
     # -- comparing -------------------------------------------------------------------------------
     def _rerun(self, *_: Any) -> None:

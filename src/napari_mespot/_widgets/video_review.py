@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import weakref
+from pathlib import Path
 from typing import Any
 
 from psygnal import Signal, SignalGroup
 
 from ..core.compare import Outcome
-from ..core.labels.native import read_native_csv
+from ..core.errors import LabelFormatError
+from ..core.labels import read_labels
 from ..core.review import ReviewModel
 from ..core.session import ReviewSession
 from ..core.spotters.base import SpotResult
@@ -94,11 +96,26 @@ class VideoReview:
     def _load_ground_truth(self) -> None:
         """Show the ground truth that came with the layer (the sample's), once per session."""
         path = self.layer.metadata.get("ground_truth")
-        if not path or GROUND_TRUTH in self.model.tracks:
-            return
-        labels = read_native_csv(path)
-        intervals = labels.get(self.layer.name) or next(iter(labels.values()), [])
-        self.model.add_track(GROUND_TRUTH, intervals, kind="gt", path=str(path))
+        if path and GROUND_TRUTH not in self.model.tracks:
+            self.load_ground_truth(path)
+
+    def load_ground_truth(self, path: str | Path) -> int:
+        """Read a label file (any readable format) and show this video's entry as the
+        read-only ground-truth track; return how many intervals it holds.
+
+        The entry is the one named like the layer (or the video file); a file with a single
+        video is taken as this video's.
+        """
+        labels = read_labels(path)
+        names = {self.layer.name, Path(self.video.path).stem, Path(self.video.path).name}
+        entry = next((labels.videos[n] for n in names if n in labels.videos), None)
+        if entry is None and len(labels.videos) == 1:
+            entry = next(iter(labels.videos.values()))
+        if entry is None:
+            held = ", ".join(sorted(labels.videos)) or "none"
+            raise LabelFormatError(f"{path}: no labels for {self.layer.name} (it holds {held})")
+        self.model.add_track(GROUND_TRUTH, entry.intervals, kind="gt", path=str(path))
+        return len(entry.intervals)
 
 
 _REVIEWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
