@@ -179,5 +179,5 @@ def test_spot_review_correct_add_export_retrain_respot_compare(make_napari_viewe
         expected = evaluate({"v": truth}, {"v": run}).overall
         assert comparison.evaluation.overall == expected
     assert timeline.view.outcomes.keys() >= {"prototype 1", "prototype 2"}
-    viewer.window.add_dock_widget(compare, area="right")
+    viewer.window.add_dock_widget(compare, name="Compare runs", area="right")
     screenshot(viewer, "compared")
