@@ -84,3 +84,26 @@ def test_a_session_whose_video_is_gone_is_reported(tmp_path, fixtures_dir):
     path.unlink()
     with pytest.raises(RetrainError, match="is not there"):
         open_corrected([str(path) + ".mespot.json"])
+
+
+@pytest.mark.slow
+def test_cli_learns_from_sessions(corrected_video, tmp_path, capsys):
+    from napari_mespot.cli import main
+
+    path, _ = corrected_video
+    base = tmp_path / "base.npz"
+    base_set().save(base)
+    out = tmp_path / "new.npz"
+    args = ["prototypes", "learn", "--sessions", str(path) + ".mespot.json", "--base", str(base)]
+    assert main([*args, "--min-count", "2", "--out", str(out)]) == 0
+    learnt = PrototypeSet.load(out)
+    # AU12 has two corrected clips, AU4 one: only AU12 is relearnt at --min-count 2.
+    assert learnt.provenance["relearnt_aus"] == [12] and learnt.aus == (12, 15)
+    assert "relearnt AUs: [12]" in capsys.readouterr().out
+
+
+def test_cli_reports_a_missing_session(tmp_path, capsys):
+    from napari_mespot.cli import main
+
+    code = main(["prototypes", "learn", "--sessions", str(tmp_path / "nope.mespot.json"), "--out", "x.npz"])
+    assert code == 2 and "nope.mespot.json" in capsys.readouterr().err

@@ -35,6 +35,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument(
         "--synthetic", type=int, metavar="SEED", help="learn from synthetic expressions of this seed"
     )
+    src.add_argument(
+        "--sessions",
+        nargs="+",
+        metavar="SESSION",
+        help="learn from the corrections in review sessions (<video>.mespot.json): kept intervals "
+        "with an apex and AUs; AUs with fewer than --min-count clips keep the --base prototype; "
+        "the thresholds are then calibrated on the sessions' videos",
+    )
+    learn.add_argument("--base", metavar="FILE.npz", help="base prototypes for --sessions (default: shipped)")
     learn.add_argument("--coding", metavar="XLSX", help="CASME II coding workbook (with --casme2)")
     learn.add_argument("--fps", type=float, default=200.0, help="frame rate of the CASME II clips (200)")
     learn.add_argument("--count", type=int, default=20, help="synthetic videos to draw clips from (20)")
@@ -77,6 +86,8 @@ def run_learn(args: argparse.Namespace) -> int:
     from ..core.spotters.prototype import casme2_clips, learn_prototypes, synthetic_clips
     from ._progress import drive
 
+    if args.sessions is not None:
+        return learn_from_sessions(args)
     if args.casme2 is not None:
         if args.coding is None:
             raise MespotError("--casme2 needs --coding (the CASME II coding workbook)")
@@ -119,6 +130,26 @@ def run_learn(args: argparse.Namespace) -> int:
             )
         print(prototypes.describe())
         print(f"written: {args.out} (thresholds not calibrated yet: mespot prototypes calibrate)")
+    return 0
+
+
+def learn_from_sessions(args: argparse.Namespace) -> int:
+    """Retrain from annotators' corrections (the same as the Spot dock's Retrain button)."""
+    from ..core.retrain import open_corrected, retrain_prototypes
+    from ..core.spotters.prototype import PrototypeSet, default_prototypes
+    from ._progress import drive
+
+    base = PrototypeSet.load(args.base) if args.base else default_prototypes()
+    videos = open_corrected(args.sessions)
+    prototypes = drive(
+        retrain_prototypes(videos, base, min_count=args.min_count), "retrain", quiet=args.quiet
+    )
+    prototypes.save(args.out)
+    if not args.quiet:
+        print(prototypes.describe())
+        relearnt = prototypes.provenance.get("relearnt_aus") or "none"
+        print(f"relearnt AUs: {relearnt}; thresholds calibrated on {len(videos)} corrected video(s)")
+        print(f"written: {args.out}")
     return 0
 
 
