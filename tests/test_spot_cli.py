@@ -150,3 +150,37 @@ def test_demo_spots_the_sample_and_scores_it(tmp_path, capsys):
     assert "overall" in printed and "F1" in printed
     assert (out / "intervals.csv").is_file() and (out / "scores.json").is_file()
     assert (out / "curves" / "synthetic_face.curves.npz").is_file()
+
+
+@pytest.mark.slow
+def test_vovnet_method_spots_with_the_shipped_checkpoint(fixtures_dir, tmp_path):
+    from napari_mespot.cli import main
+    from napari_mespot.core.labels import read_labels
+
+    out = tmp_path / "vovnet.csv"
+    assert (
+        main(
+            ["spot", "--method", "vovnet", str(fixtures_dir / "video" / "single_face.mp4"), "--out", str(out)]
+        )
+        == 0
+    )
+    labels = read_labels(out)
+    assert list(labels.videos) == ["single_face"]
+    assert all(iv.source == "vovnet" for iv in labels.videos["single_face"].intervals)
+
+
+def test_vovnet_bad_checkpoint_is_one_line(fixtures_dir, tmp_path, capsys):
+    from napari_mespot.cli import main
+
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    args = [
+        "spot",
+        "--method",
+        "vovnet",
+        "--checkpoint",
+        str(bad),
+        str(fixtures_dir / "video" / "single_face.mp4"),
+    ]
+    assert main([*args, "--out", str(tmp_path / "x.csv")]) == 2
+    assert "bad.pt" in capsys.readouterr().err

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..core.spotters.base import SpotResult
     from ..core.spotters.prototype import PrototypeSettings
 
-METHODS = ("prototype",)
+METHODS = ("prototype", "vovnet")
 
 
 def add_spot_options(p: argparse.ArgumentParser) -> None:
@@ -114,13 +114,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "AU-prototype method (He et al., ECAI 2023): sliding 7 s windows, Farneback flow in the eye "
         "and mouth regions against each window's first frame, matching with per-AU motion "
         "prototypes, peak detection and fusion. Without --prototypes the shipped default set is "
-        "used (learnt from synthetic faces, not from CASME II; see `mespot prototypes show`).",
+        "used (learnt from synthetic faces, not from CASME II; see `mespot prototypes show`). "
+        "--method vovnet runs the VoVNet multi-scale detector (Electronics 2023) with --checkpoint "
+        "(default: the shipped compact model trained on synthetic faces).",
     )
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or image folders")
     p.add_argument(
         "--method", choices=METHODS, default="prototype", help="spotting method (default: prototype)"
     )
     p.add_argument("--prototypes", metavar="FILE", help="prototype file (default: the shipped set)")
+    p.add_argument(
+        "--checkpoint",
+        metavar="FILE.pt",
+        help="VoVNet checkpoint for --method vovnet (default: the shipped one)",
+    )
     p.add_argument(
         "--out", required=True, metavar="OUT.csv", help="where to write the intervals (native CSV)"
     )
@@ -136,14 +143,35 @@ def spot_file(
 ) -> SpotResult:
     """Open one video and run the prototype spotter on it with a progress bar."""
     from ..core.spotters.prototype import spot
+
+    return spot_with(path, lambda video: spot(video, prototypes, settings), fps, quiet)
+
+
+def spot_with(path: str | Path, spotter, fps: float | None = None, quiet: bool = False) -> SpotResult:
+    """Open one video and drive ``spotter(video)`` (a spotting generator) with a progress bar."""
     from ..core.video import open_video
     from ._progress import drive
 
     video = open_video(path, fps=fps)
     try:
-        return drive(spot(video, prototypes, settings), Path(path).name, quiet=quiet)
+        return drive(spotter(video), Path(path).name, quiet=quiet)
     finally:
         video.close()
+
+
+def vovnet_spotter(args: argparse.Namespace):
+    """The VoVNet spotter of ``--checkpoint`` on ``--device``, as a function of the video."""
+    from ..core.spotters import vovnet
+
+    device_name = args.device or "auto"
+    device = vovnet.resolve_device(device_name)
+    checkpoint = (
+        vovnet.load_checkpoint(args.checkpoint, device)
+        if args.checkpoint
+        else vovnet.default_checkpoint(device)
+    )
+    settings = vovnet.SpotSettings(device=device_name)
+    return lambda video: vovnet.spot(video, checkpoint, settings)
 
 
 def summary(result: SpotResult) -> str:
@@ -186,11 +214,19 @@ def write_results(results: list[SpotResult], out: str | Path, curves: str | Path
 
 
 def run(args: argparse.Namespace) -> int:
-    prototypes = load_prototypes(args.prototypes)
-    settings = spot_settings(args)
+    if args.method == "vovnet":
+        spotter = vovnet_spotter(args)
+    else:
+        from ..core.spotters.prototype import spot
+
+        prototypes, settings = load_prototypes(args.prototypes), spot_settings(args)
+
+        def spotter(video):
+            return spot(video, prototypes, settings)
+
     results = []
     for path in args.videos:
-        result = spot_file(path, prototypes, settings, args.fps, args.quiet)
+        result = spot_with(path, spotter, args.fps, args.quiet)
         results.append(result)
         if not args.quiet:
             print(summary(result))
