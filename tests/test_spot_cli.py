@@ -153,20 +153,15 @@ def test_demo_spots_the_sample_and_scores_it(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_vovnet_method_spots_with_the_shipped_checkpoint(fixtures_dir, tmp_path):
+def test_vovnet_method_spots_with_the_shipped_checkpoint(tmp_path):
     from napari_mespot.cli import main
     from napari_mespot.core.labels import read_labels
+    from napari_mespot.core.samples import SYNTHETIC_VIDEO, sample_path
 
     out = tmp_path / "vovnet.csv"
-    assert (
-        main(
-            ["spot", "--method", "vovnet", str(fixtures_dir / "video" / "single_face.mp4"), "--out", str(out)]
-        )
-        == 0
-    )
-    labels = read_labels(out)
-    assert list(labels.videos) == ["single_face"]
-    assert all(iv.source == "vovnet" for iv in labels.videos["single_face"].intervals)
+    assert main(["spot", "--method", "vovnet", str(sample_path(SYNTHETIC_VIDEO)), "--out", str(out)]) == 0
+    intervals = read_labels(out).videos["synthetic_face"].intervals
+    assert intervals and all(iv.source == "vovnet" for iv in intervals)
 
 
 def test_vovnet_bad_checkpoint_is_one_line(fixtures_dir, tmp_path, capsys):
