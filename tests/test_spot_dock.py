@@ -127,3 +127,17 @@ def test_retrain_from_corrections_then_spot_with_the_new_prototypes(
 
     run_and_wait(qtbot, dock)
     assert "prototype 1" in review.results and review.results["prototype 1"].curve_labels == ("AU12", "AU4")
+
+
+@pytest.mark.slow
+def test_the_vovnet_method_runs_from_the_dock(make_napari_viewer_proxy, qtbot):
+    viewer = make_napari_viewer_proxy()
+    layer = viewer.open_sample("napari-mespot", "synthetic_face")[0]
+    dock = SpotWidget(viewer)
+    dock.video_combo.value = layer
+    dock.method_combo.value = "vovnet"
+    assert not dock.checkpoint.native.isHidden() and dock.prototypes.native.isHidden()
+    run_and_wait(qtbot, dock)
+    result = review_for(layer).results["vovnet 1"]
+    assert result.curve_labels == ("me", "mae") and result.curves.shape == (2, len(layer.data))
+    assert review_for(layer).model.tracks["vovnet 1"].read_only

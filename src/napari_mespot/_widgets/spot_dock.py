@@ -24,17 +24,27 @@ from ..core.spotters.prototype import PrototypeSet, PrototypeSettings, default_p
 from ..core.spotters.prototype import spot as prototype_spot
 from ..core.spotters.prototype.peaks import BOUNDARIES
 from ..core.spotters.prototype.settings import DEVICES
+from ..core.spotters.vovnet import default_checkpoint_path
+from ..core.spotters.vovnet.settings import SpotSettings as VovnetSettings
 from ..plugins import flow_methods
 from .settings_form import form_values, settings_form
 from .video_review import review_for, video_layers
 
-METHODS = {"prototype": "AU prototypes (He et al., ECAI 2023)"}
+METHODS = {"prototype": "AU prototypes (He et al., ECAI 2023)", "vovnet": "VoVNet (Electronics 2023)"}
 
 
 @thread_worker
 def _spot_job(video, prototypes_path: str, settings: PrototypeSettings):
     prototypes = PrototypeSet.load(prototypes_path)
     return (yield from prototype_spot(video, prototypes, settings))
+
+
+@thread_worker
+def _vovnet_job(video, checkpoint_path: str, settings):
+    from ..core.spotters import vovnet
+
+    checkpoint = vovnet.load_checkpoint(checkpoint_path, vovnet.resolve_device(settings.device))
+    return (yield from vovnet.spot(video, checkpoint, settings))
 
 
 @thread_worker
@@ -62,6 +72,13 @@ class SpotWidget(QWidget):
         self.prototypes = widgets.FileEdit(
             label="prototypes", value=default_prototypes_path(), filter="*.npz", mode="r"
         )
+        self.checkpoint = widgets.FileEdit(
+            label="checkpoint", value=default_checkpoint_path(), filter="*.pt", mode="r", visible=False
+        )
+        self.vovnet_settings = settings_form(
+            VovnetSettings, choices={"device": DEVICES}, skip=("cache_dir", "batch_size")
+        )
+        self.vovnet_settings.visible = False
         self.settings = settings_form(
             PrototypeSettings,
             choices={
@@ -80,13 +97,15 @@ class SpotWidget(QWidget):
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
 
-        header = widgets.Container(widgets=[self.video_combo, self.method_combo, self.prototypes])
+        header = widgets.Container(
+            widgets=[self.video_combo, self.method_combo, self.prototypes, self.checkpoint]
+        )
         buttons = widgets.Container(
             widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
         )
         retrain = widgets.Container(widgets=[self.min_count, self.retrain_button])
         layout = QVBoxLayout(self)
-        for w in (header, self.settings, buttons):
+        for w in (header, self.settings, self.vovnet_settings, buttons):
             layout.addWidget(w.native)
         layout.addWidget(self.progress)
         layout.addWidget(self.status.native)
@@ -94,6 +113,7 @@ class SpotWidget(QWidget):
         layout.addStretch(1)
 
         self.run_button.changed.connect(self.run)
+        self.method_combo.changed.connect(self._method_changed)
         self.retrain_button.changed.connect(self.retrain)
         self.cancel_button.changed.connect(self.cancel)
         self.viewer.layers.events.inserted.connect(lambda e: self.video_combo.reset_choices())
@@ -101,6 +121,12 @@ class SpotWidget(QWidget):
 
     def _video_choices(self, *_: Any) -> list[tuple[str, Any]]:
         return [(layer.name, layer) for layer in video_layers(self.viewer)]
+
+    def _method_changed(self, method: str) -> None:
+        prototype = method == "prototype"
+        for w in (self.prototypes, self.settings, self.min_count, self.retrain_button):
+            w.visible = prototype
+        self.checkpoint.visible = self.vovnet_settings.visible = not prototype
 
     def current_settings(self) -> PrototypeSettings:
         return settings_from_mapping(PrototypeSettings, form_values(self.settings))
@@ -116,7 +142,15 @@ class SpotWidget(QWidget):
         except (MespotError, ValueError) as exc:
             show_error(str(exc))
             return
-        worker = _spot_job(review.video, str(self.prototypes.value), settings)
+        if self.method_combo.value == "vovnet":
+            try:
+                vsettings = settings_from_mapping(VovnetSettings, form_values(self.vovnet_settings))
+            except ValueError as exc:
+                show_error(str(exc))
+                return
+            worker = _vovnet_job(review.video, str(self.checkpoint.value), vsettings)
+        else:
+            worker = _spot_job(review.video, str(self.prototypes.value), settings)
         self._start(worker, lambda result: self._on_result(review, result), f"spotting {layer.name} …")
 
     def retrain(self, *_: Any) -> None:
