@@ -107,3 +107,25 @@ def test_cli_reports_a_missing_session(tmp_path, capsys):
 
     code = main(["prototypes", "learn", "--sessions", str(tmp_path / "nope.mespot.json"), "--out", "x.npz"])
     assert code == 2 and "nope.mespot.json" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_vovnet_trains_on_corrected_sessions(corrected_video, tmp_path, fixtures_dir):
+    """Two corrected videos (two subjects: one trains, one validates) give a checkpoint."""
+    from napari_mespot.cli import main
+    from napari_mespot.core.spotters.vovnet import load_checkpoint
+
+    path, truth = corrected_video
+    second = tmp_path / "second" / "clip2.mp4"
+    second.parent.mkdir()
+    second.write_bytes(path.read_bytes())
+    with open_video(second) as video:
+        model = ReviewSession.open(video).model
+        for iv in truth:
+            model.add(iv.onset, iv.offset, iv.type, apex=iv.apex, aus=iv.aus)
+    out = tmp_path / "model.pt"
+    sessions = [str(path) + ".mespot.json", str(second) + ".mespot.json"]
+    args = ["vovnet", "train", "--sessions", *sessions, "--out", str(out), "--small", "--epochs", "1"]
+    args += ["--flow", "dis", "--input-size", "48", "--window", "64", "--batch-size", "4", "--threads", "1"]
+    assert main([*args, "--quiet"]) == 0
+    assert load_checkpoint(out).config is not None

@@ -96,7 +96,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "folders", nargs="+", metavar="FOLDER", help="labelled folders (ground_truth.csv + videos)"
+        "folders", nargs="*", metavar="FOLDER", help="labelled folders (ground_truth.csv + videos)"
+    )
+    p.add_argument(
+        "--sessions",
+        nargs="+",
+        default=[],
+        metavar="SESSION",
+        help="also train on review sessions (<video>.mespot.json): each video with the intervals its "
+        "annotator kept (accepted, edited, added); each video counts as its own subject",
     )
     p.add_argument("--labels", default="ground_truth.csv", help="label file name in each folder")
     p.add_argument("--cache-dir", metavar="DIR", help="cache folder for face crops and flow (user cache)")
@@ -137,11 +145,31 @@ def labelled_videos(folders: list[str], labels_name: str) -> list:
     return out
 
 
+def session_videos(paths: list[str]) -> list:
+    """The corrected videos of review sessions, as labelled training videos."""
+    from ..core.retrain import open_corrected
+    from ..core.spotters.vovnet import LabelledVideo
+
+    return [
+        LabelledVideo(str(cv.video.path), tuple(cv.session.model.kept()), cv.name, cv.name)
+        for cv in open_corrected(paths)
+    ]
+
+
+def training_videos(args: argparse.Namespace) -> list:
+    from ..core.errors import MespotError
+
+    if not args.folders and not args.sessions:
+        raise MespotError("give labelled folders, --sessions, or both")
+    videos = labelled_videos(args.folders, args.labels) if args.folders else []
+    return videos + session_videos(args.sessions)
+
+
 def run_train(args: argparse.Namespace) -> int:
     from ..core.spotters.vovnet import SMALL_MODEL, DataSettings, ModelConfig, TrainSettings, loso, train
     from ._progress import drive
 
-    videos = labelled_videos(args.folders, args.labels)
+    videos = training_videos(args)
     data = DataSettings(
         input_size=args.input_size,
         flow=not args.no_flow,
@@ -192,7 +220,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from ..core.spotters.vovnet.spotter import resolve_device
     from ._progress import drive
 
-    videos = labelled_videos(args.folders, args.labels)
+    videos = training_videos(args)
     ckpt = load_checkpoint(args.checkpoint, resolve_device(args.device))
     pred = drive(spot_videos(ckpt, videos, args.cache_dir, args.device), "spotting", args.quiet)
     ev = evaluate({v.video_name: list(v.intervals) for v in videos}, pred, k=args.k)
@@ -210,7 +238,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from ..core.spotters.vovnet.train import choose_thresholds, load_features
     from ._progress import drive
 
-    videos = labelled_videos(args.folders, args.labels)
+    videos = training_videos(args)
     device = resolve_device(args.device)
     ckpt = load_checkpoint(args.checkpoint, device)
     feats = drive(load_features(videos, ckpt.data, args.cache_dir), "features", args.quiet)
