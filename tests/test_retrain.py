@@ -128,4 +128,4 @@ def test_vovnet_trains_on_corrected_sessions(corrected_video, tmp_path, fixtures
     args = ["vovnet", "train", "--sessions", *sessions, "--out", str(out), "--small", "--epochs", "1"]
     args += ["--flow", "dis", "--input-size", "48", "--window", "64", "--batch-size", "4", "--threads", "1"]
     assert main([*args, "--quiet"]) == 0
-    assert load_checkpoint(out).config is not None
+    assert load_checkpoint(out).config.in_channels == 5  # RGB + two flow channels
