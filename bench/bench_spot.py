@@ -16,6 +16,27 @@ same flow calls on the same region crops), as frames per second and as a ratio.
     python bench/bench_spot.py speed [--duration 20] [--flow dis]
 
 Results go to bench/out/ (JSON) and are printed.
+
+Measured 2026-11-22 on the 2-core development machine, shared with other jobs (load 3–9):
+
+- ``f1 --seed 9000 --count 10 --duration 20`` (10 videos, 40 expressions, 20 ME + 20 MaE):
+
+  ====================  =================  =======  =======  =======  ================
+  preset                head shakes        F1 ME    F1 MaE   overall  GT / pred / TP
+  ====================  =================  =======  =======  =======  ================
+  recommended           off                0.857    0.909    0.886    40 / 39 / 35
+  recommended           on                 0.682    0.952    0.814    40 / 46 / 35
+  paper                 off                0.465    0.333    0.400    40 / 45 / 17
+  paper                 on                 0.357    0.326    0.343    40 / 59 / 17
+  ====================  =================  =======  =======  =======  ================
+
+  Overall drop from adding head shakes: 0.072 (recommended, compensation on), 0.057 (paper).
+  The shakes' false alarms come from their head rotation, which the nose-bridge compensation
+  (translation only) does not remove.
+
+- ``speed --duration 10`` (300 frames, paper preset, Farneback): landmarks 2.1 s, spotting
+  27.9 s → 10.0 fps end to end; decode 0.7 s + the same 694 Farneback calls 12.2 s → 23.3 fps;
+  ratio 2.3× the primitives (2.2× without landmarks). Timings on a loaded shared machine.
 """
 
 from __future__ import annotations
