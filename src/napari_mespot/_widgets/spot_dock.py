@@ -128,27 +128,29 @@ class SpotWidget(QWidget):
             w.visible = prototype
         self.checkpoint.visible = self.vovnet_settings.visible = not prototype
 
-    def current_settings(self) -> PrototypeSettings:
-        return settings_from_mapping(PrototypeSettings, form_values(self.settings))
-
-    def run(self, *_: Any) -> None:
+    def _prepare(self, form, cls):
+        """The chosen layer, its review state and the settings of ``form``; ``None`` (after
+        telling the user) when there is no video or a setting is refused."""
         layer = self.video_combo.value
         if layer is None:
             show_error("Open a video first (File → Open, or File → Open Sample → napari-mespot).")
-            return
+            return None
         try:
-            review = review_for(layer)
-            settings = self.current_settings()
+            return layer, review_for(layer), settings_from_mapping(cls, form_values(form))
         except (MespotError, ValueError) as exc:
             show_error(str(exc))
+            return None
+
+    def run(self, *_: Any) -> None:
+        vovnet = self.method_combo.value == "vovnet"
+        prepared = self._prepare(
+            *((self.vovnet_settings, VovnetSettings) if vovnet else (self.settings, PrototypeSettings))
+        )
+        if prepared is None:
             return
-        if self.method_combo.value == "vovnet":
-            try:
-                vsettings = settings_from_mapping(VovnetSettings, form_values(self.vovnet_settings))
-            except ValueError as exc:
-                show_error(str(exc))
-                return
-            worker = _vovnet_job(review.video, str(self.checkpoint.value), vsettings)
+        layer, review, settings = prepared
+        if vovnet:
+            worker = _vovnet_job(review.video, str(self.checkpoint.value), settings)
         else:
             worker = _spot_job(review.video, str(self.prototypes.value), settings)
         self._start(worker, lambda result: self._on_result(review, result), f"spotting {layer.name} …")
@@ -159,16 +161,10 @@ class SpotWidget(QWidget):
         The new file becomes the dock's prototypes, so the next Run uses it and the Compare dock
         can set its run beside the old one's.
         """
-        layer = self.video_combo.value
-        if layer is None:
-            show_error("Open a video and correct some intervals first.")
+        prepared = self._prepare(self.settings, PrototypeSettings)
+        if prepared is None:
             return
-        try:
-            review = review_for(layer)
-            settings = self.current_settings()
-        except (MespotError, ValueError) as exc:
-            show_error(str(exc))
-            return
+        layer, review, settings = prepared
         session = review.session.path
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = session.with_name(f"{layer.name}.prototypes-{stamp}.npz")
