@@ -75,3 +75,15 @@ def find_header(
         if wanted <= names.keys():
             return i, names
     return None
+
+
+def sheet_with_header(path: Path, required: tuple[str, ...], what: str) -> tuple[str, list, tuple[int, dict]]:
+    """The first sheet whose header row names every ``required`` column: (sheet, rows, header).
+
+    Dataset workbooks put notes or title rows above the header, and not always on the first sheet.
+    """
+    for sheet, rows in read_sheets(path).items():
+        header = find_header(rows, required)
+        if header is not None:
+            return sheet, rows, header
+    raise format_error(path, f"no sheet has a header row with columns {', '.join(required)}; not a {what}")

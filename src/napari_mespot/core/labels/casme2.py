@@ -15,9 +15,9 @@ from pathlib import Path
 
 from ..intervals import Interval
 from ._rows import RowContext
-from ._xlsx import cell_text, column_letter, find_header, is_blank_row, read_sheets
+from ._xlsx import cell_text, column_letter, is_blank_row, sheet_with_header
 from .aus import au_raw_text, parse_au_string
-from .base import Labels, QuirkOptions, format_error, group_intervals, report_quirks
+from .base import Labels, QuirkOptions, group_intervals, report_quirks
 
 FPS = 200.0
 REQUIRED = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame")
@@ -26,19 +26,7 @@ REQUIRED = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame")
 def read_casme2_xlsx(path: str | os.PathLike, quirks: QuirkOptions | None = None) -> Labels:
     path = Path(path)
     options = quirks or QuirkOptions()
-    sheets = read_sheets(path)
-    found = None
-    for sheet, rows in sheets.items():
-        header = find_header(rows, REQUIRED)
-        if header is not None:
-            found = sheet, rows, header
-            break
-    if found is None:
-        raise format_error(
-            path,
-            f"no sheet has a header row with columns {', '.join(REQUIRED)}; not a CASME II coding workbook",
-        )
-    sheet, rows, (header_index, columns) = found
+    sheet, rows, (header_index, columns) = sheet_with_header(path, REQUIRED, "CASME II coding workbook")
 
     def label(name: str) -> str:
         return f"{column_letter(columns[name.lower()])} ({name})"

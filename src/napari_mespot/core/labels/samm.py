@@ -14,9 +14,9 @@ from pathlib import Path
 
 from ..intervals import Interval
 from ._rows import RowContext
-from ._xlsx import cell_text, column_letter, find_header, is_blank_row, read_sheets
+from ._xlsx import cell_text, column_letter, is_blank_row, sheet_with_header
 from .aus import au_raw_text, parse_au_string
-from .base import Labels, QuirkOptions, format_error, group_intervals, report_quirks
+from .base import Labels, QuirkOptions, group_intervals, report_quirks
 
 FPS = 200.0
 REQUIRED = ("Filename", "Onset", "Apex", "Offset", "Type")
@@ -25,20 +25,9 @@ REQUIRED = ("Filename", "Onset", "Apex", "Offset", "Type")
 def read_samm_lv_xlsx(path: str | os.PathLike, quirks: QuirkOptions | None = None) -> Labels:
     path = Path(path)
     options = quirks or QuirkOptions()
-    sheets = read_sheets(path)
-    found = None
-    for sheet, rows in sheets.items():
-        header = find_header(rows, REQUIRED)
-        if header is not None:
-            found = sheet, rows, header
-            break
-    if found is None:
-        raise format_error(
-            path,
-            f"no sheet has a header row with columns {', '.join(REQUIRED)}; "
-            "not a SAMM Long Videos ground-truth workbook",
-        )
-    sheet, rows, (header_index, columns) = found
+    sheet, rows, (header_index, columns) = sheet_with_header(
+        path, REQUIRED, "SAMM Long Videos ground-truth workbook"
+    )
 
     def col(name: str) -> int | None:
         return columns.get(name.lower())
