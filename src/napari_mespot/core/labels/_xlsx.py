@@ -87,3 +87,27 @@ def sheet_with_header(path: Path, required: tuple[str, ...], what: str) -> tuple
         if header is not None:
             return sheet, rows, header
     raise format_error(path, f"no sheet has a header row with columns {', '.join(required)}; not a {what}")
+
+
+def column_label(columns: dict[str, int], name: str) -> str:
+    """``C (Onset)``: the spreadsheet letter of a header column and its name, for error messages."""
+    return f"{column_letter(columns[name.lower()])} ({name})"
+
+
+def data_rows(rows: list, header_index: int, columns: dict[str, int]):
+    """The non-blank rows below the header as (1-based row number, cell lookup by column name).
+
+    Rows are padded to the header's width, and a column the header lacks reads as ``None``,
+    so optional columns need no special case in the readers.
+    """
+    width = max(columns.values()) + 1
+    for i in range(header_index + 1, len(rows)):
+        row = tuple(rows[i]) + (None,) * max(0, width - len(rows[i]))
+        if is_blank_row(row):
+            continue
+
+        def cell(name: str, row=row):
+            index = columns.get(name.lower())
+            return None if index is None else row[index]
+
+        yield i + 1, cell

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..intervals import Interval
 from ._rows import RowContext
-from ._xlsx import cell_text, column_letter, is_blank_row, sheet_with_header
+from ._xlsx import cell_text, column_label, data_rows, sheet_with_header
 from .aus import au_raw_text, parse_au_string
 from .base import Labels, QuirkOptions, group_intervals, report_quirks
 
@@ -29,22 +29,12 @@ def read_casme2_xlsx(path: str | os.PathLike, quirks: QuirkOptions | None = None
     sheet, rows, (header_index, columns) = sheet_with_header(path, REQUIRED, "CASME II coding workbook")
 
     def label(name: str) -> str:
-        return f"{column_letter(columns[name.lower()])} ({name})"
+        return column_label(columns, name)
 
     ctx = RowContext(path, sheet, options, [])
     out: list[tuple[str, Interval]] = []
     subject_of: dict[str, str] = {}
-    width = max(columns.values()) + 1
-    for i in range(header_index + 1, len(rows)):
-        row = tuple(rows[i]) + (None,) * max(0, width - len(rows[i]))
-        if is_blank_row(row):
-            continue
-        row_no = i + 1
-
-        def cell(name: str, row=row):
-            index = columns.get(name.lower())
-            return None if index is None else row[index]
-
+    for row_no, cell in data_rows(rows, header_index, columns):
         subject_text = cell_text(cell("Subject"))
         if not re.fullmatch(r"\d{1,3}", subject_text):
             raise ctx.error(row_no, label("Subject"), f"expected a subject number, got {subject_text!r}")

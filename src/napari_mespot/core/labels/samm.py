@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..intervals import Interval
 from ._rows import RowContext
-from ._xlsx import cell_text, column_letter, is_blank_row, sheet_with_header
+from ._xlsx import cell_text, column_label, data_rows, sheet_with_header
 from .aus import au_raw_text, parse_au_string
 from .base import Labels, QuirkOptions, group_intervals, report_quirks
 
@@ -33,22 +33,12 @@ def read_samm_lv_xlsx(path: str | os.PathLike, quirks: QuirkOptions | None = Non
         return columns.get(name.lower())
 
     def label(name: str) -> str:
-        return f"{column_letter(columns[name.lower()])} ({name})"
+        return column_label(columns, name)
 
     ctx = RowContext(path, sheet, options, [])
     out: list[tuple[str, Interval]] = []
     subject_of: dict[str, str] = {}
-    width = max(columns.values()) + 1
-    for i in range(header_index + 1, len(rows)):
-        row = tuple(rows[i]) + (None,) * max(0, width - len(rows[i]))
-        if is_blank_row(row):
-            continue
-        row_no = i + 1
-
-        def cell(name: str, row=row):
-            index = col(name)
-            return None if index is None else row[index]
-
+    for row_no, cell in data_rows(rows, header_index, columns):
         filename = cell_text(cell("Filename"))
         parts = filename.split("_")
         if len(parts) < 3 or not all(parts):
