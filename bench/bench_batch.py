@@ -30,26 +30,21 @@ def make_videos(count: int) -> list[Path]:
     for k in range(count):
         path = folder / f"synth_{9000 + k}.mp4"
         if not path.exists():
-            gen = write_synthetic_video(path, settings, 9000 + k)
-            for _ in gen:
-                pass
+            from napari_mespot.core.progress import run_to_end
+
+            run_to_end(write_synthetic_video(path, settings, 9000 + k))
         paths.append(path)
     return paths
 
 
 def timed_batch(videos: list[Path], workers: int, options: dict) -> float:
     from napari_mespot.core.batch import run_batch
+    from napari_mespot.core.progress import run_to_end
 
     out = OUT / f"run_{workers}"
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
-    gen = run_batch(videos, out, options=options, workers=workers)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            report = stop.value
-            break
+    report = run_to_end(run_batch(videos, out, options=options, workers=workers))
     if report.failed:
         raise SystemExit(f"batch failed: {report.failed}")
     return time.perf_counter() - t0

@@ -20,17 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_mespot.core.progress import run_to_end
+
 HERE = Path(__file__).resolve().parent
 VIDEO = HERE.parent.parent / "shared" / "fixtures" / "video" / "WolfgangLanger_Pexels.mp4"
 REPEATS = {"farneback": 20, "dis": 40, "tvl1": 1}
-
-
-def drain(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
 
 
 def timed(fn, repeats: int) -> float:
@@ -52,7 +46,7 @@ def bench_landmarks(frames: np.ndarray):
     out, tracked = {}, None
     for mode, static in (("video", False), ("static", True)):
         t0 = time.perf_counter()
-        lm = drain(MediaPipeFaceMesh(static_image_mode=static).detect(frames))
+        lm = run_to_end(MediaPipeFaceMesh(static_image_mode=static).detect(frames))
         seconds = time.perf_counter() - t0
         out[mode] = {"fps": len(frames) / seconds, "with_face": int(lm.found.sum())}
         tracked = tracked or lm

@@ -50,16 +50,10 @@ import sys
 import time
 from pathlib import Path
 
+from napari_mespot.core.progress import run_to_end
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
-
-
-def _run(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
 
 
 def _settings(duration: float, shakes: bool):
@@ -73,7 +67,7 @@ def _dataset(seed: int, count: int, duration: float, shakes: bool) -> Path:
 
     folder = OUT / f"spot_{seed}_{count}x{duration:g}s_{'shakes' if shakes else 'still'}"
     if not (folder / "ground_truth.csv").is_file():
-        _run(write_synthetic_dataset(folder, _settings(duration, shakes), seed, count))
+        run_to_end(write_synthetic_dataset(folder, _settings(duration, shakes), seed, count))
     return folder
 
 
@@ -93,7 +87,7 @@ def f1(args: argparse.Namespace) -> dict:
             pred = {}
             for path in sorted(folder.glob("*.mp4")):
                 with open_video(path) as video:
-                    pred[path.stem] = _run(spot(video, protos, PRESETS[preset])).video_intervals()
+                    pred[path.stem] = run_to_end(spot(video, protos, PRESETS[preset])).video_intervals()
             ev = evaluate(truth.videos, pred, k=0.5)
             key = f"preset {preset}, {'head shakes' if shakes else 'no head shakes'}"
             report["runs"][key] = {kind: getattr(ev, kind).to_dict() for kind in ("me", "mae", "overall")}
@@ -124,10 +118,10 @@ def speed(args: argparse.Namespace) -> dict:
     with open_video(path) as video:
         n = len(video)
         t0 = time.perf_counter()
-        lm = _run(landmarks_for_video(video, MediaPipeFaceMesh(), use_cache=False))
+        lm = run_to_end(landmarks_for_video(video, MediaPipeFaceMesh(), use_cache=False))
         t_landmarks = time.perf_counter() - t0
         t0 = time.perf_counter()
-        result = _run(spot(video, protos, settings, landmarks=lm))
+        result = run_to_end(spot(video, protos, settings, landmarks=lm))
         t_spot = time.perf_counter() - t0
     # The primitives: decode every frame once, plus the same flow calls on the same crops.
     method = get_method(args.flow or protos.flow_method)

@@ -27,6 +27,7 @@ import torch
 
 from napari_mespot.core.landmark_cache import landmarks_for_video
 from napari_mespot.core.landmarks import MediaPipeFaceMesh
+from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.vovnet import (
     SMALL_MODEL,
     DataSettings,
@@ -39,14 +40,6 @@ from napari_mespot.core.spotters.vovnet.data import compute_features
 from napari_mespot.core.spotters.vovnet.model import VoVNetSpotter
 from napari_mespot.core.synth import SynthSettings, write_synthetic_video
 from napari_mespot.core.video import open_video
-
-
-def run(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
 
 
 def timed(fn, repeat: int = 1) -> float:
@@ -100,11 +93,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         clip = SynthSettings(duration_s=args.frames / 30.0, size=(640, 480), n_me=1, n_mae=1, min_gap_s=0.5)
-        run(write_synthetic_video(tmp / "clip.mp4", clip, 99))
+        run_to_end(write_synthetic_video(tmp / "clip.mp4", clip, 99))
         with open_video(tmp / "clip.mp4") as video:
             n = len(video)
-            t_lm = timed(lambda: run(landmarks_for_video(video, MediaPipeFaceMesh())))
-            lm = run(landmarks_for_video(video, MediaPipeFaceMesh()))
+            t_lm = timed(lambda: run_to_end(landmarks_for_video(video, MediaPipeFaceMesh())))
+            lm = run_to_end(landmarks_for_video(video, MediaPipeFaceMesh()))
             rows.append(("landmarks (MediaPipe, once per video, cached)", f"{n / t_lm:.0f} fps"))
             for label, data in (
                 ("shipped checkpoint's input", ckpt.data),
@@ -112,12 +105,12 @@ def main() -> int:
                 ("paper input 128x128, DIS", DataSettings(input_size=128, flow_method="dis")),
                 ("128x128, no flow (ablation)", DataSettings(input_size=128, flow=False)),
             ):
-                t = timed(lambda data=data: run(compute_features(video, lm, data)))
+                t = timed(lambda data=data: run_to_end(compute_features(video, lm, data)))
                 desc = f"{data.input_size}px, {data.flow_method if data.flow else 'no flow'}"
                 rows.append((f"face crops + flow: {label} ({desc})", f"{n / t:.0f} fps"))
             settings = SpotSettings(device="cpu", cache_dir=str(tmp / "cache"))
-            t_first = timed(lambda: run(spot(video, ckpt, settings, landmarks=lm)))
-            t_cached = timed(lambda: run(spot(video, ckpt, settings, landmarks=lm)), repeat=2)
+            t_first = timed(lambda: run_to_end(spot(video, ckpt, settings, landmarks=lm)))
+            t_cached = timed(lambda: run_to_end(spot(video, ckpt, settings, landmarks=lm)), repeat=2)
             rows.append(("spot, shipped checkpoint, with crops + flow (CPU)", f"{n / t_first:.0f} fps"))
             rows.append(("spot, shipped checkpoint, features cached (CPU)", f"{n / t_cached:.0f} fps"))
 
@@ -171,7 +164,7 @@ def loso_section() -> str:
         tmp = Path(tmp)
         videos = []
         for seed in seeds:
-            run(write_synthetic_dataset(tmp / f"s{seed}", videos_settings, seed, 2))
+            run_to_end(write_synthetic_dataset(tmp / f"s{seed}", videos_settings, seed, 2))
             videos += [
                 LabelledVideo(
                     str(tmp / f"s{seed}" / f"{vi.video}.mp4"), tuple(vi.intervals), f"s{seed}", vi.video
@@ -179,7 +172,7 @@ def loso_section() -> str:
                 for vi in read_labels(tmp / f"s{seed}" / "ground_truth.csv")
             ]
         t = time.perf_counter()
-        result = run(loso(videos, tmp / "folds", config, data, train, cache_dir=tmp / "cache"))
+        result = run_to_end(loso(videos, tmp / "folds", config, data, train, cache_dir=tmp / "cache"))
         elapsed = time.perf_counter() - t
     ev = result.evaluation
     return (

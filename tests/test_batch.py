@@ -15,6 +15,7 @@ import pytest
 
 from napari_mespot.core.batch import MANIFEST, find_videos, plan, run_batch
 from napari_mespot.core.labels import read_labels
+from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.prototype import Prototype, PrototypeSet
 
 pytestmark = pytest.mark.slow
@@ -38,19 +39,11 @@ def make_videos(fixtures_dir, folder, n):
     return folder
 
 
-def drain(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-
-
 def test_a_corrupt_video_is_reported_and_the_others_finish(fixtures_dir, tmp_path, prototypes):
     videos = make_videos(fixtures_dir, tmp_path / "videos", 3)
     (videos / "broken.mp4").write_bytes(b"\x00" * 5000)
     out = tmp_path / "out"
-    report = drain(run_batch(find_videos(videos), out, options={"prototypes": prototypes}, workers=2))
+    report = run_to_end(run_batch(find_videos(videos), out, options={"prototypes": prototypes}, workers=2))
     assert sorted(report.done) == ["clip00", "clip01", "clip02"]
     assert list(report.failed) == ["broken"] and "not a readable video" in report.failed["broken"]
     manifest = json.loads((out / MANIFEST).read_text())["videos"]
@@ -83,7 +76,7 @@ def test_killed_midway_then_rerun_finishes_only_the_rest(fixtures_dir, tmp_path,
     proc.wait()
     assert 2 <= len(done_before) < 6
 
-    report = drain(run_batch(find_videos(videos), out, options={"prototypes": prototypes}, workers=1))
+    report = run_to_end(run_batch(find_videos(videos), out, options={"prototypes": prototypes}, workers=1))
     assert set(report.skipped) >= set(done_before)
     assert sorted(report.skipped + report.done) == [f"clip{k:02d}" for k in range(6)]
     assert not set(report.done) & set(report.skipped)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.prototype import LabelledClip, PrototypeError, learn_prototypes
 from napari_mespot.core.synth import SynthScene, SynthSettings, scripted_expression
 from napari_mespot.core.synth_schedule import Expression
@@ -27,14 +28,6 @@ def _clip(au: int, amplitude: float, seed: int) -> LabelledClip:
     return LabelledClip(f"au{au}-{seed}", frames, 0, 1, (au,))
 
 
-def _run(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-
-
 def _mean(field: np.ndarray, x: int, y: int, r: int = 12) -> np.ndarray:
     return field[y - r : y + r, x - r : x + r].reshape(-1, 2).mean(axis=0)
 
@@ -42,7 +35,7 @@ def _mean(field: np.ndarray, x: int, y: int, r: int = 12) -> np.ndarray:
 @pytest.fixture(scope="module")
 def learnt():
     clips = [_clip(12, 1.5, 0), _clip(12, 2.0, 1), _clip(15, 1.5, 2), _clip(1, 1.5, 3), _clip(1, 2.0, 4)]
-    return _run(learn_prototypes(clips, min_count=2, provenance={"test": True}))
+    return run_to_end(learn_prototypes(clips, min_count=2, provenance={"test": True}))
 
 
 def test_min_count_selects_the_aus(learnt):
@@ -74,7 +67,7 @@ def test_au1_raises_the_inner_brows(learnt):
 
 def test_too_rare_everywhere_is_an_error():
     with pytest.raises(PrototypeError, match="at least 5"):
-        _run(learn_prototypes([_clip(12, 1.5, 0)], min_count=5))
+        run_to_end(learn_prototypes([_clip(12, 1.5, 0)], min_count=5))
 
 
 def test_casme2_tree_round_trips_through_the_cli(tmp_path, capsys):
@@ -179,7 +172,7 @@ def test_fig9_rigid_translation_matches_less_than_the_au_with_head_motion_remove
     from napari_mespot.core.landmarks import MediaPipeFaceMesh
 
     regions = face_regions(
-        _run(MediaPipeFaceMesh(static_image_mode=True).detect(ref[None])), 0, (EYE, MOUTH, NOSE)
+        run_to_end(MediaPipeFaceMesh(static_image_mode=True).detect(ref[None])), 0, (EYE, MOUTH, NOSE)
     )
     nose = regions.pop("nose")
 

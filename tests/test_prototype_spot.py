@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from napari_mespot.core.metrics import evaluate
+from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.prototype import PRESETS, PrototypeSettings, default_prototypes, spot
 from napari_mespot.core.synth import SynthSettings, write_synthetic_video
 from napari_mespot.core.video import open_video
@@ -22,18 +23,10 @@ SMALL = SynthSettings(duration_s=15.0, n_me=2, n_mae=2)
 HELD_OUT_SEED = 424242
 
 
-def _run(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-
-
 @pytest.fixture(scope="module")
 def small_video(tmp_path_factory):
     path = tmp_path_factory.mktemp("spot") / "held_out.mp4"
-    result = _run(write_synthetic_video(path, SMALL, HELD_OUT_SEED))
+    result = run_to_end(write_synthetic_video(path, SMALL, HELD_OUT_SEED))
     return path, result
 
 
@@ -41,7 +34,7 @@ def small_video(tmp_path_factory):
 def spotted(small_video):
     path, _ = small_video
     with open_video(path) as video:
-        return _run(spot(video, default_prototypes(), PRESETS["recommended"]))
+        return run_to_end(spot(video, default_prototypes(), PRESETS["recommended"]))
 
 
 @pytest.mark.slow
@@ -78,11 +71,11 @@ def test_frames_without_a_face_are_skipped_and_reported(small_video):
 
     path, _ = small_video
     with open_video(path) as video:
-        lm = _run(landmarks_for_video(video, MediaPipeFaceMesh()))
+        lm = run_to_end(landmarks_for_video(video, MediaPipeFaceMesh()))
         points = lm.points.copy()
         points[100:130] = np.nan  # the face "leaves" for a second
         gap = FaceLandmarks(points, lm.confidence, lm.scheme, lm.provider, lm.settings)
-        r = _run(spot(video, default_prototypes(), PrototypeSettings(), landmarks=gap))
+        r = run_to_end(spot(video, default_prototypes(), PrototypeSettings(), landmarks=gap))
     assert [(s.start, s.end, s.reason) for s in r.skipped] == [(100, 129, "no face found")]
     assert np.isnan(r.curves[:, 100:130]).all() and np.isfinite(r.curves[:, :100]).all()
     assert all(not (100 <= w[0] <= 129 or 100 <= w[1] <= 129) for w in r.windows)

@@ -20,7 +20,7 @@ from napari_mespot.core.errors import MespotError
 from napari_mespot.core.intervals import Interval, VideoIntervals
 from napari_mespot.core.labels import Labels, read_labels, write_labels
 from napari_mespot.core.metrics import evaluate
-from napari_mespot.core.progress import Progress
+from napari_mespot.core.progress import Progress, run_to_end
 from napari_mespot.core.reproduce import (
     PAPER_PROTOTYPE,
     discover,
@@ -53,14 +53,6 @@ CLIP = SynthSettings(
     flicker=False,
 )
 SUBJECTS = (15, 16, 17)
-
-
-def _run(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
 
 
 def _write_frames(folder, frames, first=1):
@@ -208,7 +200,7 @@ def test_every_subject_is_held_out_once_and_never_trained_on(tmp_path):
     dataset = _fake_tree(tmp_path / "cas")
     method = Echo(shift=4)
     out = tmp_path / "out"
-    outcome = _run(loso(dataset, method, out))
+    outcome = run_to_end(loso(dataset, method, out))
     folds = outcome.run.folds
     assert [f.subject for f in folds] == ["s01", "s02", "s03"]
     for fold in folds:
@@ -249,7 +241,7 @@ def test_predictions_are_written_in_the_label_files_frames(tmp_path):
     assert record.intervals[0].onset == 4  # position in the folder
     assert to_label_frames(record, record.intervals)[0].onset == 49  # img50 -> frame 49
     out = tmp_path / "out"
-    _run(loso(dataset, Echo(), out))
+    run_to_end(loso(dataset, Echo(), out))
     gt, pred = read_labels(dataset.labels_path), read_labels(out / "predictions.csv")
     assert evaluate(gt.videos, pred.videos).overall.f1 == 1.0
 
@@ -266,20 +258,20 @@ def test_an_interrupted_run_resumes_at_the_first_unfinished_fold(tmp_path):
     assert not (out / "folds" / "s02" / "fold.json").exists()
     assert not list(out.rglob("*.tmp")) and not (out / "report.json").exists()
     method = Echo()
-    outcome = _run(loso(dataset, method, out))
+    outcome = run_to_end(loso(dataset, method, out))
     assert outcome.run.resumed == ("s01",)
     assert method.fits == [["s01", "s03"], ["s01", "s02"]]  # only the unfinished folds were fitted
     with pytest.raises(MespotError, match="holds a run with other settings"):
-        _run(loso(dataset, Echo(shift=1), out))
+        run_to_end(loso(dataset, Echo(shift=1), out))
 
 
 def test_a_damaged_fold_file_is_reported_not_trusted(tmp_path):
     dataset = _fake_tree(tmp_path / "cas")
     out = tmp_path / "out"
-    _run(loso(dataset, Echo(), out))
+    run_to_end(loso(dataset, Echo(), out))
     (out / "folds" / "s02" / "fold.json").write_text("{not json")
     with pytest.raises(MespotError, match=r"s02.fold\.json: unreadable fold result"):
-        _run(loso(dataset, Echo(), out))
+        run_to_end(loso(dataset, Echo(), out))
 
 
 def test_a_folder_with_foreign_images_is_refused(tmp_path):
@@ -297,12 +289,12 @@ def test_one_subject_is_not_a_protocol(tmp_path):
     dataset = _fake_tree(tmp_path / "cas", subjects=("s01",))
     start_run(tmp_path / "out", {})
     with pytest.raises(MespotError, match="at least two subjects"):
-        _run(run_loso(dataset, Echo(), tmp_path / "out"))
+        run_to_end(run_loso(dataset, Echo(), tmp_path / "out"))
 
 
 def test_table_puts_the_papers_numbers_beside_ours(tmp_path):
     dataset = _fake_tree(tmp_path / "cas")
-    outcome = _run(loso(dataset, Echo(), tmp_path / "out"))
+    outcome = run_to_end(loso(dataset, Echo(), tmp_path / "out"))
     text = format_table(score(outcome.run), 0.5, PAPER_PROTOTYPE)
     assert "paper" in text and "0.4337" in text and "0.2857" in text and "0.4162" in text
     assert "0.4670" in text and "0.5245" in text

@@ -5,18 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.retrain import RetrainError, corrected_clips, open_corrected, retrain_prototypes
 from napari_mespot.core.session import ReviewSession
 from napari_mespot.core.spotters.prototype import Prototype, PrototypeSet
 from napari_mespot.core.video import open_video
-
-
-def drain(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
 
 
 @pytest.fixture
@@ -50,7 +43,7 @@ def test_relearns_the_corrected_aus_keeps_the_others_and_recalibrates(corrected_
     videos = open_corrected([str(path) + ".mespot.json"])
     clips = corrected_clips(videos)
     assert len(clips) == 3  # the rejected candidate is not training data
-    retrained = drain(retrain_prototypes(videos, base_set(), min_count=1))
+    retrained = run_to_end(retrain_prototypes(videos, base_set(), min_count=1))
 
     assert retrained.aus == (12, 15, 4)
     assert retrained[12].count == 2 and retrained[4].count == 1 and retrained[15].count == 40
@@ -73,7 +66,7 @@ def test_sessions_without_usable_corrections_are_refused(tmp_path, fixtures_dir)
         ReviewSession.open(video).model.add(5, 20)  # no apex, no AUs
     videos = open_corrected([str(path) + ".mespot.json"])
     with pytest.raises(RetrainError, match="nothing to learn from"):
-        drain(retrain_prototypes(videos, base_set()))
+        run_to_end(retrain_prototypes(videos, base_set()))
 
 
 def test_a_session_whose_video_is_gone_is_reported(tmp_path, fixtures_dir):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from napari_mespot.cli import main
+from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes
 from napari_mespot.core.synth import SynthSettings, write_synthetic_dataset
 
@@ -23,18 +24,10 @@ TINY = SynthSettings(
 )
 
 
-def _run(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-
-
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")
-    results = _run(write_synthetic_dataset(folder, TINY, seed=515151, count=1))
+    results = run_to_end(write_synthetic_dataset(folder, TINY, seed=515151, count=1))
     return folder, results[0].path
 
 

@@ -10,20 +10,13 @@ import torch
 
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.landmarks import FaceLandmarks, MediaPipeFaceMesh
+from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.vovnet import DataSettings, features_for_video
 from napari_mespot.core.spotters.vovnet.data import Features, window_starts, window_targets
 from napari_mespot.core.synth import SynthSettings, write_synthetic_video
 from napari_mespot.core.video import open_video
 
 SETTINGS = DataSettings(input_size=32, flow_method="dis", flow_size=64, flow_gap=2)
-
-
-def _run(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +33,7 @@ def clip(tmp_path_factory):
         blinks=False,
         min_gap_s=0.5,
     )
-    result = _run(write_synthetic_video(folder / "clip.mp4", settings, 77))
+    result = run_to_end(write_synthetic_video(folder / "clip.mp4", settings, 77))
     return folder / "clip.mp4", result
 
 
@@ -75,8 +68,8 @@ def test_window_pads_after_the_end():
 def test_features_are_cached_and_memory_mapped(clip, tmp_path):
     path, truth = clip
     with open_video(path) as video:
-        first = _run(features_for_video(video, SETTINGS, tmp_path))
-        again = _run(features_for_video(video, SETTINGS, tmp_path))
+        first = run_to_end(features_for_video(video, SETTINGS, tmp_path))
+        again = run_to_end(features_for_video(video, SETTINGS, tmp_path))
         assert isinstance(again.frames, np.memmap) and isinstance(again.flow, np.memmap)
         assert np.array_equal(first.frames, again.frames) and np.array_equal(first.flow, again.flow)
         n = len(video)
@@ -89,7 +82,7 @@ def test_features_are_cached_and_memory_mapped(clip, tmp_path):
         iv = truth.intervals[0]
         assert motion[iv.onset : iv.offset + 1].max() > 2 * np.median(motion[2 : iv.onset])
         # other settings, other cache entry; no flow for the ablation
-        no_flow = _run(features_for_video(video, dataclasses.replace(SETTINGS, flow=False), tmp_path))
+        no_flow = run_to_end(features_for_video(video, dataclasses.replace(SETTINGS, flow=False), tmp_path))
         assert no_flow.flow is None
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
 
@@ -97,12 +90,12 @@ def test_features_are_cached_and_memory_mapped(clip, tmp_path):
 def test_frames_without_a_face_stay_blank(clip):
     path, _ = clip
     with open_video(path) as video:
-        lm = _run(MediaPipeFaceMesh().detect(video[:20]))
+        lm = run_to_end(MediaPipeFaceMesh().detect(video[:20]))
         points = lm.points.copy()
         points[5:8] = np.nan
         gap = FaceLandmarks(points, lm.confidence, lm.scheme, lm.provider)
         clip20 = np.asarray(video[:20])
-    feats = _run(
+    feats = run_to_end(
         features_for_video(_Frames(clip20, 30.0), dataclasses.replace(SETTINGS, smooth_frames=1), None, gap)
     )
     assert feats.found.tolist() == [k not in (5, 6, 7) for k in range(20)]

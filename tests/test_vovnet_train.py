@@ -16,6 +16,7 @@ import torch
 
 from napari_mespot.core.labels import read_labels
 from napari_mespot.core.metrics import evaluate
+from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.vovnet import (
     SMALL_MODEL,
     DataSettings,
@@ -44,17 +45,9 @@ TRAIN = TrainSettings(
 MIN_OVERALL_F1 = 0.15
 
 
-def _run(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-
-
 def _subject(root, seed: int, count: int) -> list[LabelledVideo]:
     folder = root / f"s{seed}"
-    _run(write_synthetic_dataset(folder, VIDEOS, seed, count))
+    run_to_end(write_synthetic_dataset(folder, VIDEOS, seed, count))
     return [
         LabelledVideo(str(folder / f"{vi.video}.mp4"), tuple(vi.intervals), f"s{seed}", vi.video)
         for vi in read_labels(folder / "ground_truth.csv")
@@ -68,7 +61,7 @@ def trained(tmp_path_factory):
     videos = [v for s in TRAIN_SEEDS for v in _subject(root, s, 1)]
     test = _subject(root, TEST_SEED, 1)
     cache = root / "cache"
-    result = _run(train(videos, root / "model.pt", CONFIG, DATA, TRAIN, cache_dir=cache))
+    result = run_to_end(train(videos, root / "model.pt", CONFIG, DATA, TRAIN, cache_dir=cache))
     return root, videos, test, cache, result
 
 
@@ -84,7 +77,7 @@ def test_training_reduces_the_loss_and_spots_a_held_out_subject(trained):
     assert len(result.val_videos) == 1
     assert result.loss_plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ckpt = load_checkpoint(result.checkpoint)
-    pred = _run(spot_videos(ckpt, test, cache, "cpu"))
+    pred = run_to_end(spot_videos(ckpt, test, cache, "cpu"))
     ev = evaluate({v.video_name: list(v.intervals) for v in test}, pred, k=0.5)
     print(f"held-out seed {TEST_SEED}: F1 ME {ev.me.f1:.3f} MaE {ev.mae.f1:.3f} overall {ev.overall.f1:.3f}")
     assert ev.overall.f1 >= MIN_OVERALL_F1
@@ -95,7 +88,7 @@ def test_spot_result_fulfils_the_contract(trained):
     _root, _, test, cache, result = trained
     ckpt = load_checkpoint(result.checkpoint)
     with open_video(test[0].path) as video:
-        r = _run(spot(video, ckpt, SpotSettings(device="cpu", cache_dir=str(cache))))
+        r = run_to_end(spot(video, ckpt, SpotSettings(device="cpu", cache_dir=str(cache))))
         n = len(video)
     assert r.method == "vovnet" and r.n_frames == n and r.curve_labels == ("me", "mae")
     assert r.curves.shape == (2, n) and np.isfinite(r.curves).all()
@@ -109,7 +102,7 @@ def test_spot_result_fulfils_the_contract(trained):
     assert r.windows[0][0] == 0 and r.windows[-1][1] == n - 1
     # a second run from the same checkpoint file gives the same result
     with open_video(test[0].path) as video:
-        again = _run(
+        again = run_to_end(
             spot(video, load_checkpoint(result.checkpoint), SpotSettings(device="cpu", cache_dir=str(cache)))
         )
     assert again.intervals == r.intervals and np.array_equal(again.curves, r.curves)
@@ -120,9 +113,9 @@ def test_training_resumes_after_the_last_finished_epoch(trained, tmp_path):
     _root, videos, _, cache, _result = trained
     short = dataclasses.replace(TRAIN, epochs=2)
     out = tmp_path / "resumed.pt"
-    _run(train(videos, out, CONFIG, DATA, dataclasses.replace(short, epochs=1), cache_dir=cache))
-    resumed = _run(train(videos, out, CONFIG, DATA, short, cache_dir=cache, resume=True))
-    straight = _run(train(videos, tmp_path / "straight.pt", CONFIG, DATA, short, cache_dir=cache))
+    run_to_end(train(videos, out, CONFIG, DATA, dataclasses.replace(short, epochs=1), cache_dir=cache))
+    resumed = run_to_end(train(videos, out, CONFIG, DATA, short, cache_dir=cache, resume=True))
+    straight = run_to_end(train(videos, tmp_path / "straight.pt", CONFIG, DATA, short, cache_dir=cache))
     assert [h["epoch"] for h in resumed.history] == [1, 2]
     for h_resumed, h_straight in zip(resumed.history, straight.history, strict=True):
         assert h_resumed == pytest.approx(h_straight)
@@ -135,8 +128,8 @@ def test_training_resumes_after_the_last_finished_epoch(trained, tmp_path):
 def test_cuda_training_and_inference(trained, tmp_path):
     _root, videos, test, cache, _ = trained
     cuda = dataclasses.replace(TRAIN, epochs=1, device="cuda")
-    result = _run(train(videos, tmp_path / "cuda.pt", CONFIG, DATA, cuda, cache_dir=cache))
+    result = run_to_end(train(videos, tmp_path / "cuda.pt", CONFIG, DATA, cuda, cache_dir=cache))
     ckpt = load_checkpoint(result.checkpoint, "cuda")
     with open_video(test[0].path) as video:
-        r = _run(spot(video, ckpt, SpotSettings(device="cuda", cache_dir=str(cache))))
+        r = run_to_end(spot(video, ckpt, SpotSettings(device="cuda", cache_dir=str(cache))))
     assert r.device == "cuda"

@@ -26,19 +26,12 @@ from napari_mespot.core.intervals import iou
 from napari_mespot.core.labels import read_labels
 from napari_mespot.core.labels.native import write_native_csv
 from napari_mespot.core.metrics import evaluate
+from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes_path
 from napari_mespot.core.synth import SynthSettings, write_synthetic_video
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 SEED = 4242
-
-
-def drain(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
 
 
 def wait_for(qtbot, dock: SpotWidget, start) -> None:
@@ -62,7 +55,7 @@ def best_truth(candidate, truth):
 
 def test_spot_review_correct_add_export_retrain_respot_compare(make_napari_viewer_proxy, qtbot, tmp_path):
     settings = SynthSettings(duration_s=40.0, n_me=6, n_mae=6)
-    synth = drain(write_synthetic_video(tmp_path / "session.mp4", settings, SEED))
+    synth = run_to_end(write_synthetic_video(tmp_path / "session.mp4", settings, SEED))
     truth = synth.intervals
     truth_file = tmp_path / "truth.csv"
     write_native_csv(truth_file, {"session": truth})

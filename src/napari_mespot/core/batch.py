@@ -21,7 +21,7 @@ from typing import Any
 
 from .atomic import atomic_write_text
 from .errors import MespotError
-from .progress import Progress
+from .progress import Progress, run_to_end
 from .video import VIDEO_EXTENSIONS, is_video_path
 
 MANIFEST = "manifest.json"
@@ -141,12 +141,7 @@ def _spot(job: BatchJob, method: str, options: dict[str, Any]):
     prototypes = PrototypeSet.load(path) if path else default_prototypes()
     settings = settings_from_mapping(PrototypeSettings, options.get("settings", {}))
     with open_video(job.video, fps=options.get("fps")) as video:
-        gen = spot(video, prototypes, settings, name=job.name)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                return stop.value
+        return run_to_end(spot(video, prototypes, settings, name=job.name))
 
 
 def run_batch(

@@ -7,7 +7,11 @@ the generator, so a task must leave nothing half-written when ``GeneratorExit`` 
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
+from typing import TypeVar
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -21,3 +25,12 @@ class Progress:
         if not self.total:
             return None
         return min(1.0, self.done / self.total)
+
+
+def run_to_end(gen: Generator[Progress, None, R]) -> R:
+    """Run a long task with nobody watching its progress (scripts, workers, tests); its result."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
