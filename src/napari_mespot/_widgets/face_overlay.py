@@ -34,6 +34,7 @@ from ..core.errors import MespotError
 from ..core.flow_display import FrameOverlay, frame_overlay, window_reference
 from ..core.landmarks import CsvLandmarkProvider, FaceLandmarks, LandmarkProvider
 from ..core.regions import EYE, MOUTH, NoFaceError, face_regions
+from .video_review import unwrap, video_layers
 
 if TYPE_CHECKING:
     import napari
@@ -165,16 +166,7 @@ class FaceOverlayWidget(QWidget):
     # --- video and landmarks --------------------------------------------------------------------
 
     def _video_layers(self) -> list:
-        from napari.layers import Image
-
-        return [
-            layer
-            for layer in self.viewer.layers
-            if isinstance(layer, Image)
-            and layer.rgb
-            and layer.ndim == 3
-            and not layer.name.startswith("mespot ")
-        ]
+        return video_layers(self.viewer)
 
     def _refresh_videos(self, event: Any = None) -> None:
         current = self.video_combo.currentText()
@@ -195,13 +187,9 @@ class FaceOverlayWidget(QWidget):
 
     @property
     def video(self):
-        """The layer's frame source, unwrapped from napari's plugin proxy.
-
-        napari proxies every object whose module name starts with "napari" — ours included — so
-        without unwrapping, the core would receive proxies of its own video and identity objects.
-        """
+        """The layer's frame source, unwrapped from napari's plugin proxy (see ``unwrap``)."""
         layer = self.video_layer
-        return None if layer is None else getattr(layer.data, "__wrapped__", layer.data)
+        return None if layer is None else unwrap(layer.data)
 
     @property
     def fps(self) -> float:
