@@ -1,15 +1,40 @@
-"""Extension points (pluggy): flow methods and landmark providers, more to come.
+"""Extension points (pluggy): spotters, flow methods and landmark providers.
 
 A third-party package extends napari-mespot by exposing a module (or object) with
 ``@hookimpl``-decorated functions under the entry-point group ``napari_mespot``::
 
     [project.entry-points.napari_mespot]
-    my_flow = "my_package.mespot_hooks"
+    my_plugin = "my_package.mespot_hooks"
 
 The built-ins register through the very same hooks (:class:`_Builtins`), so there is one path
 for every method. Each hook returns a list of contributions; the registry merges them, and a
-name may be claimed once (a clash is an error rather than a silent override). New kinds of
-contributions (spotters) are added as further ``mespot_*`` specs on :class:`MespotSpecs`.
+name may be claimed once (a clash is an error rather than a silent override).
+
+The hooks:
+
+- ``mespot_spotters() -> list[SpotterInfo]``: spotting methods. A :class:`SpotterInfo` is a name,
+  a one-line description and ``load()``, which imports the method only when it is used (so
+  ``mespot --help`` does not import torch) and returns a
+  :class:`~napari_mespot.core.spotters.base.Spotter`: the settings dataclass, the spot generator
+  (yields ``Progress``, returns a ``SpotResult`` whose ``method`` is the registered name), how to
+  load the model (``None`` = the default one), and hints for the dock's form. A registered
+  spotter is at once a ``mespot spot --method`` choice (settings through ``--set FIELD=VALUE``,
+  its model through ``--model FILE``), an entry of the spot dock's method list with a settings
+  form built from its dataclass, a ``mespot batch --method`` (the dask workers load entry-point
+  plugins themselves) and a ``mespot reproduce loso --method`` choice (a spotter without a
+  training step is evaluated with its fixed model on every subject).
+- ``mespot_flow_methods() -> list[FlowMethod]``: optical-flow methods.
+- ``mespot_landmark_providers() -> list[LandmarkProviderInfo]``: landmark providers.
+
+A minimal spotter plugin::
+
+    from napari_mespot.core.spotters.base import Spotter
+    from napari_mespot.plugins import SpotterInfo, hookimpl
+
+    @hookimpl
+    def mespot_spotters():
+        return [SpotterInfo("energy", "frame-difference energy", lambda: Spotter(
+            settings=EnergySettings, spot=spot_energy, load_model=lambda path, settings: None))]
 """
 
 from __future__ import annotations
@@ -24,6 +49,7 @@ import pluggy
 from .core.errors import MespotError
 from .core.flow import FlowMethod
 from .core.landmarks import LandmarkProvider
+from .core.spotters.base import Spotter
 
 PROJECT = "napari_mespot"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -31,11 +57,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 class UnknownMethodError(MespotError):
-    """A flow method or landmark provider name that nothing registered."""
+    """A spotter, flow method or landmark provider name that nothing registered."""
 
 
 class DuplicateNameError(MespotError):
-    """Two plugins registered the same method or provider name."""
+    """Two plugins registered the same spotter, method or provider name."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +73,22 @@ class LandmarkProviderInfo:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class SpotterInfo:
+    """A spotter contribution: ``load()`` imports the method and returns its
+    :class:`~napari_mespot.core.spotters.base.Spotter` (called when the method is used)."""
+
+    name: str
+    description: str
+    load: Callable[[], Spotter]
+
+
 class MespotSpecs:
     """The hook specifications. Every hook returns a list of contributions."""
+
+    @hookspec
+    def mespot_spotters(self) -> list[SpotterInfo]:
+        """Spotting methods (see :class:`SpotterInfo`)."""
 
     @hookspec
     def mespot_flow_methods(self) -> list[FlowMethod]:
@@ -59,8 +99,66 @@ class MespotSpecs:
         """Landmark providers (see :class:`napari_mespot.core.landmarks.LandmarkProvider`)."""
 
 
+def _load_prototypes(path: str | None, settings: Any):
+    from .core.spotters.prototype import PrototypeSet, default_prototypes
+
+    return default_prototypes() if path is None else PrototypeSet.load(path)
+
+
+def _prototype_spotter() -> Spotter:
+    """The AU-prototype spotter (He et al., ECAI 2023); its model is a prototype file."""
+    from .core.spotters import prototype
+    from .core.spotters.prototype.peaks import BOUNDARIES
+    from .core.spotters.prototype.settings import DEVICES
+
+    return Spotter(
+        settings=prototype.PrototypeSettings,
+        spot=prototype.spot,
+        load_model=_load_prototypes,
+        default_model_path=prototype.default_prototypes_path,
+        model_label="prototypes",
+        model_filter="*.npz",
+        presets=prototype.PRESETS,
+        default_preset="recommended",
+        choices={"boundaries": BOUNDARIES, "device": DEVICES, "flow_method": [None, *sorted(flow_methods())]},
+        hidden=("landmarks", "flow_batch"),
+    )
+
+
+def _load_checkpoint(path: str | None, settings: Any):
+    """The checkpoint of ``path`` (default: the shipped one) on the settings' device."""
+    from .core.spotters import vovnet
+
+    device = vovnet.resolve_device(settings.device)
+    return vovnet.default_checkpoint(device) if path is None else vovnet.load_checkpoint(path, device)
+
+
+def _vovnet_spotter() -> Spotter:
+    """The VoVNet multi-scale detector (Electronics 2023); its model is a checkpoint (torch)."""
+    from .core.spotters import vovnet
+    from .core.spotters.vovnet.settings import DEVICES
+
+    return Spotter(
+        settings=vovnet.SpotSettings,
+        spot=vovnet.spot,
+        load_model=_load_checkpoint,
+        default_model_path=vovnet.default_checkpoint_path,
+        model_label="checkpoint",
+        model_filter="*.pt",
+        choices={"device": DEVICES},
+        hidden=("cache_dir", "batch_size"),
+    )
+
+
 class _Builtins:
     """napari-mespot's own contributions, registered like any plugin's."""
+
+    @hookimpl
+    def mespot_spotters(self) -> list[SpotterInfo]:
+        return [
+            SpotterInfo("prototype", "AU prototypes (He et al., ECAI 2023)", _prototype_spotter),
+            SpotterInfo("vovnet", "VoVNet (Electronics 2023)", _vovnet_spotter),
+        ]
 
     @hookimpl
     def mespot_flow_methods(self) -> list[FlowMethod]:
@@ -99,6 +197,20 @@ def _collect(results: list[list[Any]], kind: str) -> dict[str, Any]:
             raise DuplicateNameError(f"two plugins register the {kind} {contribution.name!r}")
         merged[contribution.name] = contribution
     return merged
+
+
+def spotters(pm: pluggy.PluginManager | None = None) -> dict[str, SpotterInfo]:
+    """Every registered spotter by name (built-ins first)."""
+    pm = pm or plugin_manager()
+    return _collect(list(reversed(pm.hook.mespot_spotters())), "spotter")
+
+
+def get_spotter(name: str, pm: pluggy.PluginManager | None = None) -> Spotter:
+    """The spotter registered as ``name``, loaded."""
+    registered = spotters(pm)
+    if name not in registered:
+        raise UnknownMethodError(f"unknown spotter {name!r}; available: {', '.join(registered)}")
+    return registered[name].load()
 
 
 def flow_methods(pm: pluggy.PluginManager | None = None) -> dict[str, FlowMethod]:

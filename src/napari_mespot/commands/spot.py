@@ -1,8 +1,10 @@
-"""``mespot spot VIDEO... --out OUT.csv``: spot ME and MaE intervals with the AU-prototype method.
+"""``mespot spot VIDEO... --out OUT.csv``: spot ME and MaE intervals with a registered spotter.
 
-Writes the native CSV (``video,onset,apex,offset,type,aus,score,source,status``; ``video`` is the
-file stem, frames 0-based, offsets inclusive); ``--curves DIR`` also saves the per-AU matching
-curves and thresholds of every video.
+``--method`` is any spotter of the plugin registry (:func:`napari_mespot.plugins.spotters`; the
+built-ins are ``prototype``, the default, and ``vovnet``): its settings start from the method's
+default preset, its model from ``--model`` (or the method's shipped one). Writes the native CSV
+(``video,onset,apex,offset,type,aus,score,source,status``; ``video`` is the file stem, frames
+0-based, offsets inclusive); ``--curves DIR`` also saves each video's curves and thresholds.
 """
 
 from __future__ import annotations
@@ -12,16 +14,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..core.spotters.base import SpotResult
-    from ..core.spotters.prototype import PrototypeSettings
+    from ..core.spotters.base import SpotResult, Spotter
 
-METHODS = ("prototype", "vovnet")
+#: The method-specific spellings of ``--model``: each is accepted for a method whose model
+#: is called so (``Spotter.model_label``).
+MODEL_OPTIONS = ("prototypes", "checkpoint")
 
 
 def add_spot_options(p: argparse.ArgumentParser) -> None:
-    """The spotter settings every command that runs the prototype spotter accepts.
+    """The spotter settings every command that runs a spotter accepts.
 
-    A preset gives every value; each option given explicitly overrides its preset value.
+    A preset gives every value; each option given explicitly overrides its preset value. An
+    option the chosen method's settings have no field for is refused, not ignored.
     """
     from ..core.spotters.prototype import PRESETS
 
@@ -29,9 +33,8 @@ def add_spot_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--preset",
         choices=tuple(PRESETS),
-        default="recommended",
-        help="paper: the paper's settings; recommended (default): plus interval boundaries at the "
-        "motion's start and end, and head-motion compensation",
+        help="prototype method: paper: the paper's settings; recommended (default): plus interval "
+        "boundaries at the motion's start and end, and head-motion compensation",
     )
     g.add_argument(
         "--flow", choices=("farneback", "dis", "tvl1"), help="flow method (default: the prototypes')"
@@ -55,7 +58,14 @@ def add_spot_options(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="AU=VALUE",
-        help="override θ of one AU, repeatable (e.g. --threshold 12=350)",
+        help="override θ of one AU, repeatable (e.g. --threshold 12=350; vovnet: me=0.4)",
+    )
+    g.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="set any field of the method's settings dataclass, repeatable (e.g. --set nms_iou=0.5)",
     )
     g.add_argument(
         "--device",
@@ -77,27 +87,64 @@ _FIELDS = {
 }
 
 
-def spot_settings(args: argparse.Namespace) -> PrototypeSettings:
-    """The preset's settings with every explicitly given option applied."""
-    from dataclasses import replace
+def _threshold_key(text: str) -> int | str:
+    """An AU code (``12``, ``AU12``) as an int, any other key (a VoVNet class) as written."""
+    code = text.strip().upper().removeprefix("AU")
+    return int(code) if code.isdigit() else text.strip().lower()
+
+
+def spot_settings(args: argparse.Namespace, spotter: Spotter | None = None):
+    """The method's preset (its default when none is chosen) with every explicitly given option
+    applied; ``spotter`` defaults to the prototype method."""
+    from dataclasses import fields, replace
 
     from ..core.errors import MespotError
-    from ..core.spotters.prototype import PRESETS
+    from ..core.spotters.base import settings_with
 
+    spotter = spotter or _registered("prototype")
     thresholds = {}
     for item in args.threshold:
         try:
-            au, value = item.split("=")
-            thresholds[int(au.strip().upper().removeprefix("AU"))] = float(value)
+            key, value = item.split("=")
+            thresholds[_threshold_key(key)] = float(value)
         except ValueError:
             raise MespotError(f"--threshold expects AU=VALUE such as 12=350, got {item!r}") from None
     changes = {field: getattr(args, opt) for opt, field in _FIELDS.items() if getattr(args, opt) is not None}
     if thresholds:
         changes["thresholds"] = thresholds
+    known = {f.name for f in fields(spotter.settings)}
+    refused = [opt for opt, field in _FIELDS.items() if field in changes and field not in known]
+    refused += ["threshold"] if thresholds and "thresholds" not in known else []
+    if refused:
+        options = ", ".join(f"--{opt.replace('_', '-')}" for opt in refused)
+        raise MespotError(f"{options}: not a setting of this method ({spotter.settings.__name__})")
+    if args.preset and not spotter.presets:
+        raise MespotError(f"--preset {args.preset}: this method has no presets")
     try:
-        return replace(PRESETS[args.preset], **changes)
+        return settings_with(replace(spotter.base_settings(args.preset), **changes), args.set)
     except ValueError as exc:
         raise MespotError(str(exc)) from None
+
+
+def _registered(name: str) -> Spotter:
+    from ..plugins import get_spotter
+
+    return get_spotter(name)
+
+
+def model_path(args: argparse.Namespace, spotter: Spotter) -> str | None:
+    """The model file of ``--model`` (or its method-specific spelling); ``None``: the default."""
+    from ..core.errors import MespotError
+
+    given = {f"--{opt}": getattr(args, opt) for opt in ("model", *MODEL_OPTIONS) if getattr(args, opt)}
+    if len(given) > 1:
+        raise MespotError(f"give one model file, not {' and '.join(given)}")
+    for opt in MODEL_OPTIONS:
+        if f"--{opt}" in given and spotter.model_label != opt:
+            raise MespotError(f"--{opt} is not the model of --method {args.method}; use --model")
+    if given and not spotter.model_label:
+        raise MespotError(f"--method {args.method} takes no model file")
+    return next(iter(given.values()), None)
 
 
 def load_prototypes(path: str | None):
@@ -107,26 +154,35 @@ def load_prototypes(path: str | None):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..plugins import spotters
+
+    registered = spotters()
     p = sub.add_parser(
         "spot",
         help="spot micro- and macro-expressions in videos",
-        description="Spot facial micro-expressions (<= 0.5 s) and macro-expressions with the "
-        "AU-prototype method (He et al., ECAI 2023): sliding 7 s windows, Farneback flow in the eye "
-        "and mouth regions against each window's first frame, matching with per-AU motion "
-        "prototypes, peak detection and fusion. Without --prototypes the shipped default set is "
-        "used (learnt from synthetic faces, not from CASME II; see `mespot prototypes show`). "
-        "--method vovnet runs the VoVNet multi-scale detector (Electronics 2023) with --checkpoint "
-        "(default: the shipped compact model trained on synthetic faces).",
+        description="Spot facial micro-expressions (<= 0.5 s) and macro-expressions. The default "
+        "method is the AU-prototype method (He et al., ECAI 2023): sliding 7 s windows, Farneback "
+        "flow in the eye and mouth regions against each window's first frame, matching with per-AU "
+        "motion prototypes, peak detection and fusion; without a model file the shipped default set "
+        "is used (learnt from synthetic faces, not from CASME II; see `mespot prototypes show`). "
+        "--method vovnet runs the VoVNet multi-scale detector (Electronics 2023), by default with "
+        "the shipped compact model trained on synthetic faces. Methods of installed plugins are "
+        "listed under --method.",
     )
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or image folders")
     p.add_argument(
-        "--method", choices=METHODS, default="prototype", help="spotting method (default: prototype)"
+        "--method",
+        choices=tuple(registered),
+        default="prototype",
+        help="spotting method (default: prototype): "
+        + "; ".join(f"{name}: {info.description}" for name, info in registered.items()),
     )
-    p.add_argument("--prototypes", metavar="FILE", help="prototype file (default: the shipped set)")
     p.add_argument(
-        "--checkpoint",
-        metavar="FILE.pt",
-        help="VoVNet checkpoint for --method vovnet (default: the shipped one)",
+        "--model", metavar="FILE", help="the method's model file (default: the method's shipped one)"
+    )
+    p.add_argument("--prototypes", metavar="FILE", help="prototype file, the same as --model for prototype")
+    p.add_argument(
+        "--checkpoint", metavar="FILE.pt", help="VoVNet checkpoint, the same as --model for vovnet"
     )
     p.add_argument(
         "--out", required=True, metavar="OUT.csv", help="where to write the intervals (native CSV)"
@@ -157,21 +213,6 @@ def spot_with(path: str | Path, spotter, fps: float | None = None, quiet: bool =
         return drive(spotter(video), Path(path).name, quiet=quiet)
     finally:
         video.close()
-
-
-def vovnet_spotter(args: argparse.Namespace):
-    """The VoVNet spotter of ``--checkpoint`` on ``--device``, as a function of the video."""
-    from ..core.spotters import vovnet
-
-    device_name = args.device or "auto"
-    device = vovnet.resolve_device(device_name)
-    checkpoint = (
-        vovnet.load_checkpoint(args.checkpoint, device)
-        if args.checkpoint
-        else vovnet.default_checkpoint(device)
-    )
-    settings = vovnet.SpotSettings(device=device_name)
-    return lambda video: vovnet.spot(video, checkpoint, settings)
 
 
 def summary(result: SpotResult) -> str:
@@ -214,19 +255,12 @@ def write_results(results: list[SpotResult], out: str | Path, curves: str | Path
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.method == "vovnet":
-        spotter = vovnet_spotter(args)
-    else:
-        from ..core.spotters.prototype import spot
-
-        prototypes, settings = load_prototypes(args.prototypes), spot_settings(args)
-
-        def spotter(video):
-            return spot(video, prototypes, settings)
-
+    spotter = _registered(args.method)
+    settings = spot_settings(args, spotter)
+    model = spotter.load_model(model_path(args, spotter), settings)  # once for every video
     results = []
     for path in args.videos:
-        result = spot_with(path, spotter, args.fps, args.quiet)
+        result = spot_with(path, lambda video: spotter.spot(video, model, settings), args.fps, args.quiet)
         results.append(result)
         if not args.quiet:
             print(summary(result))

@@ -13,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-from collections.abc import Generator, Mapping
+import typing
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -125,12 +126,66 @@ class SpotResult:
         return npz, csv
 
 
-class Spotter(Protocol):
-    """A spotting method: a name and a generator from a video to a :class:`SpotResult`."""
+@dataclass(frozen=True)
+class Spotter:
+    """One spotting method as every dispatcher (CLI, spot dock, batch, reproduce) runs it.
 
-    name: str
+    The CLI, the dock and batch never name a method: they look its :class:`Spotter` up in the
+    plugin registry (:func:`napari_mespot.plugins.spotters`) and use only these fields.
 
-    def spot(self, video: Any, **options: Any) -> Generator[Progress, None, SpotResult]: ...
+    - ``settings``: the method's frozen settings dataclass; every field has a default, so
+      ``settings()`` is a valid run and the dock can build its form from the fields.
+    - ``spot(video, model, settings, *, name=None)``: the spotting generator — yields
+      :class:`~napari_mespot.core.progress.Progress`, returns a :class:`SpotResult` whose
+      ``method`` is the registered name. ``name`` is the result's video name (default: file stem).
+    - ``load_model(path, settings)``: the model to spot with, read from ``path``; ``None`` means
+      the method's default model. A method without a model returns ``None``.
+    - ``default_model_path()``: the file the dock's model field starts at (``None``: no file).
+    - ``model_label`` / ``model_filter``: what the model file is called in the dock ("prototypes",
+      "checkpoint") and its file-dialog pattern; an empty label means the method takes no file.
+    - ``presets``: named settings (``default_preset`` names the one used when none is chosen);
+      empty when the method has none.
+    - ``choices``: settings fields the dock offers as a list (``None`` among them = "default");
+      ``hidden``: fields the dock leaves at their default (memory knobs, provider names).
+    """
+
+    settings: type
+    spot: Callable[..., Generator[Progress, None, SpotResult]]
+    load_model: Callable[[str | None, Any], Any]
+    default_model_path: Callable[[], Path | None] = field(default=lambda: None)
+    model_label: str = ""
+    model_filter: str = ""
+    presets: Mapping[str, Any] = field(default_factory=dict)
+    default_preset: str = ""
+    choices: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    hidden: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        if not dataclasses.is_dataclass(self.settings):
+            raise TypeError(f"a spotter's settings must be a dataclass, got {self.settings!r}")
+        if self.default_preset and self.default_preset not in self.presets:
+            raise ValueError(f"default preset {self.default_preset!r} is not among {sorted(self.presets)}")
+
+    def base_settings(self, preset: str | None = None) -> Any:
+        """The settings of ``preset`` (default: the method's default preset, else the defaults)."""
+        preset = preset or self.default_preset
+        if not preset:
+            return self.settings()
+        if preset not in self.presets:
+            known = ", ".join(self.presets) or "none"
+            raise ValueError(f"no preset {preset!r} for this method (its presets: {known})")
+        return self.presets[preset]
+
+    def run(
+        self, video: Any, model_path: str | None = None, settings: Any = None, *, name: str | None = None
+    ) -> Generator[Progress, None, SpotResult]:
+        """Load the model of ``model_path`` (``None``: the default) and spot ``video`` with it.
+
+        Loading happens inside the generator, so a GUI worker loads it off the main thread.
+        """
+        settings = self.base_settings() if settings is None else settings
+        model = self.load_model(model_path, settings)
+        return (yield from self.spot(video, model, settings, name=name))
 
 
 def settings_from_mapping(cls: type, values: Mapping[str, Any]) -> Any:
@@ -144,3 +199,49 @@ def settings_from_mapping(cls: type, values: Mapping[str, Any]) -> Any:
     if unknown:
         raise ValueError(f"{cls.__name__} has no setting(s) {unknown}; known: {sorted(known)}")
     return cls(**values)
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _parse_value(text: str, hint: Any) -> Any:
+    """``text`` as a value of the type ``hint`` (bool, int, float, str, optional, else JSON)."""
+    args = typing.get_args(hint)
+    if type(None) in args:
+        if text.strip().lower() in ("none", "default", ""):
+            return None
+        hint = next(a for a in args if a is not type(None))
+    if hint is bool:
+        word = text.strip().lower()
+        if word not in _TRUE + _FALSE:
+            raise ValueError(f"expected true or false, got {text!r}")
+        return word in _TRUE
+    if hint in (int, float):
+        return hint(text)
+    if hint is str:
+        return text
+    return json.loads(text)  # mappings and sequences, e.g. {"me": 0.4}
+
+
+def settings_with(base: Any, pairs: Sequence[str]) -> Any:
+    """``base`` (a settings dataclass instance) with ``FIELD=VALUE`` pairs applied.
+
+    Each value is read as its field's declared type, so any method's settings can be set from
+    the command line (``--set window_stride=16``) without the CLI knowing the method.
+    """
+    cls = type(base)
+    hints = typing.get_type_hints(cls)
+    changes: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ValueError(f"expected FIELD=VALUE, got {pair!r}")
+        if key not in hints or key not in {f.name for f in dataclasses.fields(cls)}:
+            known = ", ".join(f.name for f in dataclasses.fields(cls))
+            raise ValueError(f"{cls.__name__} has no setting {key!r}; known: {known}")
+        try:
+            changes[key] = _parse_value(text, hints[key])
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{key}={text}: {exc}") from None
+    return dataclasses.replace(base, **changes)
