@@ -1,13 +1,17 @@
 """The "Spot expressions" dock: choose a video layer, a method and its settings, Run / Cancel.
 
-The work is the core spotter generator run in napari's ``thread_worker``: the worker never
-touches a layer; its progress reaches the bar through ``yielded`` and its result reaches the
-review state through ``returned``, both on the main thread. Cancel closes the generator.
+The methods are the plugin registry's spotters (:func:`napari_mespot.plugins.spotters`, the
+built-ins and any installed plugin's): each gets its model file field and a settings form built
+from its settings dataclass, shown while it is the chosen method. The work is the spotter's
+generator run in napari's ``thread_worker``: the worker never touches a layer; its progress
+reaches the bar through ``yielded`` and its result reaches the review state through
+``returned``, both on the main thread. Cancel closes the generator.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +23,30 @@ from qtpy.QtWidgets import QProgressBar, QVBoxLayout, QWidget
 from ..core.errors import MespotError
 from ..core.progress import Progress
 from ..core.retrain import open_corrected, retrain_prototypes
-from ..core.spotters.base import SpotResult, settings_from_mapping
-from ..core.spotters.prototype import PrototypeSet, PrototypeSettings, default_prototypes_path
-from ..core.spotters.prototype import spot as prototype_spot
-from ..core.spotters.prototype.peaks import BOUNDARIES
-from ..core.spotters.prototype.settings import DEVICES
-from ..core.spotters.vovnet import default_checkpoint_path
-from ..core.spotters.vovnet.settings import SpotSettings as VovnetSettings
-from ..plugins import flow_methods
+from ..core.spotters.base import SpotResult, Spotter, settings_from_mapping
+from ..core.spotters.prototype import PrototypeSet, PrototypeSettings
+from ..plugins import spotters
 from .settings_form import form_values, settings_form
 from .video_review import review_for, video_layers
 
-METHODS = {"prototype": "AU prototypes (He et al., ECAI 2023)", "vovnet": "VoVNet (Electronics 2023)"}
+log = logging.getLogger(__name__)
 
 
 @thread_worker
-def _spot_job(video, prototypes_path: str, settings: PrototypeSettings):
-    prototypes = PrototypeSet.load(prototypes_path)
-    return (yield from prototype_spot(video, prototypes, settings))
+def _spot_job(spotter: Spotter, video, model_path: str | None, settings):
+    return (yield from spotter.run(video, model_path, settings))
 
 
-@thread_worker
-def _vovnet_job(video, checkpoint_path: str, settings):
-    from ..core.spotters import vovnet
-
-    checkpoint = vovnet.load_checkpoint(checkpoint_path, vovnet.resolve_device(settings.device))
-    return (yield from vovnet.spot(video, checkpoint, settings))
+def _loaded_spotters() -> dict[str, tuple[str, Spotter]]:
+    """Every registered spotter as (description, spotter); one that fails to load is left out
+    (and logged) so a broken plugin cannot take the dock down."""
+    loaded = {}
+    for name, info in spotters().items():
+        try:
+            loaded[name] = (info.description, info.load())
+        except Exception as exc:  # a third party's import error, say
+            log.warning("spotter %r could not be loaded and is not offered: %s", name, exc)
+    return loaded
 
 
 @thread_worker
@@ -66,28 +68,29 @@ class SpotWidget(QWidget):
         self.worker = None
         self._outcome = ""
         self.video_combo = widgets.ComboBox(label="video", choices=self._video_choices)
+        loaded = _loaded_spotters()
+        self.spotters = {name: spotter for name, (_, spotter) in loaded.items()}
         self.method_combo = widgets.ComboBox(
-            label="method", choices=[(label, key) for key, label in METHODS.items()]
+            label="method", choices=[(label, name) for name, (label, _) in loaded.items()]
         )
-        self.prototypes = widgets.FileEdit(
-            label="prototypes", value=default_prototypes_path(), filter="*.npz", mode="r"
-        )
-        self.checkpoint = widgets.FileEdit(
-            label="checkpoint", value=default_checkpoint_path(), filter="*.pt", mode="r", visible=False
-        )
-        self.vovnet_settings = settings_form(
-            VovnetSettings, choices={"device": DEVICES}, skip=("cache_dir", "batch_size")
-        )
-        self.vovnet_settings.visible = False
-        self.settings = settings_form(
-            PrototypeSettings,
-            choices={
-                "boundaries": BOUNDARIES,
-                "device": DEVICES,
-                "flow_method": [None, *sorted(flow_methods())],
-            },
-            skip=("landmarks", "flow_batch"),
-        )
+        #: method name → its model file field (methods without a model file have none).
+        self.model_files = {
+            name: widgets.FileEdit(
+                label=spotter.model_label,
+                value=spotter.default_model_path() or "",
+                filter=spotter.model_filter,
+                mode="r",
+            )
+            for name, spotter in self.spotters.items()
+            if spotter.model_label
+        }
+        #: method name → its settings form.
+        self.forms = {
+            name: settings_form(spotter.settings, choices=spotter.choices, skip=spotter.hidden)
+            for name, spotter in self.spotters.items()
+        }
+        self.prototypes, self.settings = self.model_files["prototype"], self.forms["prototype"]
+        self.checkpoint, self.vovnet_settings = self.model_files["vovnet"], self.forms["vovnet"]
         self.min_count = widgets.SpinBox(label="min clips per AU", value=3, min=1, max=1000)
         self.retrain_button = widgets.PushButton(text="Retrain prototypes from this video's corrections")
         self.run_button = widgets.PushButton(text="Run")
@@ -98,14 +101,14 @@ class SpotWidget(QWidget):
         self.progress.setValue(0)
 
         header = widgets.Container(
-            widgets=[self.video_combo, self.method_combo, self.prototypes, self.checkpoint]
+            widgets=[self.video_combo, self.method_combo, *self.model_files.values()]
         )
         buttons = widgets.Container(
             widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
         )
         retrain = widgets.Container(widgets=[self.min_count, self.retrain_button])
         layout = QVBoxLayout(self)
-        for w in (header, self.settings, self.vovnet_settings, buttons):
+        for w in (header, *self.forms.values(), buttons):
             layout.addWidget(w.native)
         layout.addWidget(self.progress)
         layout.addWidget(self.status.native)
@@ -118,15 +121,22 @@ class SpotWidget(QWidget):
         self.cancel_button.changed.connect(self.cancel)
         self.viewer.layers.events.inserted.connect(lambda e: self.video_combo.reset_choices())
         self.viewer.layers.events.removed.connect(lambda e: self.video_combo.reset_choices())
+        self._method_changed(self.method_combo.value)
 
     def _video_choices(self, *_: Any) -> list[tuple[str, Any]]:
         return [(layer.name, layer) for layer in video_layers(self.viewer)]
 
     def _method_changed(self, method: str) -> None:
-        prototype = method == "prototype"
-        for w in (self.prototypes, self.settings, self.min_count, self.retrain_button):
-            w.visible = prototype
-        self.checkpoint.visible = self.vovnet_settings.visible = not prototype
+        """Show the chosen method's model file and settings only."""
+        for name, w in (*self.model_files.items(), *self.forms.items()):
+            w.visible = name == method
+        for w in (self.min_count, self.retrain_button):
+            w.visible = method == "prototype"
+
+    def _model_path(self, method: str) -> str | None:
+        """The chosen model file of ``method``; ``None`` (its default model) when it has none."""
+        field = self.model_files.get(method)
+        return str(field.value) if field is not None and str(field.value) not in ("", ".") else None
 
     def _prepare(self, form, cls):
         """The chosen layer, its review state and the settings of ``form``; ``None`` (after
@@ -142,17 +152,13 @@ class SpotWidget(QWidget):
             return None
 
     def run(self, *_: Any) -> None:
-        vovnet = self.method_combo.value == "vovnet"
-        prepared = self._prepare(
-            *((self.vovnet_settings, VovnetSettings) if vovnet else (self.settings, PrototypeSettings))
-        )
+        method = self.method_combo.value
+        spotter = self.spotters[method]
+        prepared = self._prepare(self.forms[method], spotter.settings)
         if prepared is None:
             return
         layer, review, settings = prepared
-        if vovnet:
-            worker = _vovnet_job(review.video, str(self.checkpoint.value), settings)
-        else:
-            worker = _spot_job(review.video, str(self.prototypes.value), settings)
+        worker = _spot_job(spotter, review.video, self._model_path(method), settings)
         self._start(worker, lambda result: self._on_result(review, result), f"spotting {layer.name} …")
 
     def retrain(self, *_: Any) -> None:
