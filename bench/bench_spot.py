@@ -13,7 +13,8 @@ matching + detection) against the unavoidable primitives alone (decoding every f
 same flow calls on the same region crops), as frames per second and as a ratio.
 
     python bench/bench_spot.py f1 [--seed 9000 --count 10 --duration 20]
-    python bench/bench_spot.py speed [--duration 20] [--flow dis]
+    python bench/bench_spot.py speed [--duration 20] [--presets paper fast] [--device auto|cpu|cuda]
+    python bench/bench_spot.py        # both: the Markdown section bench/run.py records
 
 Results go to bench/out/ (JSON) and are printed.
 
@@ -77,9 +78,9 @@ def f1(args: argparse.Namespace) -> dict:
     from napari_mespot.core.spotters.prototype import PRESETS, default_prototypes, spot
     from napari_mespot.core.video import open_video
 
-    protos = default_prototypes()
     report: dict = {"seed": args.seed, "count": args.count, "duration_s": args.duration, "k": 0.5, "runs": {}}
     for preset in args.presets:
+        protos = default_prototypes(PRESETS[preset].shipped_prototypes)
         overall = {}
         for shakes in (False, True):
             folder = _dataset(args.seed, args.count, args.duration, shakes)
@@ -103,18 +104,46 @@ def f1(args: argparse.Namespace) -> dict:
     return report
 
 
-def speed(args: argparse.Namespace) -> dict:
+def _primitives(path: Path, lm, result, protos, settings) -> dict:
+    """The unavoidable work alone, single-threaded: decode every frame (to grey) once, then the
+    same flow calls as the run (every region the prototypes use, plus the nose bridge when head
+    motion is compensated) on the same crops (each window's reference transforms)."""
     from napari_mespot.core.flow import get_method, to_gray
-    from napari_mespot.core.landmark_cache import landmarks_for_video
-    from napari_mespot.core.landmarks import MediaPipeFaceMesh
-    from napari_mespot.core.regions import face_regions
-    from napari_mespot.core.spotters.prototype import PrototypeSettings, default_prototypes, spot
+    from napari_mespot.core.regions import NOSE, face_regions
+    from napari_mespot.core.spotters.prototype.spotter import flow_settings
     from napari_mespot.core.video import open_video
 
-    folder = _dataset(args.seed, 1, args.duration, True)
-    path = next(folder.glob("*.mp4"))
-    protos = default_prototypes()
-    settings = PrototypeSettings(flow_method=args.flow)
+    name, params = flow_settings(protos, settings)
+    method = get_method(name)
+    with open_video(path) as video:
+        t0 = time.perf_counter()
+        gray = [to_gray(f) for f in video.iter_frames()]
+        t_decode = time.perf_counter() - t0
+    specs = (*protos.used_regions(), NOSE) if settings.head_motion else protos.used_regions()
+    calls = 0
+    t0 = time.perf_counter()
+    for start, end in result.windows:
+        regions = face_regions(lm, start, specs)
+        refs = {k: r.warp(gray[start]) for k, r in regions.items()}
+        for i in range(start + 1, end + 1):
+            for k, r in regions.items():
+                method(refs[k], r.warp(gray[i]), **params)
+                calls += 1
+    return {"decode": t_decode, "flow": time.perf_counter() - t0, "calls": calls, "method": name}
+
+
+def speed_one(path: Path, preset: str, device: str) -> dict:
+    """End to end (landmarks + spotting) and the primitives for one preset on one video."""
+    from dataclasses import replace
+
+    from napari_mespot.core.landmark_cache import landmarks_for_video
+    from napari_mespot.core.landmarks import MediaPipeFaceMesh
+    from napari_mespot.core.spotters.prototype import PRESETS, default_prototypes, spot
+    from napari_mespot.core.video import open_video
+
+    settings = replace(PRESETS[preset], device=device)
+    protos = default_prototypes(settings.shipped_prototypes)
+    load = os.getloadavg()[0]
     with open_video(path) as video:
         n = len(video)
         t0 = time.perf_counter()
@@ -123,58 +152,129 @@ def speed(args: argparse.Namespace) -> dict:
         t0 = time.perf_counter()
         result = run_to_end(spot(video, protos, settings, landmarks=lm))
         t_spot = time.perf_counter() - t0
-    # The primitives: decode every frame once, plus the same flow calls on the same crops.
-    method = get_method(args.flow or protos.flow_method)
-    params = protos.flow_params if args.flow in (None, protos.flow_method) else {}
-    with open_video(path) as video:
-        t0 = time.perf_counter()
-        gray = [to_gray(f) for f in video.iter_frames()]
-        t_decode = time.perf_counter() - t0
-    calls = 0
-    t0 = time.perf_counter()
-    for start, end in result.windows:
-        regions = face_regions(lm, start, protos.used_regions())
-        refs = {k: r.warp(gray[start]) for k, r in regions.items()}
-        for i in range(start + 1, end + 1):
-            for k, r in regions.items():
-                method(refs[k], r.warp(gray[i]), **params)
-                calls += 1
-    t_flow = time.perf_counter() - t0
-    total = t_landmarks + t_spot
-    primitives = t_decode + t_flow
-    report = {
-        "video": path.name,
-        "flow": method.name,
+    prim = _primitives(path, lm, result, protos, settings)
+    total, primitives = t_landmarks + t_spot, prim["decode"] + prim["flow"]
+    return {
+        "preset": preset,
+        "flow": prim["method"],
+        "flow_params": dict(protos.flow_params),
+        "head_motion": settings.head_motion,
+        "device": result.device,
+        "notes": list(result.notes),
         "frames": n,
-        "cpu_count": os.cpu_count(),
         "windows": len(result.windows),
-        "flow_calls": calls,
-        "seconds": {"landmarks": t_landmarks, "spot": t_spot, "decode": t_decode, "flow_primitives": t_flow},
+        "flow_calls": prim["calls"],
+        "seconds": {
+            "landmarks": t_landmarks,
+            "spot": t_spot,
+            "decode": prim["decode"],
+            "flow_primitives": prim["flow"],
+        },
         "end_to_end_fps": n / total,
         "primitives_fps": n / primitives,
         "ratio_to_primitives": total / primitives,
         "ratio_without_landmarks": t_spot / primitives,
+        "load_before": load,
+        "load_after": os.getloadavg()[0],
     }
+
+
+def speed(args: argparse.Namespace) -> dict:
+    """``speed`` for every preset of ``--presets`` on one synthetic video of ``--duration`` s."""
+    folder = _dataset(args.seed, 1, args.duration, True)
+    path = next(folder.glob("*.mp4"))
+    runs = [speed_one(path, preset, args.device) for preset in args.presets]
+    report = {"video": path.name, "cpu_count": os.cpu_count(), "runs": runs}
     print(json.dumps(report, indent=2))
     return report
 
 
+def speed_table(report: dict) -> str:
+    """The speed runs as a Markdown table."""
+    rows = [
+        "| preset | flow | device | frames | end to end fps | primitives fps | ratio "
+        "| ratio w/o landmarks | load |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["runs"]:
+        flow = r["flow"] + "".join(f" {v}" for v in r["flow_params"].values())
+        rows.append(
+            f"| {r['preset']} | {flow}{' + nose' if r['head_motion'] else ''} | {r['device']} | "
+            f"{r['frames']} | {r['end_to_end_fps']:.1f} | {r['primitives_fps']:.1f} | "
+            f"{r['ratio_to_primitives']:.2f}× | {r['ratio_without_landmarks']:.2f}× | "
+            f"{r['load_before']:.1f}–{r['load_after']:.1f} |"
+        )
+    return "\n".join(rows)
+
+
+def f1_table(report: dict, name: str) -> str:
+    """A stored ``f1`` report as a Markdown table."""
+    rows = [
+        f"Held-out F1 (seed {report['seed']}, {report['count']} videos × {report['duration_s']:g} s, "
+        f"IoU ≥ {report['k']}), from `bench/out/{name}`:",
+        "",
+        "| run | F1 ME | F1 MaE | F1 overall | GT / pred / TP |",
+        "|---|---|---|---|---|",
+    ]
+    for key, run in report["runs"].items():
+        if isinstance(run, dict):
+            o = run["overall"]
+            rows.append(
+                f"| {key} | {run['me']['f1']:.3f} | {run['mae']['f1']:.3f} | {o['f1']:.3f} | "
+                f"{o['n_gt']} / {o['n_pred']} / {o['tp']} |"
+            )
+        else:
+            rows.append(f"| {key} | | | {run:+.3f} | |")
+    return "\n".join(rows)
+
+
+def summary() -> str:
+    """What ``bench/run.py`` records: both presets' speed on a 20-s video, and the latest F1."""
+    report = speed(argparse.Namespace(seed=9000, duration=20.0, presets=["paper", "fast"], device="auto"))
+    (OUT / "spot_speed.json").write_text(json.dumps(report, indent=2) + "\n")
+    parts = [
+        f"Prototype spotting of one 640×480, 30 fps synthetic video ({report['runs'][0]['frames']} "
+        f"frames, head shakes): end to end = MediaPipe landmarks + spotting; primitives = decoding "
+        f"every frame + the same flow calls, single-threaded; ratio = end to end / primitives; "
+        f"load = 1-min load average before–after (other jobs share the cores).",
+        "",
+        speed_table(report),
+    ]
+    for f1_json in sorted(OUT.glob("spot_f1*.json")):
+        parts += ["", f1_table(json.loads(f1_json.read_text()), f1_json.name)]
+    return "\n".join(parts)
+
+
+def _suffix(args: argparse.Namespace) -> str:
+    """``f1`` runs of other presets than the default pair keep their own JSON file."""
+    default = args.what != "f1" or args.presets == ["recommended", "paper"]
+    return "" if default else "_" + "_".join(args.presets)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="what", required=True)
+    sub = p.add_subparsers(dest="what")
     for name in ("f1", "speed"):
         s = sub.add_parser(name)
         s.add_argument("--seed", type=int, default=9000)
         s.add_argument("--count", type=int, default=10)
         s.add_argument("--duration", type=float, default=20.0)
-        s.add_argument("--presets", nargs="+", default=["recommended", "paper"], help="f1: settings presets")
         s.add_argument(
-            "--flow", choices=("farneback", "dis"), help="speed: flow method (default: the prototypes')"
+            "--presets",
+            nargs="+",
+            default=["recommended", "paper"] if name == "f1" else ["paper", "fast"],
+            help="settings presets",
+        )
+        s.add_argument(
+            "--device", choices=("auto", "cpu", "cuda"), default="auto", help="speed: the spotter's device"
         )
     args = p.parse_args(argv)
     OUT.mkdir(exist_ok=True)
+    if args.what is None:
+        print(summary())
+        return 0
     report = f1(args) if args.what == "f1" else speed(args)
-    (OUT / f"spot_{args.what}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (OUT / f"spot_{args.what}{_suffix(args)}.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 

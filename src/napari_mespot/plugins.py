@@ -100,9 +100,10 @@ class MespotSpecs:
 
 
 def _load_prototypes(path: str | None, settings: Any):
+    """The prototype file of ``path``, else the shipped set the settings (their preset) name."""
     from .core.spotters.prototype import PrototypeSet, default_prototypes
 
-    return default_prototypes() if path is None else PrototypeSet.load(path)
+    return default_prototypes(settings.shipped_prototypes) if path is None else PrototypeSet.load(path)
 
 
 def _prototype_spotter() -> Spotter:
@@ -120,7 +121,12 @@ def _prototype_spotter() -> Spotter:
         model_filter="*.npz",
         presets=prototype.PRESETS,
         default_preset="recommended",
-        choices={"boundaries": BOUNDARIES, "device": DEVICES, "flow_method": [None, *sorted(flow_methods())]},
+        choices={
+            "boundaries": BOUNDARIES,
+            "device": DEVICES,
+            "flow_method": [None, *sorted(flow_methods())],
+            "shipped_prototypes": prototype.SHIPPED_PROTOTYPES,
+        },
         hidden=("landmarks", "flow_batch"),
     )
 

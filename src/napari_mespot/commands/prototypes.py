@@ -53,6 +53,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     learn.add_argument(
         "--flow", choices=("farneback", "dis", "tvl1"), default="farneback", help="flow method"
     )
+    learn.add_argument(
+        "--flow-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="flow method parameter, e.g. --flow-param preset=fast for dis (repeatable); stored "
+        "with the prototypes, which spotting then uses",
+    )
     learn.add_argument("--head-motion", action="store_true", help="subtract head motion from the apex flows")
     learn.add_argument("--out", required=True, metavar="FILE.npz", help="prototype file to write")
     learn.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
@@ -85,6 +93,7 @@ def run_learn(args: argparse.Namespace) -> int:
     from ..core.errors import MespotError
     from ..core.spotters.prototype import casme2_clips, learn_prototypes, synthetic_clips
     from ._progress import drive
+    from .flow import parse_params
 
     if args.sessions is not None:
         return learn_from_sessions(args)
@@ -118,6 +127,7 @@ def run_learn(args: argparse.Namespace) -> int:
         clips,
         min_count=args.min_count,
         flow_method=args.flow,
+        flow_params=parse_params(args.flow_param),
         head_motion=args.head_motion,
         provenance=provenance,
     )

@@ -34,10 +34,13 @@ def add_spot_options(p: argparse.ArgumentParser) -> None:
         "--preset",
         choices=tuple(PRESETS),
         help="prototype method: paper: the paper's settings; recommended (default): plus interval "
-        "boundaries at the motion's start and end, and head-motion compensation",
+        "boundaries at the motion's start and end, and head-motion compensation; fast: recommended "
+        "with the shipped DIS-flow prototypes (several times faster)",
     )
     g.add_argument(
-        "--flow", choices=("farneback", "dis", "tvl1"), help="flow method (default: the prototypes')"
+        "--flow",
+        choices=("farneback", "dis", "tvl1"),
+        help="flow method; it must be the prototypes' (the default): other prototypes are refused",
     )
     g.add_argument(
         "--head-motion",
@@ -70,7 +73,8 @@ def add_spot_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--device",
         choices=("auto", "cpu", "cuda"),
-        help="where to compute (the prototype spotter runs on the CPU; cuda is accepted and reported)",
+        help="where to compute (auto: the GPU when there is one; the prototype method's Farneback "
+        "and TV-L1 flows run there through torch, DIS on the CPU)",
     )
 
 

@@ -12,22 +12,28 @@ from pathlib import Path
 from .calibration import TrainingVideo, calibrate
 from .learning import LabelledClip, casme2_clips, learn_prototypes, synthetic_clips
 from .prototypes import AU_REGIONS, PAPER_AUS, Prototype, PrototypeError, PrototypeSet
-from .settings import PRESETS, PrototypeSettings
+from .settings import PRESETS, SHIPPED_PROTOTYPES, PrototypeSettings
 from .spotter import METHOD, spot
 
 DEFAULT_PROTOTYPES_FILE = "default_prototypes.npz"
 
 
-def default_prototypes_path() -> Path:
-    """The shipped prototype file (learnt from synthetic clips; see ``napari_mespot/data/README.md``)."""
-    return Path(str(files("napari_mespot") / "data" / DEFAULT_PROTOTYPES_FILE))
+def default_prototypes_path(name: str = "default") -> Path:
+    """A shipped prototype file: ``default`` (Farneback) or ``fast`` (DIS), both learnt from
+    synthetic clips (see ``napari_mespot/data/README.md``).
+
+    A preset names its set in ``PrototypeSettings.shipped_prototypes``.
+    """
+    if name not in SHIPPED_PROTOTYPES:
+        raise PrototypeError(f"no shipped prototype set {name!r}; shipped: {', '.join(SHIPPED_PROTOTYPES)}")
+    return Path(str(files("napari_mespot") / "data" / f"{name}_prototypes.npz"))
 
 
-def default_prototypes() -> PrototypeSet:
-    """The shipped default prototypes (synthetic, calibrated on synthetic training videos)."""
-    path = default_prototypes_path()
+def default_prototypes(name: str = "default") -> PrototypeSet:
+    """A shipped prototype set (synthetic, calibrated on synthetic training videos)."""
+    path = default_prototypes_path(name)
     if not path.is_file():
-        raise PrototypeError(f"the default prototypes are missing from the installation ({path})")
+        raise PrototypeError(f"the {name} prototypes are missing from the installation ({path})")
     return PrototypeSet.load(path)
 
 
@@ -37,6 +43,7 @@ __all__ = [
     "METHOD",
     "PAPER_AUS",
     "PRESETS",
+    "SHIPPED_PROTOTYPES",
     "LabelledClip",
     "Prototype",
     "PrototypeError",

@@ -21,7 +21,7 @@ Results:
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from typing import Any
 
 import numpy as np
@@ -61,18 +61,70 @@ def resolve_thresholds(prototypes: PrototypeSet, settings: PrototypeSettings) ->
     return theta
 
 
-def resolve_device(device: str) -> tuple[str, tuple[str, ...]]:
-    """The device the run uses and a note when that is not what was asked for."""
-    if device == "cuda":
-        return "cpu", ("device cuda requested: the prototype spotter's flow runs on the CPU (OpenCV)",)
-    return "cpu", ()
+#: Flow methods with a batched torch port of OpenCV's (:mod:`napari_mespot.core.flow_torch`).
+TORCH_FLOW_METHODS = ("farneback", "tvl1")
+
+
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA GPU; torch is imported only when a CUDA driver is installed,
+    so a CPU-only run does not pay seconds of torch import to learn there is none."""
+    import ctypes.util
+    import importlib.util
+
+    if not any(ctypes.util.find_library(name) for name in ("cuda", "nvcuda")):
+        return False
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def resolve_device(device: str, method: str = "farneback") -> tuple[str, tuple[str, ...]]:
+    """The device the ``method`` flows run on and a note when that is not what was asked for.
+
+    ``auto`` takes the GPU when there is one and the method has a torch port, else the CPU.
+    """
+    if device == "cpu":
+        return "cpu", ()
+    has_port = method in TORCH_FLOW_METHODS
+    if device == "auto":
+        return ("cuda" if has_port and cuda_available() else "cpu"), ()
+    if not has_port:
+        return "cpu", (f"device cuda requested: {method} flow has no GPU implementation; it ran on the CPU",)
+    if not cuda_available():
+        return "cpu", ("device cuda requested, but no CUDA GPU is available: the flow ran on the CPU",)
+    return "cuda", ()
+
+
+def _resolved(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    from ...flow import get_method
+
+    return {**get_method(method).defaults, **params}
 
 
 def flow_settings(prototypes: PrototypeSet, settings: PrototypeSettings) -> tuple[str, dict[str, Any]]:
-    """The flow method and parameters of a run: the prototypes' unless the settings override."""
-    if settings.flow_method is None or settings.flow_method == prototypes.flow_method:
-        return prototypes.flow_method, {**prototypes.flow_params, **settings.flow_params}
-    return settings.flow_method, dict(settings.flow_params)
+    """The flow method and parameters of a run: the prototypes' own.
+
+    Settings naming another method, or parameters the prototypes were not learnt with, are a
+    :class:`PrototypeError`: a prototype is the mean flow of one method, and another method's
+    flow (other magnitudes, other smoothing) would be matched against it without any warning.
+    """
+    method, params = prototypes.flow_method, dict(prototypes.flow_params)
+    if settings.flow_method is not None and settings.flow_method != method:
+        raise PrototypeError(
+            f"the prototypes were learnt with {method} flow, the settings ask for {settings.flow_method}: "
+            f"use prototypes learnt with {settings.flow_method} (mespot prototypes learn --flow "
+            f"{settings.flow_method}, or the preset that ships them) or leave the flow method unset"
+        )
+    if settings.flow_params:
+        asked = _resolved(settings.flow_method or method, settings.flow_params)
+        learnt = _resolved(method, params)
+        differ = {k: (learnt.get(k), v) for k, v in asked.items() if learnt.get(k) != v}
+        if differ:
+            detail = ", ".join(f"{k}: learnt {a!r}, asked {b!r}" for k, (a, b) in differ.items())
+            raise PrototypeError(f"the prototypes were learnt with other {method} parameters ({detail})")
+    return method, params
 
 
 def window_matching(
@@ -83,11 +135,14 @@ def window_matching(
     end: int,
     settings: PrototypeSettings,
     progress_total: int | None = None,
+    device: str | None = None,
 ) -> Generator[Progress, None, np.ndarray]:
     """The raw matching curves (V, end − start + 1) of the window ``start..end`` (eq. 21–23).
 
     Column 0 is the reference frame (0 by definition); flows are computed in batches of
-    ``settings.flow_batch`` frames so memory stays bounded on long windows.
+    ``settings.flow_batch`` frames so memory stays bounded on long windows, by OpenCV on
+    ``settings.threads`` threads, or with ``device`` (``cpu`` or ``cuda``) by the batched torch
+    port of the method, one call per region and batch.
     """
     method, params = flow_settings(prototypes, settings)
     specs = prototypes.used_regions()
@@ -97,7 +152,14 @@ def window_matching(
     for b0 in range(start + 1, end + 1, settings.flow_batch):
         frames = np.arange(b0, min(end, b0 + settings.flow_batch - 1) + 1)
         gen = window_region_flows(
-            video, landmarks, start, frames, specs, method, settings.head_motion, **params
+            video,
+            landmarks,
+            start,
+            frames,
+            specs,
+            method,
+            settings.head_motion,
+            **params,
         )
         while True:
             try:
@@ -155,7 +217,9 @@ def spot(
     if len(prototypes) == 0:
         raise PrototypeError("the prototype set is empty")
     theta = resolve_thresholds(prototypes, settings)
-    device, notes = resolve_device(settings.device)
+    method, _ = flow_settings(prototypes, settings)
+    device, notes = resolve_device(settings.device, method)
+    torch_device = "cuda" if device == "cuda" else None
     fps = float(video.fps)
     n = len(video)
     if name is None:
@@ -180,7 +244,9 @@ def spot(
         while True:
             end = min(start + window - 1, seg_end)
             final = end == seg_end
-            raw = yield from window_matching(video, landmarks, prototypes, start, end, settings, n)
+            raw = yield from window_matching(
+                video, landmarks, prototypes, start, end, settings, n, torch_device
+            )
             filtered = clip_negative(lowpass(raw, fps, settings.lowpass_cutoff_hz, settings.lowpass_order))
             found = au_intervals(filtered, m, theta, settings.boundaries, settings.boundary_level)
             fused = fuse(found, settings.fusion_delta)

@@ -1,0 +1,130 @@
+"""Flows of many frames against one reference per region: the hot loop of prototype spotting.
+
+A window's flows are independent given the reference crops, so they are computed two ways that
+give the per-frame loop's results:
+
+- **OpenCV on a thread pool** (the CPU path). OpenCV releases the GIL inside its calls, so
+  ``threads`` frames are computed at once while the calling thread decodes and cuts the next
+  frames (decoding must stay sequential: a video decodes forward, and out-of-order requests
+  would seek). Each flow is the same call on the same crops as in a serial loop, so the results
+  are identical whatever the number of threads.
+- **The batched torch port** (:mod:`.flow_torch`, the GPU path): every frame's crop of a region
+  against the reference crop in one call on the device. Only ``farneback`` and ``tvl1`` are
+  ported; their results agree with OpenCV's within the errors stated in
+  ``tests/test_flow_torch.py``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from .flow import FlowMethod, get_method
+from .progress import Progress
+
+Crops = Mapping[str, np.ndarray]
+
+
+def torch_params(method: FlowMethod, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` completed with the method's defaults, as the torch port takes them.
+
+    OpenCV's TV-L1 illumination term (``gamma``) is not ported; its default, 0, is what runs,
+    and any other value is refused rather than ignored.
+    """
+    full = {**method.defaults, **params}
+    if method.name == "tvl1":
+        gamma = full.pop("gamma", 0.0)
+        if gamma:
+            raise ValueError(f"the torch TV-L1 has no illumination term: gamma must be 0, got {gamma}")
+    return full
+
+
+def flows_to_reference(
+    references: Crops,
+    frames: Iterable[Crops],
+    count: int,
+    method: str | FlowMethod = "farneback",
+    *,
+    threads: int = 1,
+    device: str | None = None,
+    label: str = "",
+    **params: Any,
+) -> Generator[Progress, None, dict[str, np.ndarray]]:
+    """Flow from ``references[name]`` to each frame's ``crops[name]``: ``{name: (count, h, w, 2)}``.
+
+    ``frames`` yields ``count`` dicts of uint8 grey crops (same names and sizes as
+    ``references``), read lazily in order. ``device`` ``None`` uses OpenCV on ``threads``
+    threads; ``"cpu"`` or ``"cuda"`` uses the torch port on that device.
+    """
+    m = get_method(method)
+    label = label or f"{m.name} flow"
+    out = {name: np.empty((count, *ref.shape, 2), np.float32) for name, ref in references.items()}
+    if device is not None:
+        yield from _torch_flows(references, frames, count, m, device, label, out, params)
+    else:
+        yield from _opencv_flows(references, frames, count, m, max(1, threads), label, out, params)
+    return out
+
+
+def _opencv_flows(
+    references: Crops,
+    frames: Iterable[Crops],
+    count: int,
+    m: FlowMethod,
+    threads: int,
+    label: str,
+    out: dict[str, np.ndarray],
+    params: Mapping[str, Any],
+) -> Generator[Progress, None, None]:
+    def one(k: int, crops: Crops) -> None:
+        for name, ref in references.items():
+            out[name][k] = m(ref, crops[name], **params)
+
+    if threads == 1:
+        for k, crops in enumerate(frames):
+            yield Progress(k, count, label)
+            one(k, crops)
+        yield Progress(count, count, label)
+        return
+    # At most 2 × threads frames in flight: the pool stays busy while the crops held stay few.
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mespot-flow") as pool:
+        done = 0
+        for k, crops in enumerate(frames):
+            pending.append(pool.submit(one, k, crops))
+            while len(pending) >= 2 * threads:
+                pending.popleft().result()
+                done += 1
+                yield Progress(done, count, label)
+        while pending:
+            pending.popleft().result()
+            done += 1
+            yield Progress(done, count, label)
+
+
+def _torch_flows(
+    references: Crops,
+    frames: Iterable[Crops],
+    count: int,
+    m: FlowMethod,
+    device: str,
+    label: str,
+    out: dict[str, np.ndarray],
+    params: Mapping[str, Any],
+) -> Generator[Progress, None, None]:
+    from .flow_torch import flow_batch
+
+    full = torch_params(m, params)
+    stacks = {name: np.empty((count, *ref.shape), np.uint8) for name, ref in references.items()}
+    for k, crops in enumerate(frames):
+        yield Progress(k, 2 * count, f"{label}: cutting")
+        for name in references:
+            stacks[name][k] = crops[name]
+    for j, (name, ref) in enumerate(references.items()):
+        yield Progress(count + j * count // len(references), 2 * count, f"{label} on {device}")
+        out[name][:] = flow_batch(ref, stacks[name], m.name, device=device, chunk=max(1, count), **full)
+    yield Progress(2 * count, 2 * count, label)
