@@ -8,6 +8,8 @@ import os
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..plugins import spotters
+
     p = sub.add_parser(
         "batch",
         help="spot every video of a folder or list on a dask.distributed cluster",
@@ -20,8 +22,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("source", metavar="DATASET_ROOT|LIST", help="folder of videos, or a text file of paths")
     p.add_argument("--out", required=True, metavar="DIR", help="where results and the manifest go")
-    p.add_argument("--method", choices=("prototype",), default="prototype")
-    p.add_argument("--prototypes", metavar="FILE", help="prototype file (default: the shipped set)")
+    p.add_argument(
+        "--method",
+        choices=tuple(spotters()),
+        default="prototype",
+        help="spotting method (default: prototype); a plugin's method must be installed on the workers",
+    )
+    p.add_argument("--model", metavar="FILE", help="the method's model file (default: its shipped one)")
+    p.add_argument("--prototypes", metavar="FILE", help="prototype file, the same as --model for prototype")
     p.add_argument("--fps", type=float, help="frame rate of image folders")
     p.add_argument("--head-motion", action="store_true", help="subtract head motion before matching")
     p.add_argument(
@@ -39,10 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from ..core.batch import find_videos, report_dict, run_batch
     from ._progress import drive
 
-    settings = {"head_motion": args.head_motion}
+    settings = {"head_motion": True} if args.head_motion else {}
     if args.flow:
         settings["flow_method"] = args.flow
-    options = {"prototypes": args.prototypes, "fps": args.fps, "settings": settings}
+    options = {"model": args.model or args.prototypes, "fps": args.fps, "settings": settings}
     videos = find_videos(args.source)
     gen = run_batch(videos, args.out, args.method, options, scheduler=args.scheduler, workers=args.workers)
     report = drive(gen, "batch")

@@ -130,18 +130,17 @@ def spot_one(job: BatchJob, method: str, options: dict[str, Any]) -> dict[str, A
 
 
 def _spot(job: BatchJob, method: str, options: dict[str, Any]):
+    """Spot one video with the registered spotter ``method`` (looked up on the worker, where
+    entry-point plugins load themselves)."""
+    from ..plugins import get_spotter
     from .spotters.base import settings_from_mapping
     from .video import open_video
 
-    if method != "prototype":
-        raise BatchError(f"unknown method {method!r}")
-    from .spotters.prototype import PrototypeSet, PrototypeSettings, default_prototypes, spot
-
-    path = options.get("prototypes")
-    prototypes = PrototypeSet.load(path) if path else default_prototypes()
-    settings = settings_from_mapping(PrototypeSettings, options.get("settings", {}))
+    spotter = get_spotter(method)
+    settings = settings_from_mapping(spotter.settings, options.get("settings", {}))
+    model = options.get("model") or options.get("prototypes")  # the prototype method's spelling
     with open_video(job.video, fps=options.get("fps")) as video:
-        return run_to_end(spot(video, prototypes, settings, name=job.name))
+        return run_to_end(spotter.run(video, model, settings, name=job.name))
 
 
 def run_batch(
@@ -153,12 +152,21 @@ def run_batch(
     scheduler: str | None = None,
     workers: int = 2,
 ) -> Generator[Progress, None, BatchReport]:
-    """Spot every video on a dask cluster; yields progress per finished video.
+    """Spot every video on a dask cluster with the registered spotter ``method``; yields
+    progress per finished video.
 
-    Closing the generator cancels the outstanding tasks and shuts a local cluster down; what
-    finished stays recorded.
+    ``options``: ``model`` (the method's model file; ``prototypes`` is the prototype method's
+    spelling; default: the method's shipped model), ``settings`` (fields of the method's
+    settings dataclass; default: its defaults) and ``fps`` (of image folders). Closing the
+    generator cancels the outstanding tasks and shuts a local cluster down; what finished stays
+    recorded.
     """
     from dask.distributed import Client, LocalCluster, as_completed
+
+    from ..plugins import spotters
+
+    if method not in spotters():
+        raise BatchError(f"unknown method {method!r}; available: {', '.join(spotters())}")
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
