@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")
     # Warnings from the core (assumed fps, repaired label rows, truncated files) reach the user.
     logging.basicConfig(format="mespot: warning: %(message)s", level=logging.WARNING)
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except MespotError as exc:  # e.g. two installed plugins register the same spotter name
+        print(f"mespot: error: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

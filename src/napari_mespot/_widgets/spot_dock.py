@@ -100,9 +100,7 @@ class SpotWidget(QWidget):
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
 
-        header = widgets.Container(
-            widgets=[self.video_combo, self.method_combo, *self.model_files.values()]
-        )
+        header = widgets.Container(widgets=[self.video_combo, self.method_combo, *self.model_files.values()])
         buttons = widgets.Container(
             widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
         )
@@ -134,9 +132,13 @@ class SpotWidget(QWidget):
             w.visible = method == "prototype"
 
     def _model_path(self, method: str) -> str | None:
-        """The chosen model file of ``method``; ``None`` (its default model) when it has none."""
+        """The chosen model file of ``method``; ``None`` while the field is empty or still shows
+        the default file, so the method picks its default model (which its settings may name)."""
         field = self.model_files.get(method)
-        return str(field.value) if field is not None and str(field.value) not in ("", ".") else None
+        if field is None or str(field.value) in ("", "."):
+            return None
+        default = self.spotters[method].default_model_path()
+        return None if default is not None and Path(field.value) == Path(default) else str(field.value)
 
     def _prepare(self, form, cls):
         """The chosen layer, its review state and the settings of ``form``; ``None`` (after

@@ -1,0 +1,201 @@
+"""Spotters as plugins: a third-party spotter registered at run time is a CLI method like the
+built-ins; name clashes and options a method lacks are user errors."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import pluggy
+import pytest
+
+from energy_plugin import NAME, EnergyPlugin, EnergySettings
+from napari_mespot import plugins
+from napari_mespot.cli import main
+from napari_mespot.core.batch import BatchError, run_batch
+from napari_mespot.core.progress import run_to_end
+from napari_mespot.core.spotters.base import Spotter, settings_with
+from napari_mespot.plugins import DuplicateNameError, SpotterInfo, get_spotter, hookimpl, spotters
+
+#: The moving square of :func:`square_frames`: it moves on frames 20..29 and stands still
+#: before and after, so exactly those frames differ from their predecessors.
+MOVES = range(20, 30)
+N_FRAMES, FPS = 60, 30.0
+
+
+def square_frames() -> list[np.ndarray]:
+    """96×96 grey frames with a bright 32×32 square that moves 6 px right on each of MOVES."""
+    frames, x = [], 8
+    for i in range(N_FRAMES):
+        if i in MOVES:
+            x += 6
+        frame = np.full((96, 96, 3), 90, np.uint8)
+        frame[32:64, x : x + 32] = 220
+        frames.append(frame)
+    return frames
+
+
+@dataclass
+class ArrayVideo:
+    frames: list[np.ndarray]
+    fps: float = FPS
+    path: str = "square.mp4"
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.frames[i]
+
+
+@pytest.fixture
+def energy_plugin():
+    pm = plugins.plugin_manager()
+    pm.register(EnergyPlugin(), name="energy-test-plugin")
+    yield
+    pm.unregister(name="energy-test-plugin")
+
+
+@pytest.fixture(scope="module")
+def square_video(tmp_path_factory):
+    from napari_mespot.core.video_writer import write_video
+
+    return write_video(tmp_path_factory.mktemp("square") / "square.mp4", square_frames(), fps=FPS)
+
+
+def test_the_energy_spotter_finds_the_moving_square():
+    """The test plugin is a real spotter: its interval is the span the square moves in."""
+    result = run_to_end(EnergyPlugin().mespot_spotters()[0].load().run(ArrayVideo(square_frames())))
+    assert [(iv.onset, iv.offset, iv.type) for iv in result.intervals] == [(20, 29, "me")]
+    assert result.method == NAME and result.curves.shape == (1, N_FRAMES)
+    # 2 × 6 columns × 32 rows change by 130 grey levels, over 96 × 96 pixels.
+    assert result.curves[0, 25] == pytest.approx(2 * 6 * 32 * 130 / 96**2)
+
+
+def test_builtins_come_first_and_the_registry_loads_no_torch_for_help():
+    assert list(spotters())[:2] == ["prototype", "vovnet"]
+    code = (
+        "import sys\n"
+        "from napari_mespot.cli import build_parser\n"
+        "build_parser()\n"
+        "from napari_mespot.plugins import spotters\n"
+        "assert list(spotters())[:2] == ['prototype', 'vovnet']\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_registered_spotter_is_listed_in_spot_help(energy_plugin, capsys):
+    with pytest.raises(SystemExit):
+        main(["spot", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "{prototype,vovnet,energy}" in text
+    assert "energy: frame-difference energy (test plugin)" in text
+
+
+def test_a_registered_spotter_runs_from_the_cli_to_a_native_csv(energy_plugin, square_video, tmp_path):
+    out = tmp_path / "energy.csv"
+    assert main(["spot", str(square_video), "--method", NAME, "--out", str(out), "--quiet"]) == 0
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["video"], r["onset"], r["offset"], r["type"], r["source"]) for r in rows] == [
+        ("square", "20", "29", "me", NAME)
+    ]
+    # --set reaches the method's settings: a run of 10 frames is not ME when ME ends at 0.2 s.
+    assert main(["spot", str(square_video), "--method", NAME, "--out", str(out), "--quiet",
+                 "--set", "me_max_s=0.2"]) == 0  # fmt: skip
+    with open(out, newline="") as fh:
+        assert [r["type"] for r in csv.DictReader(fh)] == ["mae"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--window", "3"], "--window: not a setting of this method (EnergySettings)"),
+        (["--preset", "paper"], "this method has no presets"),
+        (["--prototypes", "p.npz"], "--prototypes is not the model of --method energy"),
+        (["--model", "m.bin"], "takes no model file"),
+        (["--set", "speed=3"], "EnergySettings has no setting 'speed'"),
+        (["--set", "factor=high"], "factor=high"),
+    ],
+)
+def test_options_the_method_lacks_are_refused(energy_plugin, square_video, tmp_path, capsys, extra, message):
+    argv = ["spot", str(square_video), "--method", NAME, "--out", str(tmp_path / "x.csv"), *extra]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_vovnet_refuses_prototype_options_instead_of_ignoring_them(tmp_path, capsys):
+    argv = ["spot", "v.mp4", "--method", "vovnet", "--out", str(tmp_path / "x.csv"), "--flow", "dis"]
+    assert main(argv) == 2
+    assert "--flow: not a setting of this method (SpotSettings)" in capsys.readouterr().err
+
+
+def test_duplicate_spotter_names_are_an_error():
+    pm = pluggy.PluginManager(plugins.PROJECT)
+    pm.add_hookspecs(plugins.MespotSpecs)
+    pm.register(plugins._Builtins())
+    pm.register(EnergyPlugin(), name="a")
+    assert list(spotters(pm)) == ["prototype", "vovnet", NAME]
+
+    class Clash:
+        @hookimpl
+        def mespot_spotters(self):
+            return [SpotterInfo("prototype", "another prototype spotter", EnergyPlugin)]
+
+    pm.register(Clash(), name="b")
+    with pytest.raises(DuplicateNameError, match="spotter 'prototype'"):
+        spotters(pm)
+    with pytest.raises(DuplicateNameError, match="spotter 'prototype'"):
+        get_spotter("vovnet", pm)
+
+
+def test_a_name_clash_in_an_installed_plugin_is_one_line_from_the_cli(capsys):
+    class Clash:
+        @hookimpl
+        def mespot_spotters(self):
+            return [SpotterInfo("vovnet", "a second vovnet", EnergyPlugin)]
+
+    pm = plugins.plugin_manager()
+    pm.register(Clash(), name="clash")
+    try:
+        assert main(["info", "x.mp4"]) == 2
+    finally:
+        pm.unregister(name="clash")
+    assert "two plugins register the spotter 'vovnet'" in capsys.readouterr().err
+
+
+def test_unknown_spotters_are_refused_by_name():
+    with pytest.raises(plugins.UnknownMethodError, match="available: prototype, vovnet"):
+        get_spotter("dlib")
+    with pytest.raises(BatchError, match="unknown method 'energy'"):
+        next(run_batch([], "unused", method="energy"))
+
+
+def test_settings_with_reads_each_value_as_its_field_type():
+    from napari_mespot.core.spotters.prototype import PrototypeSettings
+    from napari_mespot.core.spotters.vovnet.settings import SpotSettings
+
+    base = PrototypeSettings()
+    changed = settings_with(base, ["window_s=3.5", "lowpass_order=4", "head_motion=yes", "flow_method=dis"])
+    assert (changed.window_s, changed.lowpass_order, changed.head_motion) == (3.5, 4, True)
+    assert changed.flow_method == "dis" and settings_with(changed, ["flow_method=none"]).flow_method is None
+    assert settings_with(SpotSettings(), ['thresholds={"me": 0.4}']).thresholds == {"me": 0.4}
+    with pytest.raises(ValueError, match="expected true or false"):
+        settings_with(base, ["head_motion=maybe"])
+    with pytest.raises(ValueError, match="expected FIELD=VALUE"):
+        settings_with(base, ["window_s"])
+
+
+def test_a_spotter_contract_needs_a_settings_dataclass():
+    with pytest.raises(TypeError, match="must be a dataclass"):
+        Spotter(settings=dict, spot=print, load_model=print)
+    with pytest.raises(ValueError, match="default preset 'x'"):
+        Spotter(settings=EnergySettings, spot=print, load_model=print, default_preset="x")
+    with pytest.raises(ValueError, match="no preset 'fast'"):
+        Spotter(settings=EnergySettings, spot=print, load_model=print).base_settings("fast")
