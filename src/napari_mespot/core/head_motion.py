@@ -1,0 +1,121 @@
+"""Rigid head motion between a window's reference frame and a later frame, and its removal.
+
+Two models (``HEAD_MOTION_MODES``, besides ``off``):
+
+- ``translation``: the nose bridge moves with no AU the spotter looks at, so the median
+  displacement of its pixels (robust to flow outliers) is head motion; it is subtracted
+  uniformly from every region's flow — what the MEGC-winning optical-flow spotters do.
+- ``similarity``: the head's rotation + uniform scale + translation from the reference frame to
+  the later frame, fitted robustly (least median of squares) on the rigid landmarks
+  (:data:`RIGID_POINTS`) of both frames, is undone *before* the flow: the later frame's regions
+  are cut where the head carried them (:func:`registered`), so the flow compares the face in
+  the same pose; the small translation the landmarks leave (their jitter) is then measured on
+  the nose bridge's flow and subtracted as in ``translation``.
+
+Why the second, and why register rather than subtract: a synthetic head shake turns the head
+as it shifts it, and on development videos (seed 3000) the shakes' false alarms outlived the
+translation removal. Subtracting the shake's *exact* rigid displacement field after the flow
+left residues as large (the Farneback flow of a magnified region moving 8–15 px is itself
+wrong), and a similarity fitted to the small nose-bridge patch's flow made them larger (too
+short a lever arm for rotation and scale). Cutting the later frame where the head went gave the
+smallest residues: the flow is left only a small motion, which it measures well.
+
+A motion is a 2×3 matrix ``S`` (OpenCV's convention) in image coordinates, mapping a point p of
+the reference frame to where it is in the later frame, ``S @ (x, y, 1)``. Regions are affine
+maps that may scale x and y differently, so motions are composed in image coordinates and only
+then carried into a region.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .landmarks import FaceLandmarks
+from .regions import RegionTransform
+
+#: The head-motion models, from none to the most complete.
+HEAD_MOTION_MODES = ("off", "translation", "similarity")
+#: Landmarks that no AU of the spotter moves, per scheme (see ``landmarks.KEY_POINTS``): the
+#: nose (bridge, tip, wings), the inner and outer eye corners and, far from the centre for a
+#: long lever arm, the forehead and the face outline at temple and cheek height. Brows, lids
+#: and lips are left out; the robust fit also discards a point an expression drags along.
+RIGID_POINTS: dict[str, tuple[int, ...]] = {
+    # nose; eye corners; jaw outline at ear height
+    "ibug68": (27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45, 0, 1, 15, 16),
+    # nose; eye corners; forehead; outline at temple and cheek height
+    "mediapipe": (
+        *(168, 6, 197, 195, 5, 4, 1, 98, 327),
+        *(33, 133, 362, 263),
+        *(10, 151),
+        *(127, 356, 162, 389, 234, 454),
+    ),
+}
+#: LMedS inlier bound (image px) for the landmark similarity: about the landmarks' jitter.
+_FIT_TOLERANCE_PX = 1.0
+
+
+def head_motion_mode(value: bool | str) -> str:
+    """One of :data:`HEAD_MOTION_MODES` from a mode name or the former on/off switch.
+
+    ``True`` means ``translation``: it was the only compensation when ``head_motion`` was a
+    boolean, so settings, sessions and CLI calls written then keep their meaning.
+    """
+    if isinstance(value, bool | np.bool_):
+        return "translation" if value else "off"
+    if value not in HEAD_MOTION_MODES:
+        raise ValueError(f"head_motion must be one of {HEAD_MOTION_MODES} (or a bool), got {value!r}")
+    return str(value)
+
+
+def translation_motion(nose_flow: np.ndarray, nose: RegionTransform) -> np.ndarray:
+    """The nose bridge's median displacement (``nose_flow`` (h, w, 2) in ``nose`` pixels) as a
+    2×3 image-coordinate translation."""
+    shift_nose = np.median(nose_flow.reshape(-1, 2), axis=0)
+    shift_image = np.linalg.solve(nose.linear, shift_nose)
+    return np.array([[1.0, 0.0, shift_image[0]], [0.0, 1.0, shift_image[1]]])
+
+
+def landmark_motion(landmarks: FaceLandmarks, reference: int, frame: int) -> np.ndarray | None:
+    """The head's similarity (2×3, image coordinates) from frame ``reference`` to ``frame``,
+    fitted on their rigid landmarks; ``None`` when either frame has no face or the fit fails."""
+    import cv2
+
+    src, dst = landmarks.at(reference), landmarks.at(frame)
+    if src is None or dst is None:
+        return None
+    index = list(RIGID_POINTS[landmarks.scheme])
+    motion, _ = cv2.estimateAffinePartial2D(
+        src[index].astype(np.float32),
+        dst[index].astype(np.float32),
+        method=cv2.LMEDS,
+        ransacReprojThreshold=_FIT_TOLERANCE_PX,
+    )
+    return None if motion is None else motion.astype(np.float64)
+
+
+def registered(region: RegionTransform, motion: np.ndarray) -> RegionTransform:
+    """``region`` for a later frame whose head moved by ``motion``: R∘S⁻¹ cuts from it the part
+    of the face that R cut from the reference frame."""
+    r = np.vstack([region.matrix, [0.0, 0.0, 1.0]])
+    s = np.vstack([motion, [0.0, 0.0, 1.0]])
+    return RegionTransform(region.name, (r @ np.linalg.inv(s))[:2], region.size)
+
+
+def region_motion_field(motion: np.ndarray, region: RegionTransform) -> np.ndarray:
+    """The displacement (h, w, 2) in ``region`` pixels that the image motion ``motion`` gives
+    each region pixel q: R(S(R⁻¹q)) − q = A q + c, with the motion's own displacement
+    (S − I) written out so that no motion gives exactly no field."""
+    r_lin, r_t = region.linear, region.matrix[:, 2]
+    s_minus_i, s_t = motion[:, :2] - np.eye(2), motion[:, 2]
+    r_inv = np.linalg.inv(r_lin)
+    a = r_lin @ s_minus_i @ r_inv
+    c = r_lin @ (s_t - s_minus_i @ (r_inv @ r_t))
+    w, h = region.size
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    field = xs[..., None] * a[:, 0] + ys[..., None] * a[:, 1] + c
+    return field.astype(np.float32)
+
+
+def remove_head_motion(region_flow: np.ndarray, region: RegionTransform, motion: np.ndarray) -> np.ndarray:
+    """``region_flow`` (h, w, 2) minus the displacement the head motion gives its pixels."""
+    return (region_flow - region_motion_field(motion, region)).astype(np.float32)
