@@ -26,6 +26,23 @@ from napari_mespot.plugins import SpotterInfo, hookimpl
 
 NAME = "energy"
 
+#: The test video of :func:`square_frames`: its square moves on frames 20..29 and stands still
+#: before and after, so exactly those frames differ from their predecessors.
+MOVES = range(20, 30)
+N_FRAMES, FPS = 60, 30.0
+
+
+def square_frames() -> list[np.ndarray]:
+    """96×96 grey frames with a bright 32×32 square that moves 6 px right on each of MOVES."""
+    frames, x = [], 8
+    for i in range(N_FRAMES):
+        if i in MOVES:
+            x += 6
+        frame = np.full((96, 96, 3), 90, np.uint8)
+        frame[32:64, x : x + 32] = 220
+        frames.append(frame)
+    return frames
+
 
 @dataclass(frozen=True)
 class EnergySettings:

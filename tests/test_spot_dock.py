@@ -141,3 +141,42 @@ def test_the_vovnet_method_runs_from_the_dock(make_napari_viewer_proxy, qtbot):
     result = review_for(layer).results["vovnet 1"]
     assert result.curve_labels == ("me", "mae") and result.curves.shape == (2, len(layer.data))
     assert review_for(layer).model.tracks["vovnet 1"].read_only
+
+
+@pytest.fixture
+def energy_plugin():
+    from energy_plugin import EnergyPlugin
+    from napari_mespot.plugins import plugin_manager
+
+    plugin_manager().register(EnergyPlugin(), name="energy-test-plugin")
+    yield
+    plugin_manager().unregister(name="energy-test-plugin")
+
+
+def test_a_plugin_spotter_is_offered_and_runs_from_the_dock(
+    make_napari_viewer_proxy, qtbot, energy_plugin, tmp_path
+):
+    from energy_plugin import FPS, EnergySettings, square_frames
+    from napari_mespot.core.video_writer import write_video
+
+    path = write_video(tmp_path / "square.mp4", square_frames(), fps=FPS)
+    viewer = make_napari_viewer_proxy()
+    layer = viewer.open(str(path), plugin="napari-mespot")[0]
+    dock = SpotWidget(viewer)
+    assert dock.method_combo.choices == ("prototype", "vovnet", "energy")
+    assert dock.method_combo.native.itemText(2) == "frame-difference energy (test plugin)"
+    dock.video_combo.value = layer
+    dock.method_combo.value = "energy"
+    form = dock.forms["energy"]
+    assert not form.native.isHidden() and dock.settings.native.isHidden()
+    assert "energy" not in dock.model_files and dock.prototypes.native.isHidden()
+    assert [w.name for w in form] == ["factor", "floor", "min_frames", "me_max_s"]
+    form.me_max_s.value = 0.2  # the form's values are the run's settings: 10 frames are then MaE
+
+    run_and_wait(qtbot, dock)
+
+    result = review_for(layer).results["energy 1"]
+    assert result.settings == EnergySettings(me_max_s=0.2)
+    assert [(iv.onset, iv.offset, iv.type) for iv in result.intervals] == [(20, 29, "mae")]
+    assert review_for(layer).model.tracks["energy 1"].read_only
+    assert dock.status.value.startswith("energy 1: 1 intervals")

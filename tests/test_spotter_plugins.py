@@ -12,30 +12,13 @@ import numpy as np
 import pluggy
 import pytest
 
-from energy_plugin import NAME, EnergyPlugin, EnergySettings
+from energy_plugin import FPS, N_FRAMES, NAME, EnergyPlugin, EnergySettings, square_frames
 from napari_mespot import plugins
 from napari_mespot.cli import main
 from napari_mespot.core.batch import BatchError, run_batch
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.base import Spotter, settings_with
 from napari_mespot.plugins import DuplicateNameError, SpotterInfo, get_spotter, hookimpl, spotters
-
-#: The moving square of :func:`square_frames`: it moves on frames 20..29 and stands still
-#: before and after, so exactly those frames differ from their predecessors.
-MOVES = range(20, 30)
-N_FRAMES, FPS = 60, 30.0
-
-
-def square_frames() -> list[np.ndarray]:
-    """96×96 grey frames with a bright 32×32 square that moves 6 px right on each of MOVES."""
-    frames, x = [], 8
-    for i in range(N_FRAMES):
-        if i in MOVES:
-            x += 6
-        frame = np.full((96, 96, 3), 90, np.uint8)
-        frame[32:64, x : x + 32] = 220
-        frames.append(frame)
-    return frames
 
 
 @dataclass
