@@ -32,11 +32,11 @@ MOVES = range(20, 30)
 N_FRAMES, FPS = 60, 30.0
 
 
-def square_frames() -> list[np.ndarray]:
-    """96×96 grey frames with a bright 32×32 square that moves 6 px right on each of MOVES."""
+def square_frames(moves: range = MOVES) -> list[np.ndarray]:
+    """96×96 grey frames with a bright 32×32 square that moves 6 px right on each of ``moves``."""
     frames, x = [], 8
     for i in range(N_FRAMES):
-        if i in MOVES:
+        if i in moves:
             x += 6
         frame = np.full((96, 96, 3), 90, np.uint8)
         frame[32:64, x : x + 32] = 220

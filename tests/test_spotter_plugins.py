@@ -182,3 +182,36 @@ def test_a_spotter_contract_needs_a_settings_dataclass():
         Spotter(settings=EnergySettings, spot=print, load_model=print, default_preset="x")
     with pytest.raises(ValueError, match="no preset 'fast'"):
         Spotter(settings=EnergySettings, spot=print, load_model=print).base_settings("fast")
+
+
+def test_a_registered_spotter_runs_the_loso_protocol_with_its_fixed_model(energy_plugin, tmp_path):
+    """``reproduce loso --method energy`` on a CAS(ME)²-shaped tree: no fold fits anything, every
+    subject is spotted, and the squares' movements are found exactly (F1 = 1 by construction)."""
+    import json
+
+    import cv2
+
+    from napari_mespot.core.intervals import Interval, VideoIntervals
+    from napari_mespot.core.labels import Labels, read_labels, write_labels
+
+    root = tmp_path / "CASME_sq"
+    videos = {}
+    for number, moves in ((15, range(20, 30)), (16, range(35, 45))):
+        folder = root / "rawpic" / f"s{number}" / f"{number}_0101happy"
+        folder.mkdir(parents=True)
+        for k, frame in enumerate(square_frames(moves)):
+            assert cv2.imwrite(str(folder / f"img{k + 1}.jpg"), frame[..., ::-1])
+        truth = (Interval(moves.start, moves.stop - 1, "me", apex=moves.start + 4),)
+        videos[f"{number}_0101"] = VideoIntervals(f"{number}_0101", truth, FPS, f"s{number}")
+    write_labels(root / "CAS(ME)^2code_final.xlsx", Labels(videos), "cas-me2-xlsx")
+    out = tmp_path / "loso"
+    argv = ["reproduce", "loso", "--dataset", "cas-me2", "--root", str(root), "--method", NAME]
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [fold["model"]["fitted"] for fold in report["folds"]] == [False, False]
+    assert report["results"]["overall"]["f1"] == 1.0
+    predicted = read_labels(out / "predictions.csv").videos
+    assert {v: [(iv.onset, iv.offset) for iv in e.intervals] for v, e in predicted.items()} == {
+        "15_0101": [(20, 29)],
+        "16_0101": [(35, 44)],
+    }

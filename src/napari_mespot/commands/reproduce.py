@@ -34,6 +34,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..plugins import spotters
+
     p = sub.add_parser(
         "reproduce",
         help="run a whole evaluation protocol on dataset roots",
@@ -71,7 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="leave-one-subject-out of a trainable spotter on one dataset",
         description="For every subject: fit the method on the other subjects' labelled videos (for the "
         "prototype method: learn the prototypes and calibrate the thresholds), spot the subject's "
-        "videos; score all predictions together.",
+        "videos; score all predictions together. A plugin's spotter (no training step) spots every "
+        "subject with its fixed --model and --set settings.",
     )
     loso.add_argument(
         "--dataset", required=True, choices=("cas-me2", "samm", "casme2"), help="dataset layout"
@@ -79,7 +82,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     loso.add_argument("--root", required=True, metavar="ROOT", help="dataset root")
     loso.add_argument("--labels", metavar="FILE", help="label workbook (default: found in ROOT)")
     loso.add_argument(
-        "--method", choices=("prototype", "vovnet"), default="prototype", help="spotting method"
+        "--method",
+        choices=tuple(spotters()),
+        default="prototype",
+        help="spotting method (default: prototype)",
+    )
+    loso.add_argument(
+        "--model", metavar="FILE", help="a plugin method's fixed model file (default: its shipped one)"
     )
     _common(loso)
     _vovnet_options(loso)
@@ -133,6 +142,20 @@ def _vovnet_method(args: argparse.Namespace):
     return VoVNetMethod(config, data, settings, cache_dir=args.cache_dir)
 
 
+#: The methods whose adapters learn per fold; any other registered spotter runs with a fixed model.
+TRAINABLE = ("prototype", "vovnet")
+
+
+def _fixed_method(args: argparse.Namespace):
+    """A registered spotter without a training step, with ``--model`` and its settings."""
+    from ..core.reproduce import FixedModelMethod
+    from ..plugins import get_spotter
+    from .spot import model_path, spot_settings
+
+    spotter = get_spotter(args.method)
+    return FixedModelMethod(args.method, spotter, spot_settings(args, spotter), model_path(args, spotter))
+
+
 def _settings(args: argparse.Namespace):
     from ..core.errors import MespotError
     from .spot import spot_settings
@@ -184,7 +207,9 @@ def run_loso(args: argparse.Namespace) -> int:
     settings = _settings(args)
     quirks = quirk_options(args)
     dataset = discover(args.dataset, args.root, args.labels, quirks)
-    if args.method == "vovnet":
+    if args.method not in TRAINABLE:
+        method = _fixed_method(args)
+    elif args.method == "vovnet":
         method = _vovnet_method(args)
     else:
         method = LearntPrototypes(

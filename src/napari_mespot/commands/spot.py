@@ -44,8 +44,15 @@ def add_spot_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--head-motion",
-        action=argparse.BooleanOptionalAction,
-        help="subtract the head's motion (nose-bridge flow) before matching",
+        nargs="?",
+        const="translation",
+        choices=HEAD_MOTION_MODES,
+        help="remove the head's motion before matching: translation (the nose-bridge flow; the "
+        "flag alone, as before) or similarity (rotation, scale and translation from the rigid "
+        "landmarks, then the nose bridge; the recommended preset's); off: none",
+    )
+    g.add_argument(
+        "--no-head-motion", dest="head_motion", action="store_const", const="off", help="the same as --head-motion off"
     )
     g.add_argument("--window", type=float, help="window length N in s (paper: 7)")
     g.add_argument("--radius", type=float, help="peak search radius m in s (paper: 1)")
@@ -140,7 +147,9 @@ def model_path(args: argparse.Namespace, spotter: Spotter) -> str | None:
     """The model file of ``--model`` (or its method-specific spelling); ``None``: the default."""
     from ..core.errors import MespotError
 
-    given = {f"--{opt}": getattr(args, opt) for opt in ("model", *MODEL_OPTIONS) if getattr(args, opt)}
+    given = {
+        f"--{opt}": getattr(args, opt, None) for opt in ("model", *MODEL_OPTIONS) if getattr(args, opt, None)
+    }
     if len(given) > 1:
         raise MespotError(f"give one model file, not {' and '.join(given)}")
     for opt in MODEL_OPTIONS:

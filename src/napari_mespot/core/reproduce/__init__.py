@@ -2,13 +2,15 @@
 
 :func:`prototype_paper` runs the AU-prototype paper's experiment (prototypes from CASME II,
 spotting and scoring on CAS(ME)², thresholds chosen by leave-one-subject-out); :func:`loso`
-runs leave-one-subject-out of any :class:`ProtocolMethod` on one dataset. Both resume an
+runs leave-one-subject-out of any :class:`ProtocolMethod` on one dataset (a registered spotter
+without a training step through :class:`FixedModelMethod`). Both resume an
 interrupted run from its output folder and write predictions, per-fold thresholds and a JSON
 report with every number.
 """
 
 from __future__ import annotations
 
+from .fixed import FixedModelMethod
 from .methods import CalibratedPrototypes, LearntPrototypes, ProtocolMethod, open_record
 from .protocols import DISCOVER, ProtocolOutcome, discover, loso, prototype_paper
 from .report import PAPER_PROTOTYPE, format_table, score
@@ -18,6 +20,7 @@ __all__ = [
     "DISCOVER",
     "PAPER_PROTOTYPE",
     "CalibratedPrototypes",
+    "FixedModelMethod",
     "FoldResult",
     "LearntPrototypes",
     "LosoRun",
