@@ -108,6 +108,7 @@ def _load_prototypes(path: str | None, settings: Any):
 
 def _prototype_spotter() -> Spotter:
     """The AU-prototype spotter (He et al., ECAI 2023); its model is a prototype file."""
+    from .core.head_motion import HEAD_MOTION_MODES
     from .core.spotters import prototype
     from .core.spotters.prototype.peaks import BOUNDARIES
     from .core.spotters.prototype.settings import DEVICES
@@ -126,6 +127,7 @@ def _prototype_spotter() -> Spotter:
             "device": DEVICES,
             "flow_method": [None, *sorted(flow_methods())],
             "shipped_prototypes": prototype.SHIPPED_PROTOTYPES,
+            "head_motion": HEAD_MOTION_MODES,
         },
         hidden=("landmarks", "flow_batch"),
     )

@@ -8,6 +8,7 @@ import os
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..core.head_motion import HEAD_MOTION_MODES
     from ..plugins import spotters
 
     p = sub.add_parser(
@@ -31,7 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="FILE", help="the method's model file (default: its shipped one)")
     p.add_argument("--prototypes", metavar="FILE", help="prototype file, the same as --model for prototype")
     p.add_argument("--fps", type=float, help="frame rate of image folders")
-    p.add_argument("--head-motion", action="store_true", help="subtract head motion before matching")
+    p.add_argument(
+        "--head-motion",
+        nargs="?",
+        const="translation",
+        choices=HEAD_MOTION_MODES,
+        help="remove head motion before matching: translation (the flag alone) or similarity",
+    )
     p.add_argument(
         "--flow", choices=("farneback", "dis", "tvl1"), help="flow method (default: the prototypes')"
     )
@@ -47,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from ..core.batch import find_videos, report_dict, run_batch
     from ._progress import drive
 
-    settings = {"head_motion": True} if args.head_motion else {}
+    settings = {"head_motion": args.head_motion} if args.head_motion else {}
     if args.flow:
         settings["flow_method"] = args.flow
     options = {"model": args.model or args.prototypes, "fps": args.fps, "settings": settings}

@@ -216,7 +216,7 @@ def run_loso(args: argparse.Namespace) -> int:
             settings,
             min_count=args.min_count,
             flow_method=args.flow or "farneback",
-            head_motion=settings.head_motion,
+            head_motion=settings.head_motion != "off",
         )
     gen = loso(dataset, method, args.out, matching=args.matching, config={"quirks": args.quirk})
     return _report(drive(gen, "loso", args.quiet), args.quiet)

@@ -27,6 +27,7 @@ def add_spot_options(p: argparse.ArgumentParser) -> None:
     A preset gives every value; each option given explicitly overrides its preset value. An
     option the chosen method's settings have no field for is refused, not ignored.
     """
+    from ..core.head_motion import HEAD_MOTION_MODES
     from ..core.spotters.prototype import PRESETS
 
     g = p.add_argument_group("spotter settings (each overrides the preset)")
@@ -52,7 +53,11 @@ def add_spot_options(p: argparse.ArgumentParser) -> None:
         "landmarks, then the nose bridge; the recommended preset's); off: none",
     )
     g.add_argument(
-        "--no-head-motion", dest="head_motion", action="store_const", const="off", help="the same as --head-motion off"
+        "--no-head-motion",
+        dest="head_motion",
+        action="store_const",
+        const="off",
+        help="the same as --head-motion off",
     )
     g.add_argument("--window", type=float, help="window length N in s (paper: 7)")
     g.add_argument("--radius", type=float, help="peak search radius m in s (paper: 1)")

@@ -136,7 +136,7 @@ def prototype_paper(
     }
     start_run(out, config)
     prototypes = yield from casme2_prototypes(
-        casme2, out, min_count=min_count, flow_method=learn_flow, head_motion=settings.head_motion
+        casme2, out, min_count=min_count, flow_method=learn_flow, head_motion=settings.head_motion != "off"
     )
     method = CalibratedPrototypes(prototypes, settings, out / "margins")
     run = yield from run_loso(cas, method, out)

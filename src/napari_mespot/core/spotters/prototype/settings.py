@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ...head_motion import head_motion_mode
 from .peaks import BOUNDARIES
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -36,8 +37,12 @@ class PrototypeSettings:
     - ``shipped_prototypes``: the shipped prototype set used when no prototype file is given:
       ``default`` (Farneback) or ``fast`` (DIS, for the ``fast`` preset); see
       ``napari_mespot/data/README.md``.
-    - ``head_motion``: subtract the nose-bridge flow (global head translation) from each region
-      before matching (ours; MEGC optical-flow spotters do it). Off in the paper.
+    - ``head_motion``: remove the head's rigid motion before matching (ours; off in the paper):
+      ``off``; ``translation``, the nose bridge's median flow subtracted from each region (what
+      MEGC optical-flow spotters do); ``similarity``, the head's rotation, scale and translation
+      fitted on the rigid landmarks undone by cutting each frame where the head went, then the
+      nose-bridge translation (see :mod:`napari_mespot.core.head_motion`). ``True`` / ``False``,
+      the former on/off switch, mean ``translation`` / ``off``.
     - ``min_segment_s``: face segments (runs of frames with a face) shorter than this are
       skipped and reported.
     - ``flow_batch``: frames whose flow is held in memory at once (memory only, no effect on
@@ -62,7 +67,7 @@ class PrototypeSettings:
     thresholds: Mapping[int, float] = field(default_factory=dict)
     flow_method: str | None = None
     flow_params: Mapping[str, Any] = field(default_factory=dict)
-    head_motion: bool = False
+    head_motion: str = "off"
     min_segment_s: float = 1.0
     shipped_prototypes: str = "default"
     flow_batch: int = 64
@@ -92,6 +97,7 @@ class PrototypeSettings:
         bad = {au: t for au, t in self.thresholds.items() if not float(t) > 0}
         if bad:
             raise ValueError(f"thresholds must be positive, got {bad}")
+        object.__setattr__(self, "head_motion", head_motion_mode(self.head_motion))
         object.__setattr__(self, "thresholds", {int(k): float(v) for k, v in self.thresholds.items()})
         object.__setattr__(self, "flow_params", dict(self.flow_params))
 
