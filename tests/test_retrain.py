@@ -118,7 +118,10 @@ def test_vovnet_trains_on_corrected_sessions(corrected_video, tmp_path, fixtures
             model.add(iv.onset, iv.offset, iv.type, apex=iv.apex, aus=iv.aus)
     out = tmp_path / "model.pt"
     sessions = [str(path) + ".mespot.json", str(second) + ".mespot.json"]
-    args = ["vovnet", "train", "--sessions", *sessions, "--out", str(out), "--small", "--epochs", "1"]
+    args = ["vovnet", "train", "--sessions", *sessions, "--out", str(out), "--from-scratch", "--small"]
+    args += ["--epochs", "1"]
     args += ["--flow", "dis", "--input-size", "48", "--window", "64", "--batch-size", "4", "--threads", "1"]
     assert main([*args, "--quiet"]) == 0
-    assert load_checkpoint(out).config.in_channels == 5  # RGB + two flow channels
+    ckpt = load_checkpoint(out)
+    assert ckpt.config.in_channels == 5  # RGB + two flow channels
+    assert "init" not in ckpt.meta and ckpt.meta["sessions"] == sessions

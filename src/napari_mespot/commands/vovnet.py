@@ -15,6 +15,10 @@ import re
 import sys
 from pathlib import Path
 
+#: The fine-tuning defaults of ``core.spotters.vovnet.settings``, repeated here so the help can
+#: say them without importing torch at start-up (a test keeps the two equal).
+FINETUNE_EPOCHS, FINETUNE_LR = 10, 0.0005
+
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")
 
 
@@ -29,19 +33,39 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     tr = actions.add_parser(
         "train",
-        help="train a checkpoint on labelled folders (or evaluate by leave-one-subject-out)",
-        description="Train on every video of the labelled folders. Validation uses held-out *training* "
-        "subjects (--val-subjects) to choose the epoch and the score thresholds. With --loso, one model "
-        "per subject is trained on the others and the held-out subject is spotted; F1 is printed.",
+        help="train a checkpoint on labelled folders or corrected sessions (or evaluate by LOSO)",
+        description="Train on every video of the labelled folders and review sessions. Validation uses "
+        "held-out *training* subjects (--val-subjects) to choose the epoch and the score thresholds. With "
+        "--loso, one model per subject is trained on the others and the held-out subject is spotted; F1 is "
+        "printed. --init CKPT fine-tunes that checkpoint: the network starts from its weights and keeps its "
+        "architecture, input settings and window (giving a different one is an error). With --sessions the "
+        "default is to fine-tune the shipped checkpoint (--from-scratch to train a new network): a handful "
+        "of corrected videos is far too little to train the network from random weights, but enough to adapt "
+        "a trained one. Fine-tuning defaults: "
+        f"{FINETUNE_EPOCHS} epochs, lr {FINETUNE_LR} (a tenth of the paper's from-scratch 0.005), batch 8, "
+        "a window every 1/8 window.",
     )
     _add_data_args(tr)
     tr.add_argument("--out", required=True, metavar="FILE.pt", help="checkpoint (or folder with --loso)")
     tr.add_argument("--loso", action="store_true", help="leave-one-subject-out evaluation")
-    tr.add_argument("--epochs", type=int, default=30, help="epochs (30)")
-    tr.add_argument("--batch-size", type=int, default=32, help="windows per batch (32, paper on CAS(ME)²)")
-    tr.add_argument("--lr", type=float, default=0.005, help="Adam learning rate (0.005, paper)")
-    tr.add_argument("--window", type=int, default=128, help="frames per training window (128)")
-    tr.add_argument("--window-stride", type=int, default=0, help="frames between windows (window/2)")
+    start = tr.add_mutually_exclusive_group()
+    start.add_argument(
+        "--init",
+        metavar="CKPT.pt",
+        help="fine-tune this checkpoint (default with --sessions: the shipped one)",
+    )
+    start.add_argument(
+        "--from-scratch", action="store_true", help="train from random weights, also with --sessions"
+    )
+    tr.add_argument("--epochs", type=int, help=f"epochs (30; fine-tuning {FINETUNE_EPOCHS})")
+    tr.add_argument("--batch-size", type=int, help="windows per batch (32, paper on CAS(ME)²; fine-tuning 8)")
+    tr.add_argument("--lr", type=float, help=f"Adam learning rate (0.005, paper; fine-tuning {FINETUNE_LR})")
+    tr.add_argument(
+        "--window", type=int, help="frames per training window (128; fine-tuning: the checkpoint's)"
+    )
+    tr.add_argument(
+        "--window-stride", type=int, help="frames between windows (window/2; fine-tuning window/8)"
+    )
     tr.add_argument(
         "--val-subjects", type=int, default=1, help="training subjects held out for validation (1)"
     )
@@ -49,10 +73,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     tr.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     tr.add_argument("--no-flow", action="store_true", help="face crops only (the paper's Table 5 ablation)")
-    tr.add_argument("--flow", choices=("tvl1", "dis", "farneback"), default="tvl1", help="flow method (tvl1)")
-    tr.add_argument("--flow-gap", type=int, default=1, help="flow from frame t-gap to t (1)")
-    tr.add_argument("--flow-size", type=int, default=0, help="crop side the flow is computed on (input size)")
-    tr.add_argument("--input-size", type=int, default=128, help="face crop side fed to the network (128)")
+    tr.add_argument("--flow", choices=("tvl1", "dis", "farneback"), help="flow method (tvl1)")
+    tr.add_argument("--flow-gap", type=int, help="flow from frame t-gap to t (1)")
+    tr.add_argument("--flow-size", type=int, help="crop side the flow is computed on (input size)")
+    tr.add_argument("--input-size", type=int, help="face crop side fed to the network (128)")
     tr.add_argument("--small", action="store_true", help="the compact model (1/8 of Table 1-2 widths)")
     tr.add_argument("--resume", action="store_true", help="continue an interrupted training")
     tr.set_defaults(func=run_train)
@@ -146,14 +170,10 @@ def labelled_videos(folders: list[str], labels_name: str) -> list:
 
 
 def session_videos(paths: list[str]) -> list:
-    """The corrected videos of review sessions, as labelled training videos."""
-    from ..core.retrain import open_corrected
-    from ..core.spotters.vovnet import LabelledVideo
+    """The corrected videos of review sessions, as labelled videos (each its own subject)."""
+    from ..core.retrain import open_corrected, session_training_videos
 
-    return [
-        LabelledVideo(str(cv.video.path), tuple(cv.session.model.kept()), cv.name, cv.name)
-        for cv in open_corrected(paths)
-    ]
+    return session_training_videos(open_corrected(paths))
 
 
 def training_videos(args: argparse.Namespace) -> list:
@@ -165,52 +185,106 @@ def training_videos(args: argparse.Namespace) -> list:
     return videos + session_videos(args.sessions)
 
 
+def start_checkpoint(args: argparse.Namespace) -> str | None:
+    """The checkpoint to fine-tune: ``--init``, else the shipped one for ``--sessions`` (unless
+    ``--from-scratch``), else none (train from random weights)."""
+    from ..core.spotters.vovnet import default_checkpoint_path
+
+    if args.init:
+        return args.init
+    if args.sessions and not args.from_scratch:
+        return str(default_checkpoint_path())
+    return None
+
+
+def model_and_data(args: argparse.Namespace, base) -> tuple:
+    """The architecture and input settings: the options given on top of the paper's defaults, or
+    of ``base``'s when fine-tuning (where any difference is then reported as a conflict)."""
+    from ..core.spotters.vovnet import SMALL_MODEL, DataSettings, ModelConfig
+
+    given = {"input_size": args.input_size, "flow_method": args.flow, "flow_gap": args.flow_gap}
+    given["flow_size"] = args.flow_size
+    changes = {k: v for k, v in given.items() if v is not None}
+    if args.no_flow:
+        changes["flow"] = False
+    data = dataclasses.replace(base.data, **changes) if base else DataSettings(**changes)
+    if args.small or base is None:
+        config = dataclasses.replace(SMALL_MODEL if args.small else ModelConfig(), in_channels=data.channels)
+    else:
+        config = base.config
+    return config, data
+
+
+def train_settings(args: argparse.Namespace, base):
+    """The options given on top of the paper's training settings, or of the fine-tuning ones."""
+    from ..core.spotters.vovnet import TrainSettings, finetune_settings
+
+    given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "window": args.window}
+    given["window_stride"] = args.window_stride
+    changes = {k: v for k, v in given.items() if v is not None}
+    changes.update(val_subjects=args.val_subjects, seed=args.seed, device=args.device, threads=args.threads)
+    if base is not None:
+        return finetune_settings(base.window, **changes)
+    if "window" in changes and "window_stride" not in changes:
+        changes["window_stride"] = max(1, changes["window"] // 2)
+    return TrainSettings(**changes)
+
+
 def run_train(args: argparse.Namespace) -> int:
-    from ..core.spotters.vovnet import SMALL_MODEL, DataSettings, ModelConfig, TrainSettings, loso, train
+    from ..core.errors import MespotError
+    from ..core.retrain import open_corrected, retrain_vovnet
+    from ..core.spotters.vovnet import load_checkpoint, loso, train
     from ._progress import drive
 
-    videos = training_videos(args)
-    data = DataSettings(
-        input_size=args.input_size,
-        flow=not args.no_flow,
-        flow_method=args.flow,
-        flow_gap=args.flow_gap,
-        flow_size=args.flow_size,
-    )
-    config = dataclasses.replace(SMALL_MODEL if args.small else ModelConfig(), in_channels=data.channels)
-    settings = TrainSettings(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        window=args.window,
-        window_stride=args.window_stride or max(1, args.window // 2),
-        val_subjects=args.val_subjects,
-        seed=args.seed,
-        device=args.device,
-        threads=args.threads,
-    )
+    if not args.folders and not args.sessions:
+        raise MespotError("give labelled folders, --sessions, or both")
+    init = start_checkpoint(args)
+    base = load_checkpoint(init) if init else None
+    config, data = model_and_data(args, base)
+    settings = train_settings(args, base)
+    folder_videos = labelled_videos(args.folders, args.labels) if args.folders else []
     if args.loso:
-        result = drive(
-            loso(videos, args.out, config, data, settings, cache_dir=args.cache_dir), "LOSO", args.quiet
-        )
+        videos = folder_videos + session_videos(args.sessions)
+        gen = loso(videos, args.out, config, data, settings, cache_dir=args.cache_dir, init=init)
+        result = drive(gen, "LOSO", args.quiet)
         ev = result.evaluation
         print(f"LOSO over {len(result.folds)} subjects, {len(videos)} videos, IoU >= {ev.k}")
         print("| | MaE | ME | Overall |\n|---|---|---|---|")
         print(f"| F1 | {ev.mae.f1:.4f} | {ev.me.f1:.4f} | {ev.overall.f1:.4f} |")
         return 0
-    result = drive(
-        train(videos, args.out, config, data, settings, cache_dir=args.cache_dir, resume=args.resume),
-        "training",
-        args.quiet,
-    )
+    options = {"cache_dir": args.cache_dir, "resume": args.resume}
+    if args.sessions:
+        sessions = open_corrected(args.sessions)
+        gen = retrain_vovnet(
+            sessions, args.out, init, settings, extra=folder_videos, config=config, data=data, **options
+        )
+    else:
+        gen = train(folder_videos, args.out, config, data, settings, init=init, **options)
+    result = drive(gen, "fine-tuning" if init else "training", args.quiet)
+    print(training_summary(result, load_checkpoint(result.checkpoint).meta.get("init")))
+    return 0
+
+
+def training_summary(result, init: dict | None) -> str:
+    """One paragraph on what a training run wrote; with the starting point when fine-tuned."""
     last = result.history[-1]
-    print(
+    text = (
         f"wrote {result.checkpoint} (epoch {result.best_epoch} of {len(result.history)}; "
         f"final train loss {last['train_total']:.4f}, val loss {last['val_total']:.4f}; "
         f"thresholds ME {result.thresholds['me']:.2f} MaE {result.thresholds['mae']:.2f}); "
         f"loss curve {result.loss_plot}"
     )
-    return 0
+    if init:
+        kept = (
+            "kept the starting weights (no epoch lowered the validation loss)"
+            if result.best_epoch == 0
+            else f"best val loss {min(h['val_total'] for h in result.history):.4f}"
+        )
+        text += (
+            f"\nfine-tuned from {init['checkpoint']} (sha256 {init['sha256'][:12]}…): "
+            f"val loss before {init['val_total']:.4f}, {kept}"
+        )
+    return text
 
 
 def run_eval(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Retrain the AU-prototype spotter from annotators' corrected review sessions.
+"""Retrain both spotters from annotators' corrected review sessions.
 
 Only what an annotator vouched for (accepted, edited or added intervals) is training data.
 Every kept interval with an apex and AU codes is a labelled clip for prototype learning (eq. 18,
@@ -27,6 +27,8 @@ from .spotters.prototype import (
     calibrate,
     learn_prototypes,
 )
+from .spotters.vovnet import LabelledVideo, TrainResult, TrainSettings, load_checkpoint, train
+from .spotters.vovnet.settings import DataSettings, ModelConfig, finetune_settings
 from .video import VideoSource, open_video
 
 
@@ -114,3 +116,58 @@ def retrain_prototypes(
         if cv.session.model.kept()
     ]
     return (yield from calibrate(training, combined, settings))
+
+
+def session_training_videos(videos: Sequence[CorrectedVideo]) -> list[LabelledVideo]:
+    """Each corrected video as VoVNet training data: its kept intervals, its own subject.
+
+    A session that keeps nothing is refused: it is far more likely unreviewed than free of
+    expressions, and training on it would teach the network that its expressions are background.
+    """
+    out = []
+    for cv in videos:
+        kept = tuple(cv.session.model.kept())
+        if not kept:
+            raise RetrainError(
+                f"{cv.session.path} keeps no interval (accept, edit or add the video's expressions first)"
+            )
+        out.append(LabelledVideo(str(cv.video.path), kept, cv.name, cv.name))
+    return out
+
+
+def retrain_vovnet(
+    videos: Sequence[CorrectedVideo],
+    out: str | os.PathLike,
+    init: str | os.PathLike | None,
+    settings: TrainSettings | None = None,
+    *,
+    extra: Sequence[LabelledVideo] = (),
+    config: ModelConfig | None = None,
+    data: DataSettings | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+) -> Generator[Progress, None, TrainResult]:
+    """Fine-tune the checkpoint ``init`` on the corrected videos (and the labelled ``extra``
+    videos) into ``out``; ``init=None`` trains a new network from scratch instead.
+
+    ``settings`` default to :func:`finetune_settings` of ``init`` (the paper's
+    :class:`TrainSettings` from scratch). The checkpoint's meta names the sessions, and the
+    starting checkpoint's file, SHA-256 and losses before the first step.
+    """
+    training = [*extra, *session_training_videos(videos)]
+    if settings is None:
+        settings = finetune_settings(load_checkpoint(init).window) if init is not None else TrainSettings()
+    provenance = {"sessions": [str(cv.session.path) for cv in videos]}
+    return (
+        yield from train(
+            training,
+            out,
+            config,
+            data,
+            settings,
+            cache_dir=cache_dir,
+            resume=resume,
+            init=init,
+            provenance=provenance,
+        )
+    )

@@ -13,7 +13,16 @@ from pathlib import Path
 
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .data import Features, LabelledVideo, features_for_video
-from .settings import SMALL_MODEL, DataSettings, ModelConfig, SpotSettings, TrainSettings
+from .settings import (
+    FINETUNE_EPOCHS,
+    FINETUNE_LR,
+    SMALL_MODEL,
+    DataSettings,
+    ModelConfig,
+    SpotSettings,
+    TrainSettings,
+    finetune_settings,
+)
 from .spotter import METHOD, resolve_device, spot
 from .train import LosoResult, TrainResult, loso, spot_videos, train
 
@@ -35,6 +44,8 @@ def default_checkpoint(device: str = "cpu") -> Checkpoint:
 
 __all__ = [
     "DEFAULT_CHECKPOINT_FILE",
+    "FINETUNE_EPOCHS",
+    "FINETUNE_LR",
     "METHOD",
     "SMALL_MODEL",
     "Checkpoint",
@@ -50,6 +61,7 @@ __all__ = [
     "default_checkpoint",
     "default_checkpoint_path",
     "features_for_video",
+    "finetune_settings",
     "load_checkpoint",
     "loso",
     "resolve_device",

@@ -180,6 +180,33 @@ class TrainSettings:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
 
 
+#: Adam's learning rate when fine-tuning a trained checkpoint: one tenth of the paper's
+#: from-scratch 0.005, the usual rule of thumb for fine-tuning with the optimiser a network was
+#: trained with, so the first steps on a handful of corrected windows adapt the network rather
+#: than wash out what it learnt. A convention, not a tuned value: no data chose it.
+FINETUNE_LR = 0.0005
+#: Epochs of a fine-tuning run: a few passes over a few corrected videos; the epoch actually
+#: kept is still the one with the lowest validation loss (the starting weights included).
+FINETUNE_EPOCHS = 10
+
+
+def finetune_settings(window: int, **changes: Any) -> TrainSettings:
+    """Training settings for fine-tuning a checkpoint with ``window`` frames per window.
+
+    :data:`FINETUNE_LR` and :data:`FINETUNE_EPOCHS`, batches of 8 and a window every eighth of
+    a window (how the shipped checkpoint was trained: corrections are scarce, dense windows
+    see each of them at several positions), then ``changes``.
+    """
+    defaults = {
+        "epochs": FINETUNE_EPOCHS,
+        "batch_size": 8,
+        "lr": FINETUNE_LR,
+        "window": window,
+        "window_stride": max(1, window // 8),
+    }
+    return TrainSettings(**{**defaults, **changes})
+
+
 @dataclass(frozen=True)
 class SpotSettings:
     """One inference run.

@@ -6,6 +6,12 @@ epoch the loss on their windows is measured and the epoch with the lowest one is
 per-class score thresholds are the ones that maximise F1 on them. The test subject of a fold is
 never seen before :func:`loso` spots it, so nothing is tuned on test data.
 
+Fine-tuning (``init``): the network starts from a checkpoint's weights and takes its
+architecture, input settings and window, so the features it was trained on mean the same
+thing; an explicit config that differs is an error, never silently replaced. The starting
+weights compete as "epoch 0" for the lowest validation loss, so fine-tuning on a few
+corrections never returns a network that validates worse than the one it started from.
+
 Training is resumable: after every epoch ``<out>.state.pt`` holds the weights, the optimiser,
 the best weights so far and the loss history (read with ``weights_only=True``); running again
 with ``resume=True`` continues after the last finished epoch with the same window order.
@@ -13,10 +19,12 @@ with ``resume=True`` continues after the last finished epoch with the same windo
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import json
 import os
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +37,7 @@ from ...intervals import Interval
 from ...metrics import Evaluation, evaluate
 from ...progress import Progress
 from ...video import open_video
-from .checkpoint import Checkpoint, CheckpointError, save_checkpoint
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .data import Features, LabelledVideo, features_for_video, window_starts, window_targets
 from .head import assign_targets, points
 from .losses import detection_loss
@@ -214,6 +222,42 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _differences(given: Any, theirs: Any) -> list[str]:
+    """``field given (checkpoint: theirs)`` for every field where two settings dataclasses differ."""
+    return [
+        f"{f.name} {getattr(given, f.name)!r} (checkpoint: {getattr(theirs, f.name)!r})"
+        for f in dataclasses.fields(given)
+        if getattr(given, f.name) != getattr(theirs, f.name)
+    ]
+
+
+def start_from(
+    init: str | os.PathLike,
+    config: ModelConfig | None,
+    data: DataSettings | None,
+    window: int,
+) -> tuple[Checkpoint, dict[str, Any]]:
+    """The checkpoint to fine-tune and its provenance record (file, SHA-256).
+
+    ``config`` and ``data`` (``None``: the checkpoint's) and ``window`` must be the checkpoint's:
+    its weights only make sense for its architecture and for the input it was trained on.
+    """
+    path = Path(init)
+    base = load_checkpoint(path)
+    conflicts = _differences(config, base.config) if config is not None else []
+    conflicts += _differences(data, base.data) if data is not None else []
+    if window != base.window:
+        conflicts.append(f"window {window} (checkpoint: {base.window})")
+    if conflicts:
+        raise CheckpointError(
+            f"fine-tuning {path} keeps its architecture and input settings; these differ: "
+            + "; ".join(conflicts)
+            + " (drop those options, or train from scratch)"
+        )
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return base, {"checkpoint": str(path.resolve()), "sha256": digest}
+
+
 def train(
     videos: Sequence[LabelledVideo],
     out: str | os.PathLike,
@@ -223,14 +267,22 @@ def train(
     *,
     cache_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    init: str | os.PathLike | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> Generator[Progress, None, TrainResult]:
     """Train on ``videos`` and write the checkpoint ``out`` (+ ``.json``, loss curve ``.png``).
 
+    ``init``: fine-tune this checkpoint instead of starting from random weights (see the module
+    docstring); ``provenance`` is stored in the checkpoint's meta as it is (e.g. the sessions).
     Yields progress per batch with the running losses in the message.
     """
+    settings = settings or TrainSettings()
+    base, init_record = (None, None)
+    if init is not None:
+        base, init_record = start_from(init, config, data, settings.window)
+        config, data = base.config, base.data
     data = data or DataSettings()
     config = config or ModelConfig(in_channels=data.channels)
-    settings = settings or TrainSettings()
     if config.in_channels != data.channels:
         raise CheckpointError(
             f"the model takes {config.in_channels} channels, the data gives {data.channels}"
@@ -251,10 +303,19 @@ def train(
 
     torch.manual_seed(settings.seed)
     model = VoVNetSpotter(config).to(device)
+    best = (float("inf"), 0, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+    if base is not None and init_record is not None:
+        model.load_state_dict(base.model.state_dict())
+        before = {
+            f"{part}_{k}": v
+            for part, windows in (("train", train_set), ("val", val_set))
+            for k, v in _epoch_losses(model, windows, settings.batch_size, device).items()
+        }
+        init_record.update(before)
+        best = (before["val_total"], 0, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
     optim = torch.optim.Adam(model.parameters(), lr=settings.lr)
     scaler = torch.amp.GradScaler(enabled=device.type == "cuda" and settings.amp)
     history: list[dict[str, float]] = []
-    best = (float("inf"), 0, {k: v.detach().clone() for k, v in model.state_dict().items()})
     state_path = out.with_suffix(".state.pt")
     start_epoch = 1
     if resume and state_path.is_file():
@@ -329,6 +390,8 @@ def train(
         "train_videos": [videos[i].video_name for i in tr_idx],
         "val_videos": list(val_names),
         "val_is_train": val_idx == tr_idx,
+        **({"init": init_record} if init_record is not None else {}),
+        **dict(provenance or {}),
     }
     ckpt = Checkpoint(model.eval(), config, data, settings.window, dict.fromkeys(CLASSES, 0.5), meta)
     yield Progress(total, total, "choosing thresholds on the validation videos")
@@ -376,10 +439,10 @@ def loso(
     *,
     cache_dir: str | os.PathLike | None = None,
     k: float = 0.5,
+    init: str | os.PathLike | None = None,
 ) -> Generator[Progress, None, LosoResult]:
-    """Leave-one-subject-out: per subject, train on the others (:func:`train`), spot its videos."""
-    from .checkpoint import load_checkpoint
-
+    """Leave-one-subject-out: per subject, train on the others (:func:`train`; every fold from
+    ``init`` when given), spot its videos."""
     settings = settings or TrainSettings()
     out_dir = Path(out_dir)
     subjects = sorted({v.subject for v in videos})
@@ -391,7 +454,7 @@ def loso(
         train_v = [v for v in videos if v.subject != subject]
         test_v = [v for v in videos if v.subject == subject]
         result = yield from train(
-            train_v, out_dir / f"fold-{subject}.pt", config, data, settings, cache_dir=cache_dir
+            train_v, out_dir / f"fold-{subject}.pt", config, data, settings, cache_dir=cache_dir, init=init
         )
         folds[subject] = result.checkpoint
         ckpt = load_checkpoint(result.checkpoint, resolve_device(settings.device))
