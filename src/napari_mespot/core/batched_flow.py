@@ -17,7 +17,7 @@ give the per-frame loop's results:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -27,6 +27,9 @@ from .flow import FlowMethod, get_method
 from .progress import Progress
 
 Crops = Mapping[str, np.ndarray]
+#: Per-frame post-processing of the flows (e.g. head-motion removal): all regions' flows of one
+#: frame in, the flows to keep out.
+Finish = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
 
 
 def torch_params(method: FlowMethod, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,6 +54,7 @@ def flows_to_reference(
     *,
     threads: int = 1,
     device: str | None = None,
+    finish: Finish | None = None,
     label: str = "",
     **params: Any,
 ) -> Generator[Progress, None, dict[str, np.ndarray]]:
@@ -58,15 +62,23 @@ def flows_to_reference(
 
     ``frames`` yields ``count`` dicts of uint8 grey crops (same names and sizes as
     ``references``), read lazily in order. ``device`` ``None`` uses OpenCV on ``threads``
-    threads; ``"cpu"`` or ``"cuda"`` uses the torch port on that device.
+    threads; ``"cpu"`` or ``"cuda"`` uses the torch port on that device. ``finish`` maps each
+    frame's flows to what is returned (on the CPU path it runs in the worker threads too).
     """
     m = get_method(method)
     label = label or f"{m.name} flow"
-    out = {name: np.empty((count, *ref.shape, 2), np.float32) for name, ref in references.items()}
+    out: dict[str, np.ndarray] = {}
+
+    def store(k: int, flows: dict[str, np.ndarray]) -> None:
+        for name, f in (finish(flows) if finish is not None else flows).items():
+            if name not in out:
+                out[name] = np.empty((count, *f.shape), np.float32)
+            out[name][k] = f
+
     if device is not None:
-        yield from _torch_flows(references, frames, count, m, device, label, out, params)
+        yield from _torch_flows(references, frames, count, m, device, label, store, params)
     else:
-        yield from _opencv_flows(references, frames, count, m, max(1, threads), label, out, params)
+        yield from _opencv_flows(references, frames, count, m, max(1, threads), label, store, params)
     return out
 
 
@@ -77,12 +89,11 @@ def _opencv_flows(
     m: FlowMethod,
     threads: int,
     label: str,
-    out: dict[str, np.ndarray],
+    store: Callable[[int, dict[str, np.ndarray]], None],
     params: Mapping[str, Any],
 ) -> Generator[Progress, None, None]:
     def one(k: int, crops: Crops) -> None:
-        for name, ref in references.items():
-            out[name][k] = m(ref, crops[name], **params)
+        store(k, {name: m(ref, crops[name], **params) for name, ref in references.items()})
 
     if threads == 1:
         for k, crops in enumerate(frames):
@@ -91,10 +102,16 @@ def _opencv_flows(
         yield Progress(count, count, label)
         return
     # At most 2 × threads frames in flight: the pool stays busy while the crops held stay few.
+    # The first frame runs alone so that every output array exists before threads write to it.
     pending: deque[Future] = deque()
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mespot-flow") as pool:
         done = 0
         for k, crops in enumerate(frames):
+            if k == 0:
+                one(0, crops)
+                done = 1
+                yield Progress(done, count, label)
+                continue
             pending.append(pool.submit(one, k, crops))
             while len(pending) >= 2 * threads:
                 pending.popleft().result()
@@ -113,7 +130,7 @@ def _torch_flows(
     m: FlowMethod,
     device: str,
     label: str,
-    out: dict[str, np.ndarray],
+    store: Callable[[int, dict[str, np.ndarray]], None],
     params: Mapping[str, Any],
 ) -> Generator[Progress, None, None]:
     from .flow_torch import flow_batch
@@ -124,7 +141,10 @@ def _torch_flows(
         yield Progress(k, 2 * count, f"{label}: cutting")
         for name in references:
             stacks[name][k] = crops[name]
+    flows = {}
     for j, (name, ref) in enumerate(references.items()):
         yield Progress(count + j * count // len(references), 2 * count, f"{label} on {device}")
-        out[name][:] = flow_batch(ref, stacks[name], m.name, device=device, chunk=max(1, count), **full)
+        flows[name] = flow_batch(ref, stacks[name], m.name, device=device, chunk=max(1, count), **full)
+    for k in range(count):
+        store(k, {name: f[k] for name, f in flows.items()})
     yield Progress(2 * count, 2 * count, label)

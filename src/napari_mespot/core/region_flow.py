@@ -14,12 +14,13 @@ translation then removes what the landmarks leave. See :mod:`.head_motion` for w
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .batched_flow import flows_to_reference
 from .flow import FlowMethod, get_method, to_gray
 from .head_motion import head_motion_mode, landmark_motion, registered, remove_head_motion, translation_motion
 from .landmarks import FaceLandmarks, FrameSource
@@ -96,6 +97,9 @@ def window_region_flows(
     method: str | FlowMethod = "farneback",
     head_motion: bool | str = "off",
     nose_spec: RegionSpec = NOSE,
+    *,
+    threads: int = 1,
+    device: str | None = None,
     **params: Any,
 ) -> Generator[Progress, None, WindowFlows]:
     """Region flows from frame ``reference`` to each of ``frames`` (regions fitted on ``reference``).
@@ -105,6 +109,11 @@ def window_region_flows(
     measured on ``nose_spec``'s region, the similarity on the landmarks of both frames (a frame
     without landmarks gets the translation only).
 
+    Frames are decoded in order, each converted to grey once and cut into every region (and the
+    nose bridge); :func:`.batched_flow.flows_to_reference` computes the flows — OpenCV on
+    ``threads`` threads while the next frames decode, or the torch port on ``device`` — and
+    removes the head translation per frame. The results do not depend on ``threads``.
+
     Raises :class:`~napari_mespot.core.regions.NoFaceError` when the reference frame has no face;
     later frames are cut with the reference transforms whether or not their own fit succeeded.
     """
@@ -113,23 +122,30 @@ def window_region_flows(
     mode = head_motion_mode(head_motion)
     compensate = mode != "off"
     fitted = face_regions(landmarks, reference, (*specs, nose_spec) if compensate else specs)
-    nose = fitted.pop(nose_spec.name) if compensate else None
     ref_gray = to_gray(video[reference])
     ref_crops = {name: t.warp(ref_gray) for name, t in fitted.items()}
-    nose_ref = nose.warp(ref_gray) if nose is not None else None
+    nose = fitted.pop(nose_spec.name) if compensate else None
     index = np.asarray(frames, dtype=np.int64)
-    flows = {name: np.empty((len(index), t.size[1], t.size[0], 2), np.float32) for name, t in fitted.items()}
-    for k, i in enumerate(index):
-        yield Progress(k, len(index), f"{m.name} flow")
-        gray = to_gray(video[int(i)])
-        motion = landmark_motion(landmarks, reference, int(i)) if mode == "similarity" else None
-        cut = fitted if motion is None else {name: registered(t, motion) for name, t in fitted.items()}
-        for name, t in cut.items():
-            flows[name][k] = m(ref_crops[name], t.warp(gray), **params)
-        if nose is not None:
-            nose_cut = nose if motion is None else registered(nose, motion)
-            shift = translation_motion(m(nose_ref, nose_cut.warp(gray), **params), nose)
-            for name, t in fitted.items():
-                flows[name][k] = remove_head_motion(flows[name][k], t, shift)
-    yield Progress(len(index), len(index), f"{m.name} flow")
+    if len(index) == 0:
+        empty = {name: np.empty((0, t.size[1], t.size[0], 2), np.float32) for name, t in fitted.items()}
+        return WindowFlows(reference, index, fitted, empty, m.name, dict(params), mode)
+    cuts = {**fitted, nose_spec.name: nose} if nose is not None else fitted
+
+    def crops() -> Iterator[dict[str, np.ndarray]]:
+        for i in index:
+            gray = to_gray(video[int(i)])
+            motion = landmark_motion(landmarks, reference, int(i)) if mode == "similarity" else None
+            yield {
+                name: (t if motion is None else registered(t, motion)).warp(gray) for name, t in cuts.items()
+            }
+
+    def finish(flows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if nose is None:
+            return flows
+        shift = translation_motion(flows.pop(nose_spec.name), nose)
+        return {name: remove_head_motion(f, fitted[name], shift) for name, f in flows.items()}
+
+    flows = yield from flows_to_reference(
+        ref_crops, crops(), len(index), m, threads=threads, device=device, finish=finish, **params
+    )
     return WindowFlows(reference, index, fitted, flows, m.name, dict(params), mode)

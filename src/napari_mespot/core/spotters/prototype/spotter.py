@@ -21,6 +21,7 @@ Results:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Mapping
 from typing import Any
 
@@ -148,6 +149,7 @@ def window_matching(
     specs = prototypes.used_regions()
     fields = [p.field for p in prototypes.prototypes]
     regions = [p.region for p in prototypes.prototypes]
+    threads = settings.threads or os.cpu_count() or 1
     out = np.zeros((len(prototypes), end - start + 1), dtype=np.float64)
     for b0 in range(start + 1, end + 1, settings.flow_batch):
         frames = np.arange(b0, min(end, b0 + settings.flow_batch - 1) + 1)
@@ -159,6 +161,8 @@ def window_matching(
             specs,
             method,
             settings.head_motion,
+            threads=threads,
+            device=device,
             **params,
         )
         while True:

@@ -1,0 +1,254 @@
+"""The prototype spotter's fast paths give the slow path's results.
+
+- The OpenCV thread pool makes the same calls on the same crops as a serial loop, so its flows
+  (and therefore the matching curves) are *identical*, whatever the number of threads.
+- The batched torch port on the CPU agrees with OpenCV's Farneback to the bound stated in
+  tests/test_flow_torch.py (mean endpoint error ≤ 1e-3 px). A matching index is a sum of flow ×
+  prototype over the region, so |Δp| ≤ Σ_px EPE(px)·|M(px)| ≤ mean EPE · n_px · max|M|: that
+  bound, from the flow agreement alone, is what the curves are held to.
+- Prototypes learnt with one flow method are never matched against another's flow.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from napari_mespot.core.batched_flow import flows_to_reference, torch_params
+from napari_mespot.core.flow import DIS, FARNEBACK, TVL1
+from napari_mespot.core.progress import run_to_end
+from napari_mespot.core.spotters.prototype import (
+    PRESETS,
+    Prototype,
+    PrototypeError,
+    PrototypeSet,
+    PrototypeSettings,
+    default_prototypes,
+    default_prototypes_path,
+)
+from napari_mespot.core.spotters.prototype.spotter import cuda_available, flow_settings, resolve_device
+
+#: tests/test_flow_torch.py's agreement of the torch Farneback with OpenCV's (mean EPE, px).
+TORCH_MEAN_EPE = 1e-3
+
+
+def texture(h: int, w: int, seed: int) -> np.ndarray:
+    """Smooth random texture, grey 25..225 (as test_flow.py)."""
+    rng = np.random.default_rng(seed)
+    t = cv2.GaussianBlur(rng.normal(size=(h, w)).astype(np.float32), (0, 0), 2.0)
+    t += 0.5 * cv2.GaussianBlur(rng.normal(size=(h, w)).astype(np.float32), (0, 0), 6.0)
+    return (t - t.min()) / (t.max() - t.min()) * 200 + 25
+
+
+def warped(img: np.ndarray, amplitude: float, seed: int) -> np.ndarray:
+    """``img`` moved by a smooth, non-rigid displacement of about ``amplitude`` px, as uint8."""
+    h, w = img.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    phase = seed * 0.7
+    dx = amplitude * np.sin(2 * np.pi * yy / h + phase)
+    dy = amplitude * 0.6 * np.cos(2 * np.pi * xx / w - phase)
+    out = cv2.remap(img, xx - dx, yy - dy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def crops(n: int, sizes: dict[str, tuple[int, int]]) -> tuple[dict, list[dict]]:
+    """Reference crops and ``n`` frames of crops (name → (h, w)) with growing motion."""
+    refs = {name: texture(h, w, seed=k).astype(np.uint8) for k, (name, (h, w)) in enumerate(sizes.items())}
+    frames = [{name: warped(ref, 0.3 * (i + 1), i) for name, ref in refs.items()} for i in range(n)]
+    return refs, frames
+
+
+SIZES = {"eye": (48, 56), "mouth": (32, 52)}
+
+
+@pytest.mark.parametrize("method", ["farneback", "dis"])
+def test_the_thread_pool_gives_the_serial_loops_flows_exactly(method):
+    refs, frames = crops(7, SIZES)
+    serial = run_to_end(flows_to_reference(refs, iter(frames), len(frames), method, threads=1))
+    for threads in (2, 3):
+        pooled = run_to_end(flows_to_reference(refs, iter(frames), len(frames), method, threads=threads))
+        for name in SIZES:
+            assert np.array_equal(pooled[name], serial[name]), (method, threads, name)
+    # and the serial loop is the plain per-frame call
+    expected = (
+        DIS(refs["eye"], frames[4]["eye"]) if method == "dis" else FARNEBACK(refs["eye"], frames[4]["eye"])
+    )
+    assert np.array_equal(serial["eye"][4], expected)
+
+
+def test_progress_counts_every_frame_once_done():
+    refs, frames = crops(5, SIZES)
+    gen = flows_to_reference(refs, iter(frames), 5, "dis", threads=2)
+    done = []
+    try:
+        while True:
+            done.append(next(gen).done)
+    except StopIteration as stop:
+        assert set(stop.value) == set(SIZES)
+    assert done[-1] == 5 and done == sorted(done)
+
+
+def test_the_torch_port_on_the_cpu_matches_opencv_to_the_stated_bound():
+    refs, frames = crops(3, SIZES)
+    cv = run_to_end(flows_to_reference(refs, iter(frames), 3, "farneback", threads=1))
+    port = run_to_end(flows_to_reference(refs, iter(frames), 3, "farneback", device="cpu"))
+    for name in SIZES:
+        epe = np.hypot(*(port[name] - cv[name]).transpose(3, 0, 1, 2))
+        assert epe.mean() <= TORCH_MEAN_EPE, (name, float(epe.mean()))
+        assert np.abs(cv[name]).max() > 0.2  # there was motion to get right
+
+
+def test_torch_parameters_are_opencvs_completed_and_gamma_is_refused():
+    assert torch_params(FARNEBACK, {"winsize": 9})["winsize"] == 9
+    assert torch_params(FARNEBACK, {})["levels"] == FARNEBACK.defaults["levels"]
+    assert "gamma" not in torch_params(TVL1, {})
+    with pytest.raises(ValueError, match="gamma must be 0"):
+        torch_params(TVL1, {"gamma": 0.1})
+
+
+# --- flow method agreement between prototypes and settings ------------------------------------
+
+
+def tiny_set(method: str, params: dict) -> PrototypeSet:
+    from napari_mespot.core.regions import RegionSpec
+
+    eye = RegionSpec("eye", ("eye_outer_l", "eye_outer_r"), size=(4, 3))
+    return PrototypeSet(
+        (Prototype(1, "eye", np.ones((3, 4, 2), np.float32), 10, 1.0),), (eye,), method, params
+    )
+
+
+def test_prototypes_learnt_with_one_flow_are_refused_with_another():
+    farneback = tiny_set("farneback", {})
+    assert flow_settings(farneback, PrototypeSettings()) == ("farneback", {})
+    assert flow_settings(farneback, PrototypeSettings(flow_method="farneback")) == ("farneback", {})
+    with pytest.raises(PrototypeError, match="learnt with farneback flow, the settings ask for dis"):
+        flow_settings(farneback, PrototypeSettings(flow_method="dis"))
+    # parameters: the defaults spelt out agree; another value does not
+    assert flow_settings(farneback, PrototypeSettings(flow_params={"winsize": 15}))[0] == "farneback"
+    with pytest.raises(PrototypeError, match="winsize: learnt 15, asked 21"):
+        flow_settings(farneback, PrototypeSettings(flow_params={"winsize": 21}))
+    fast = tiny_set("dis", {"preset": "fast"})
+    assert flow_settings(fast, PrototypeSettings(flow_method="dis")) == ("dis", {"preset": "fast"})
+    with pytest.raises(PrototypeError, match="preset: learnt 'fast', asked 'medium'"):
+        flow_settings(fast, PrototypeSettings(flow_params={"preset": "medium"}))
+
+
+# --- presets and their shipped prototype files -------------------------------------------------
+
+
+def test_each_preset_names_a_shipped_set_learnt_with_its_flow():
+    assert PRESETS["paper"].shipped_prototypes == PRESETS["recommended"].shipped_prototypes == "default"
+    assert PRESETS["fast"].shipped_prototypes == "fast"
+    assert default_prototypes_path("fast").name == "fast_prototypes.npz"
+    fast, default = default_prototypes("fast"), default_prototypes()
+    assert (fast.flow_method, default.flow_method) == ("dis", "farneback")
+    assert np.isfinite(fast.thresholds()).all()  # calibrated
+    # the fast preset is recommended in every other respect
+    from dataclasses import replace
+
+    assert replace(PRESETS["fast"], shipped_prototypes="default") == PRESETS["recommended"]
+    with pytest.raises(PrototypeError, match="no shipped prototype set 'casme2'"):
+        default_prototypes_path("casme2")
+    with pytest.raises(ValueError, match="shipped_prototypes must be one of"):
+        PrototypeSettings(shipped_prototypes="casme2")
+
+
+def test_the_registered_spotter_loads_the_presets_set():
+    from napari_mespot.plugins import get_spotter
+
+    spotter = get_spotter("prototype")
+    assert spotter.load_model(None, PRESETS["fast"]).flow_method == "dis"
+    assert spotter.load_model(None, PRESETS["recommended"]).flow_method == "farneback"
+
+
+# --- devices -----------------------------------------------------------------------------------
+
+
+def test_device_resolution_per_flow_method():
+    assert resolve_device("cpu", "farneback") == ("cpu", ())
+    device, notes = resolve_device("cuda", "dis")
+    assert device == "cpu" and "dis flow has no GPU implementation" in notes[0]
+    gpu = cuda_available()
+    assert resolve_device("auto", "farneback")[0] == ("cuda" if gpu else "cpu")
+    assert resolve_device("auto", "dis") == ("cpu", ())
+    if not gpu:
+        device, notes = resolve_device("cuda", "farneback")
+        assert device == "cpu" and "no CUDA GPU is available" in notes[0]
+
+
+# --- a whole window through the spotter --------------------------------------------------------
+
+#: Small regions so the torch port on the CPU stays quick; the geometry is the paper's.
+SMALL_EYE_SIZE, SMALL_MOUTH_SIZE = (56, 48), (52, 32)
+
+
+@pytest.fixture(scope="module")
+def window_clip():
+    """12 frames of a 360×640 texture under growing smooth warps, and landmarks on frame 0 (ibug68)."""
+    from napari_mespot.core.landmarks import FaceLandmarks
+
+    ref = texture(360, 640, seed=11)
+    frames = [np.clip(ref, 0, 255).astype(np.uint8)] + [warped(ref, 0.25 * k, k) for k in range(1, 12)]
+    clip = np.stack([np.repeat(f[..., None], 3, -1) for f in frames])
+    pts = np.full((len(clip), 68, 2), 200.0, np.float32)
+    pts[:, 36], pts[:, 45] = (250.0, 150.0), (390.0, 150.0)  # outer eye corners
+    pts[:, 48], pts[:, 54] = (280.0, 280.0), (360.0, 280.0)  # mouth corners
+    pts[:, 27:30] = (320.0, 175.0)  # nose bridge
+    pts[:, 17:27] = (300.0, 120.0)
+    return clip, FaceLandmarks(pts, np.ones(len(clip), np.float32), "ibug68", "test")
+
+
+def small_prototypes(method: str) -> PrototypeSet:
+    from napari_mespot.core.regions import EYE, MOUTH
+
+    eye, mouth = (
+        replace_spec(EYE, SMALL_EYE_SIZE),
+        replace_spec(MOUTH, SMALL_MOUTH_SIZE),
+    )
+    rng = np.random.default_rng(5)
+
+    def field(spec, direction):  # a mean direction (so the curves are large) plus texture
+        h, w = spec.size[1], spec.size[0]
+        return (np.array(direction) + 0.2 * rng.normal(size=(h, w, 2))).astype(np.float32)
+
+    protos = tuple(
+        Prototype(au, spec.name, field(spec, d), 10, 1.0)
+        for au, spec, d in ((1, eye, (0.0, 1.0)), (4, eye, (1.0, 0.3)), (12, mouth, (-1.0, 0.5)))
+    )
+    return PrototypeSet(protos, (eye, mouth), method, {})
+
+
+def replace_spec(spec, size):
+    from dataclasses import replace
+
+    return replace(spec, size=size)
+
+
+def curves(clip, lm, protos, settings, device=None) -> np.ndarray:
+    from napari_mespot.core.spotters.prototype.spotter import window_matching
+
+    return run_to_end(window_matching(clip, lm, protos, 0, len(clip) - 1, settings, device=device))
+
+
+@pytest.mark.parametrize("head_motion", [False, True])
+def test_window_curves_are_the_same_on_one_thread_or_several(window_clip, head_motion):
+    clip, lm = window_clip
+    protos = small_prototypes("dis")
+    one = curves(clip, lm, protos, PrototypeSettings(threads=1, head_motion=head_motion, flow_batch=5))
+    two = curves(clip, lm, protos, PrototypeSettings(threads=2, head_motion=head_motion, flow_batch=5))
+    assert np.array_equal(one, two) and np.abs(one[:, 1:]).min() > 0
+
+
+def test_window_curves_through_the_torch_port_are_opencvs_within_the_flow_bound(window_clip):
+    clip, lm = window_clip
+    protos = small_prototypes("farneback")
+    settings = PrototypeSettings(threads=1)
+    cv = curves(clip, lm, protos, settings)
+    port = curves(clip, lm, protos, settings, device="cpu")
+    for v, p in enumerate(protos.prototypes):
+        n_px = p.field.shape[0] * p.field.shape[1]
+        bound = TORCH_MEAN_EPE * n_px * float(np.abs(p.field).max()) * np.sqrt(2)
+        assert np.abs(port[v] - cv[v]).max() <= bound, (p.label, np.abs(port[v] - cv[v]).max(), bound)
+        assert np.abs(cv[v]).max() > 10 * bound  # the curves are far from trivially within it
