@@ -22,9 +22,10 @@ from qtpy.QtWidgets import QProgressBar, QVBoxLayout, QWidget
 
 from ..core.errors import MespotError
 from ..core.progress import Progress
-from ..core.retrain import open_corrected, retrain_prototypes
+from ..core.retrain import open_corrected, retrain_prototypes, retrain_vovnet
 from ..core.spotters.base import SpotResult, Spotter, settings_from_mapping
 from ..core.spotters.prototype import PrototypeSet, PrototypeSettings
+from ..core.spotters.vovnet import FINETUNE_EPOCHS, TrainResult, finetune_settings, load_checkpoint
 from ..plugins import spotters
 from .settings_form import form_values, settings_form
 from .video_review import review_for, video_layers
@@ -57,6 +58,13 @@ def _retrain_job(session_path: str, base_path: str, out: str, min_count: int, se
     )
     prototypes.save(out)
     return out, prototypes
+
+
+@thread_worker
+def _finetune_job(session_path: str, init: str, out: str, epochs: int, device: str):
+    """Fine-tune the checkpoint ``init`` on one session's corrections (core.retrain)."""
+    settings = finetune_settings(load_checkpoint(init).window, epochs=epochs, device=device)
+    return (yield from retrain_vovnet(open_corrected([session_path]), out, init, settings))
 
 
 class SpotWidget(QWidget):
@@ -93,6 +101,10 @@ class SpotWidget(QWidget):
         self.checkpoint, self.vovnet_settings = self.model_files["vovnet"], self.forms["vovnet"]
         self.min_count = widgets.SpinBox(label="min clips per AU", value=3, min=1, max=1000)
         self.retrain_button = widgets.PushButton(text="Retrain prototypes from this video's corrections")
+        self.finetune_epochs = widgets.SpinBox(
+            label="fine-tuning epochs", value=FINETUNE_EPOCHS, min=1, max=1000
+        )
+        self.finetune_button = widgets.PushButton(text="Fine-tune VoVNet on this video's corrections")
         self.run_button = widgets.PushButton(text="Run")
         self.cancel_button = widgets.PushButton(text="Cancel", enabled=False)
         self.status = widgets.Label(value="")
@@ -104,7 +116,9 @@ class SpotWidget(QWidget):
         buttons = widgets.Container(
             widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
         )
-        retrain = widgets.Container(widgets=[self.min_count, self.retrain_button])
+        retrain = widgets.Container(
+            widgets=[self.min_count, self.retrain_button, self.finetune_epochs, self.finetune_button]
+        )
         layout = QVBoxLayout(self)
         for w in (header, *self.forms.values(), buttons):
             layout.addWidget(w.native)
@@ -116,6 +130,7 @@ class SpotWidget(QWidget):
         self.run_button.changed.connect(self.run)
         self.method_combo.changed.connect(self._method_changed)
         self.retrain_button.changed.connect(self.retrain)
+        self.finetune_button.changed.connect(self.finetune)
         self.cancel_button.changed.connect(self.cancel)
         self.viewer.layers.events.inserted.connect(lambda e: self.video_combo.reset_choices())
         self.viewer.layers.events.removed.connect(lambda e: self.video_combo.reset_choices())
@@ -130,6 +145,8 @@ class SpotWidget(QWidget):
             w.visible = name == method
         for w in (self.min_count, self.retrain_button):
             w.visible = method == "prototype"
+        for w in (self.finetune_epochs, self.finetune_button):
+            w.visible = method == "vovnet"
 
     def _model_path(self, method: str) -> str | None:
         """The chosen model file of ``method``; ``None`` while the field is empty or still shows
@@ -181,6 +198,24 @@ class SpotWidget(QWidget):
         )
         self._start(worker, self._on_retrained, f"learning prototypes from {layer.name}'s corrections …")
 
+    def finetune(self, *_: Any) -> None:
+        """Fine-tune the dock's VoVNet checkpoint on this video's corrections, next to its session
+        file, on the device of the VoVNet settings.
+
+        The new checkpoint becomes the dock's, so the next Run uses it and the Compare dock can
+        set its run beside the old one's.
+        """
+        prepared = self._prepare(self.vovnet_settings, self.spotters["vovnet"].settings)
+        if prepared is None:
+            return
+        layer, review, settings = prepared
+        session = review.session.path
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = session.with_name(f"{layer.name}.vovnet-{stamp}.pt")
+        init = self._model_path("vovnet") or str(self.spotters["vovnet"].default_model_path())
+        worker = _finetune_job(str(session), init, str(out), self.finetune_epochs.value, settings.device)
+        self._start(worker, self._on_finetuned, f"fine-tuning VoVNet on {layer.name}'s corrections …")
+
     def _start(self, worker, on_result, message: str) -> None:
         self._outcome = "cancelled"
         self.worker = worker
@@ -188,7 +223,7 @@ class SpotWidget(QWidget):
         worker.returned.connect(on_result)
         worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_finished)
-        for button in (self.run_button, self.retrain_button):
+        for button in (self.run_button, self.retrain_button, self.finetune_button):
             button.enabled = False
         self.cancel_button.enabled = True
         self.status.value = message
@@ -227,13 +262,25 @@ class SpotWidget(QWidget):
         self._outcome = "done"
         show_info(message)
 
+    def _on_finetuned(self, result: TrainResult) -> None:
+        self.checkpoint.value = result.checkpoint
+        before = result.init["val_total"] if result.init else float("nan")
+        message = (
+            f"new checkpoint {result.checkpoint.name}: validation loss {before:.3f} → "
+            f"{result.best_val_loss:.3f} "
+            f"(epoch {result.best_epoch} of {len(result.history)}); the next Run uses it"
+        )
+        self.status.value = message
+        self._outcome = "done"
+        show_info(message)
+
     def _on_error(self, exc: Exception) -> None:
         self._outcome = "failed"
         self.status.value = f"failed: {exc}"
         show_error(f"Spotting failed: {exc}")
 
     def _on_finished(self) -> None:
-        self.run_button.enabled = self.retrain_button.enabled = True
+        self.run_button.enabled = self.retrain_button.enabled = self.finetune_button.enabled = True
         self.cancel_button.enabled = False
         if self._outcome == "cancelled":
             self.status.value = "cancelled"

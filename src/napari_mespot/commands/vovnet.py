@@ -261,11 +261,11 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         gen = train(folder_videos, args.out, config, data, settings, init=init, **options)
     result = drive(gen, "fine-tuning" if init else "training", args.quiet)
-    print(training_summary(result, load_checkpoint(result.checkpoint).meta.get("init")))
+    print(training_summary(result))
     return 0
 
 
-def training_summary(result, init: dict | None) -> str:
+def training_summary(result) -> str:
     """One paragraph on what a training run wrote; with the starting point when fine-tuned."""
     last = result.history[-1]
     text = (
@@ -274,15 +274,11 @@ def training_summary(result, init: dict | None) -> str:
         f"thresholds ME {result.thresholds['me']:.2f} MaE {result.thresholds['mae']:.2f}); "
         f"loss curve {result.loss_plot}"
     )
-    if init:
-        kept = (
-            "kept the starting weights (no epoch lowered the validation loss)"
-            if result.best_epoch == 0
-            else f"best val loss {min(h['val_total'] for h in result.history):.4f}"
-        )
+    if result.init:
+        kept = " (no epoch lowered it: the starting weights were kept)" if result.best_epoch == 0 else ""
         text += (
-            f"\nfine-tuned from {init['checkpoint']} (sha256 {init['sha256'][:12]}…): "
-            f"val loss before {init['val_total']:.4f}, {kept}"
+            f"\nfine-tuned from {result.init['checkpoint']} (sha256 {result.init['sha256'][:12]}…): "
+            f"val loss {result.init['val_total']:.4f} before, {result.best_val_loss:.4f} kept{kept}"
         )
     return text
 

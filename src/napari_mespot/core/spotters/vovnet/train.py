@@ -58,6 +58,15 @@ class TrainResult:
     thresholds: dict[str, float]
     val_videos: tuple[str, ...]
     loss_plot: Path | None = None
+    #: When fine-tuned: the starting checkpoint (file, SHA-256) and its losses before any step.
+    init: dict[str, Any] | None = None
+
+    @property
+    def best_val_loss(self) -> float:
+        """Validation loss of the weights kept (epoch 0: the starting checkpoint's)."""
+        if self.best_epoch == 0 and self.init is not None:
+            return float(self.init["val_total"])
+        return next(h["val_total"] for h in self.history if h["epoch"] == self.best_epoch)
 
 
 def load_features(
@@ -398,7 +407,7 @@ def train(
     ckpt.thresholds = choose_thresholds(ckpt, *sub(val_idx), device)
     save_checkpoint(out, ckpt)
     plot = save_loss_plot(out.with_suffix(".loss.png"), history)
-    return TrainResult(out, history, best[1], ckpt.thresholds, val_names, plot)
+    return TrainResult(out, history, best[1], ckpt.thresholds, val_names, plot, init_record)
 
 
 @dataclass
