@@ -379,7 +379,7 @@ def test_prototype_paper_protocol_end_to_end(trees, tmp_path, capsys):
     assert report["results"]["overall"]["n_gt"] == 9
     assert report["paper"]["table3"]["overall"]["f1"] == 0.4162
     spotter = report["config"]["spot_settings"]  # the paper's preset unless told otherwise
-    assert (spotter["boundaries"], spotter["head_motion"], spotter["window_s"]) == ("peak-points", False, 7.0)
+    assert (spotter["boundaries"], spotter["head_motion"], spotter["window_s"]) == ("peak-points", "off", 7.0)
     assert {"python", "numpy", "napari-mespot"} <= report["versions"].keys()
     thresholds = json.loads((out / "thresholds.json").read_text())
     assert sorted(thresholds) == ["s15", "s16", "s17"]

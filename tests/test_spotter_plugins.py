@@ -162,15 +162,20 @@ def test_unknown_spotters_are_refused_by_name():
 
 def test_settings_with_reads_each_value_as_its_field_type():
     from napari_mespot.core.spotters.prototype import PrototypeSettings
-    from napari_mespot.core.spotters.vovnet.settings import SpotSettings
+    from napari_mespot.core.spotters.vovnet.settings import DataSettings, SpotSettings
 
     base = PrototypeSettings()
-    changed = settings_with(base, ["window_s=3.5", "lowpass_order=4", "head_motion=yes", "flow_method=dis"])
-    assert (changed.window_s, changed.lowpass_order, changed.head_motion) == (3.5, 4, True)
+    changed = settings_with(
+        base, ["window_s=3.5", "lowpass_order=4", "head_motion=similarity", "flow_method=dis"]
+    )
+    assert (changed.window_s, changed.lowpass_order, changed.head_motion) == (3.5, 4, "similarity")
     assert changed.flow_method == "dis" and settings_with(changed, ["flow_method=none"]).flow_method is None
     assert settings_with(SpotSettings(), ['thresholds={"me": 0.4}']).thresholds == {"me": 0.4}
+    assert settings_with(DataSettings(), ["flow=no"]).flow is False
     with pytest.raises(ValueError, match="expected true or false"):
-        settings_with(base, ["head_motion=maybe"])
+        settings_with(DataSettings(), ["flow=maybe"])
+    with pytest.raises(ValueError, match="head_motion must be one of"):
+        settings_with(base, ["head_motion=yes"])  # a mode now, no longer a switch
     with pytest.raises(ValueError, match="expected FIELD=VALUE"):
         settings_with(base, ["window_s"])
 
