@@ -198,3 +198,128 @@ def test_key_edits_are_autosaved_to_the_session(docks, qtbot):
     saved = json.loads(actions_for(viewer).review.session.path.read_text(encoding="utf-8"))
     assert [entry["action"] for entry in saved["log"]] == ["accept"]
     assert saved["log"][0]["origin"] == f"{MACHINE}/c1"
+
+
+# -- the keys from the start, without a review dock ----------------------------------------------
+
+CANDIDATES = (
+    Interval(60, 70, "me", apex=64, source="prototype", id="c1"),
+    Interval(120, 180, "mae", apex=140, source="prototype", id="c2"),
+)
+
+
+@pytest.fixture
+def sample_copy(tmp_path):
+    """The synthetic sample clip, copied so its session sidecar lies beside it in a temp folder."""
+    import shutil
+
+    from napari_mespot.core.samples import SYNTHETIC_VIDEO, sample_path
+
+    return Path(shutil.copy(sample_path(SYNTHETIC_VIDEO), tmp_path / "clip.mp4"))
+
+
+def press_on_canvas(viewer, qtbot, *keys) -> None:
+    canvas = viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()
+    for key in keys:
+        qtbot.keyClick(canvas, *key) if isinstance(key, tuple) else qtbot.keyClick(canvas, key)
+
+
+def test_keys_work_on_a_restored_session_with_no_dock_open(make_napari_viewer_proxy, qtbot, sample_copy):
+    from napari_mespot.core.session import ReviewSession
+    from napari_mespot.core.video import open_video
+
+    with open_video(sample_copy) as video:  # an earlier napari session spotted this video
+        session = ReviewSession.open(video)
+        session.model.add_track(MACHINE, CANDIDATES, run=MACHINE)
+        session.save()
+    viewer = make_napari_viewer_proxy(show=True)
+    layer = viewer.open(str(sample_copy), plugin="napari-mespot")[0]
+    viewer.dims.set_current_step(0, 0)
+    assert not viewer.window.dock_widgets  # no review dock (nor any other) is open
+
+    press_on_canvas(viewer, qtbot, Qt.Key.Key_N, Qt.Key.Key_A, Qt.Key.Key_N, Qt.Key.Key_R)
+
+    model = review_for(layer).model
+    assert model.decision_for(MACHINE, "c1").status == "accepted"
+    assert model.decision_for(MACHINE, "c2").status == "rejected"
+    assert frame(viewer) == 120
+    saved = json.loads(session.path.read_text(encoding="utf-8"))
+    assert [entry["action"] for entry in saved["log"]] == ["accept", "reject"]
+
+
+def test_keys_bind_when_a_review_appears_for_a_hand_added_layer(make_napari_viewer_proxy, qtbot, sample_copy):
+    """A video layer napari-mespot's reader never saw (a script's ``add_image``) gets the keys
+    once a track is made for it: before, N is not a viewer key at all."""
+    from napari.utils.key_bindings import coerce_keybinding
+
+    from napari_mespot.core.video import open_video
+
+    viewer = make_napari_viewer_proxy(show=True)
+    layer = viewer.add_image(open_video(sample_copy), rgb=True, contrast_limits=[0, 255])
+    assert coerce_keybinding("N") not in viewer.keymap
+    review_for(layer).model.add_track(MACHINE, CANDIDATES, run=MACHINE)
+    viewer.dims.set_current_step(0, 100)
+
+    press_on_canvas(viewer, qtbot, Qt.Key.Key_N, Qt.Key.Key_T)
+
+    assert review_for(layer).model.decision_for(MACHINE, "c2").type == "me"  # T: MaE → ME
+
+
+def test_several_docks_share_one_binding(make_napari_viewer_proxy, qtbot):
+    from napari_mespot._widgets.interval_table import IntervalTableWidget
+
+    viewer = make_napari_viewer_proxy(show=True)
+    layer = viewer.open_sample("napari-mespot", "synthetic_face")[0]
+    actions = actions_for(viewer)
+    bound = dict(viewer.keymap)
+    for dock in (TimelineWidget(viewer), IntervalTableWidget(viewer), ReviewKeysWidget(viewer)):
+        viewer.window.add_dock_widget(dock)
+        assert dock.actions is actions
+    assert actions_for(viewer) is actions and dict(viewer.keymap) == bound
+    assert len(bound) == len(SHORTCUTS)
+    review_for(layer).model.add_track(MACHINE, CANDIDATES, run=MACHINE)
+    viewer.dims.set_current_step(0, 0)
+    press_on_canvas(viewer, qtbot, Qt.Key.Key_N)
+    assert review_for(layer).model.selection == (MACHINE, "c1")  # one step, not one per dock
+
+
+def test_review_keys_take_no_key_napari_uses(make_napari_viewer_proxy):
+    """With an image layer active, none of napari's active keys is a review key, and binding
+    ours changes none of napari's."""
+    import numpy as np
+    from napari.utils.key_bindings import coerce_keybinding
+
+    viewer = make_napari_viewer_proxy()
+    viewer.add_image(np.zeros((5, 8, 8), np.uint8))
+    handler = viewer.window._qt_viewer._key_map_handler
+    napari_keys = dict(handler.active_keymap)
+    ours = {coerce_keybinding(s.napari_key) for s in SHORTCUTS}
+    assert napari_keys and not ours & set(napari_keys)
+    actions_for(viewer)
+    after = handler.active_keymap
+    assert set(after) == set(napari_keys) | ours
+    assert all(after[key].__func__ is napari_keys[key].__func__ for key in napari_keys)
+
+
+def test_a_key_bound_by_someone_else_is_left_to_them(make_napari_viewer_proxy, qtbot, sample_copy):
+    viewer = make_napari_viewer_proxy()
+    calls = []
+    viewer.bind_key("T", lambda v: calls.append("theirs"))
+    layer = viewer.open(str(sample_copy), plugin="napari-mespot")[0]
+    review_for(layer).model.add_track(MACHINE, CANDIDATES, run=MACHINE)
+    actions = actions_for(viewer)
+    assert [s.key for s in actions.unbound] == ["T"]
+    handler = viewer.window._qt_viewer._key_map_handler
+    handler.press_key("T")
+    assert calls == ["theirs"]
+    viewer.dims.set_current_step(0, 0)
+    handler.press_key("N")
+    assert review_for(layer).model.selection == (MACHINE, "c1")
+    # The review panel says so, and the key still works there.
+    panel = ReviewKeysWidget(viewer)
+    table = panel.findChild(QTableWidget)
+    row = [s.key for s in SHORTCUTS].index("T")
+    assert "the viewer already uses this key" in table.item(row, 1).text()
+    qtbot.keyClick(panel, Qt.Key.Key_T)
+    assert review_for(layer).model.decision_for(MACHINE, "c1").type == "mae"

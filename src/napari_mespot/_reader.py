@@ -36,8 +36,12 @@ def video_layer_data(source: VideoSource, name: str | None = None, **metadata) -
     """The (data, kwargs, 'image') tuple of one lazy video layer.
 
     Contrast limits are given so napari does not decode frames to estimate them, and
-    ``multiscale=False`` so it does not probe the source for pyramid levels.
+    ``multiscale=False`` so it does not probe the source for pyramid levels. The review keys are
+    bound in the viewer the layer goes to, so they work before any review dock is open.
     """
+    from ._widgets.video_review import enable_review_keys
+
+    enable_review_keys()
     path = Path(source.path)
     kwargs = {
         "name": name or (path.stem if path.is_file() else path.name),

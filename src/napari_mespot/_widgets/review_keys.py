@@ -8,6 +8,12 @@ it is a video, else the one last used) and on the model's selection.
 
 A refused edit (:class:`~napari_mespot.core.review.ReviewError`) becomes a message in napari's
 status bar and in the docks, never an exception in the event loop.
+
+The keys are bound on the viewer once, by :func:`actions_for`, as soon as there is something to
+review — no review dock needs to be open (see :func:`.video_review.enable_review_keys`). They
+never take a key from napari: a key that napari's viewer keymap or another plugin (or a
+script) already binds on the viewer is left alone (and listed in :attr:`ReviewActions.unbound`);
+a layer's own keys (e.g. a Points layer's ``A``) win while that layer is the active one.
 """
 
 from __future__ import annotations
@@ -120,9 +126,8 @@ class ReviewActions:
         viewer.layers.events.inserted.connect(self._follow_layers)
         viewer.layers.events.removed.connect(self._follow_layers)
         viewer.layers.selection.events.active.connect(self._follow_layers)
-        for shortcut in SHORTCUTS:
-            viewer.bind_key(shortcut.napari_key, self._napari_callback(shortcut), overwrite=True)
-        self._follow_layers()
+        #: Shortcuts not bound on the viewer because napari (or the user, or a plugin) binds the key.
+        self.unbound = self._bind_keys(viewer)
 
     @property
     def viewer(self) -> napari.Viewer:
@@ -176,6 +181,24 @@ class ReviewActions:
             getattr(self, shortcut.action)(*shortcut.args)
         except MespotError as exc:
             self.message(str(exc))
+
+    def _bind_keys(self, viewer: napari.Viewer) -> tuple[Shortcut, ...]:
+        """Bind every shortcut on ``viewer`` whose key is free there; the others are returned."""
+        from napari.utils.key_bindings import coerce_keybinding
+
+        taken = taken_keys(viewer)
+        unbound = []
+        for shortcut in SHORTCUTS:
+            if coerce_keybinding(shortcut.napari_key) in taken:
+                unbound.append(shortcut)
+                continue
+            viewer.bind_key(shortcut.napari_key, self._napari_callback(shortcut))
+        if unbound:
+            log.warning(
+                "review keys left to napari: %s (they work in the review docks)",
+                ", ".join(s.key for s in unbound),
+            )
+        return tuple(unbound)
 
     def _napari_callback(self, shortcut: Shortcut):
         def callback(viewer: Any) -> None:
@@ -328,6 +351,17 @@ class ReviewActions:
         self.seek(frame if current.onset <= frame <= current.offset else current.onset)
 
 
+def taken_keys(viewer: napari.Viewer) -> set:
+    """The keys bound on ``viewer`` before ours — its own keymap (a script's, another plugin's)
+    and napari's viewer keymaps (the class keymaps of its type) — as napari ``KeyBinding``s.
+
+    The user's keymap needs no check: napari consults it before every other one.
+    """
+    maps = [viewer.keymap]
+    maps += [cls.class_keymap for cls in type(viewer).__mro__ if hasattr(cls, "class_keymap")]
+    return {key for keymap in maps for key in keymap}
+
+
 _ACTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -336,8 +370,9 @@ def actions_for(viewer: napari.Viewer) -> ReviewActions:
     viewer = unwrap(viewer)
     actions = _ACTIONS.get(viewer)
     if actions is None:
-        actions = ReviewActions(viewer)
-        _ACTIONS[viewer] = actions
+        actions = _ACTIONS[viewer] = ReviewActions(viewer)
+        # Only now: following a layer creates its review state, which asks for these actions.
+        actions._follow_layers()
     return actions
 
 
@@ -390,8 +425,13 @@ class ReviewKeysWidget(QWidget):
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
-        layout.addWidget(QLabel("<b>Shortcuts</b> (in the viewer and in every review dock)"))
-        layout.addWidget(self._help_table())
+        hint = QLabel(
+            "<b>Shortcuts</b> — in the viewer as soon as a video is open (no dock needed), "
+            "and in every review dock"
+        )
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        layout.addWidget(self._help_table(self.actions.unbound))
 
         events = self.actions.events
         events.review_changed.connect(self._set_review)
@@ -400,12 +440,16 @@ class ReviewKeysWidget(QWidget):
         self._set_review(self.actions.review)
 
     @staticmethod
-    def _help_table() -> QTableWidget:
+    def _help_table(unbound: tuple[Shortcut, ...]) -> QTableWidget:
+        """Every shortcut; one whose key this viewer already uses says where it still works."""
         table = QTableWidget(len(SHORTCUTS), 2)
         table.setHorizontalHeaderLabels(["key", "action"])
         for row, shortcut in enumerate(SHORTCUTS):
+            text = shortcut.help
+            if shortcut in unbound:
+                text += " (the viewer already uses this key: press it in a review dock)"
             table.setItem(row, 0, QTableWidgetItem(shortcut.key))
-            table.setItem(row, 1, QTableWidgetItem(shortcut.help))
+            table.setItem(row, 1, QTableWidgetItem(text))
         table.verticalHeader().setVisible(False)
         table.horizontalHeader().setStretchLastSection(True)
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
