@@ -252,3 +252,19 @@ def test_window_curves_through_the_torch_port_are_opencvs_within_the_flow_bound(
         bound = TORCH_MEAN_EPE * n_px * float(np.abs(p.field).max()) * np.sqrt(2)
         assert np.abs(port[v] - cv[v]).max() <= bound, (p.label, np.abs(port[v] - cv[v]).max(), bound)
         assert np.abs(cv[v]).max() > 10 * bound  # the curves are far from trivially within it
+
+
+def test_a_translations_field_in_region_pixels_is_the_mapped_motion():
+    """The constant-field shortcut for translations gives R(S(R⁻¹q)) − q at every pixel q."""
+    from napari_mespot.core.head_motion import region_motion_field
+    from napari_mespot.core.regions import RegionTransform
+
+    region = RegionTransform("eye", np.array([[1.4, 0.2, -300.0], [-0.2, 1.4, -90.0]]), (28, 24))
+    motion = np.array([[1.0, 0.0, 2.5], [0.0, 1.0, -1.25]])
+    ys, xs = np.mgrid[0:24, 0:28].astype(np.float64)
+    q = np.stack([xs, ys], -1)
+    r_lin, r_t = region.matrix[:, :2], region.matrix[:, 2]
+    image = (q - r_t) @ np.linalg.inv(r_lin).T  # R⁻¹q
+    moved = image + motion[:, 2]  # S
+    expected = moved @ r_lin.T + r_t - q  # R(·) − q
+    np.testing.assert_allclose(region_motion_field(motion, region), expected, atol=1e-5)
