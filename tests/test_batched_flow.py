@@ -268,3 +268,16 @@ def test_a_translations_field_in_region_pixels_is_the_mapped_motion():
     moved = image + motion[:, 2]  # S
     expected = moved @ r_lin.T + r_t - q  # R(·) − q
     np.testing.assert_allclose(region_motion_field(motion, region), expected, atol=1e-5)
+
+
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA GPU here: GPU path not tested")
+def test_window_curves_on_the_gpu_are_opencvs_within_the_flow_bound(window_clip):
+    clip, lm = window_clip
+    protos = small_prototypes("farneback")
+    settings = PrototypeSettings(threads=1)
+    cv = curves(clip, lm, protos, settings)
+    gpu = curves(clip, lm, protos, settings, device="cuda")
+    for v, p in enumerate(protos.prototypes):
+        n_px = p.field.shape[0] * p.field.shape[1]
+        bound = TORCH_MEAN_EPE * n_px * float(np.abs(p.field).max()) * np.sqrt(2)
+        assert np.abs(gpu[v] - cv[v]).max() <= bound, p.label
