@@ -5,20 +5,22 @@ Two models (``HEAD_MOTION_MODES``, besides ``off``):
 - ``translation``: the nose bridge moves with no AU the spotter looks at, so the median
   displacement of its pixels (robust to flow outliers) is head motion; it is subtracted
   uniformly from every region's flow — what the MEGC-winning optical-flow spotters do.
-- ``similarity``: the head's rotation + uniform scale + translation from the reference frame to
-  the later frame, fitted robustly (least median of squares) on the rigid landmarks
-  (:data:`RIGID_POINTS`) of both frames, is undone *before* the flow: the later frame's regions
-  are cut where the head carried them (:func:`registered`), so the flow compares the face in
-  the same pose; the small translation the landmarks leave (their jitter) is then measured on
-  the nose bridge's flow and subtracted as in ``translation``.
+- ``similarity``: the later frame's regions are first cut where the head carried them, by a
+  similarity fitted on the rigid Face Mesh landmarks of both frames (:func:`landmark_motion`,
+  :func:`registered`), so the flow only sees what that rough registration leaves; a rotation +
+  uniform scale + translation is then fitted robustly (least median of squares) to the flow
+  of all the regions together (:func:`residual_similarity`), and the displacement it gives each
+  region pixel is subtracted.
 
-Why the second, and why register rather than subtract: a synthetic head shake turns the head
-as it shifts it, and on development videos (seed 3000) the shakes' false alarms outlived the
-translation removal. Subtracting the shake's *exact* rigid displacement field after the flow
-left residues as large (the Farneback flow of a magnified region moving 8–15 px is itself
-wrong), and a similarity fitted to the small nose-bridge patch's flow made them larger (too
-short a lever arm for rotation and scale). Cutting the later frame where the head went gave the
-smallest residues: the flow is left only a small motion, which it measures well.
+Why, from development videos (seed 3000, head shakes): the shakes' false alarms outlived the
+translation removal. Subtracting even the shake's *exact* rigid displacement field after the
+flow left residues as large (Farneback's flow of a magnified region moving 8–15 px is itself
+wrong), so the frame is registered before the flow. The landmarks alone are too noisy for it
+(their jitter, ~0.5 px a point, tilts and scales whole regions by as much as an AU moves:
+false alarms everywhere), and a similarity fitted to the small nose-bridge patch's flow has
+too short a lever arm for rotation and scale. The regions' own flow spans the face and
+measures the small motion left after registration well; an AU moves a minority of its
+pixels, which the robust fit leaves out.
 
 A motion is a 2×3 matrix ``S`` (OpenCV's convention) in image coordinates, mapping a point p of
 the reference frame to where it is in the later frame, ``S @ (x, y, 1)``. Regions are affine
@@ -27,6 +29,8 @@ then carried into a region.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -51,7 +55,10 @@ RIGID_POINTS: dict[str, tuple[int, ...]] = {
     ),
 }
 #: LMedS inlier bound (image px) for the landmark similarity: about the landmarks' jitter.
-_FIT_TOLERANCE_PX = 1.0
+_LANDMARK_TOLERANCE_PX = 1.0
+#: Region pixels sampled for the residual similarity: every ``_FIT_STRIDE``-th in x and y
+#: (flow is smooth over several pixels, so denser samples add time, not information).
+_FIT_STRIDE = 8
 
 
 def head_motion_mode(value: bool | str) -> str:
@@ -88,9 +95,31 @@ def landmark_motion(landmarks: FaceLandmarks, reference: int, frame: int) -> np.
         src[index].astype(np.float32),
         dst[index].astype(np.float32),
         method=cv2.LMEDS,
-        ransacReprojThreshold=_FIT_TOLERANCE_PX,
+        ransacReprojThreshold=_LANDMARK_TOLERANCE_PX,
     )
     return None if motion is None else motion.astype(np.float64)
+
+
+def residual_similarity(
+    flows: Mapping[str, np.ndarray], regions: Mapping[str, RegionTransform]
+) -> np.ndarray:
+    """The similarity (2×3, image coordinates) that best explains the region flows
+    (``flows[name]`` (h, w, 2) in ``regions[name]`` pixels) taken together, robust to the
+    minority of pixels an AU moves (LMedS, OpenCV); the identity when the fit fails."""
+    import cv2
+
+    src, dst = [], []
+    for name, flow in flows.items():
+        t = regions[name]
+        h, w = flow.shape[:2]
+        ys, xs = np.mgrid[_FIT_STRIDE // 2 : h : _FIT_STRIDE, _FIT_STRIDE // 2 : w : _FIT_STRIDE]
+        q = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
+        src.append(t.to_image(q))
+        dst.append(t.to_image(q + flow[ys.ravel(), xs.ravel()]))
+    motion, _ = cv2.estimateAffinePartial2D(
+        np.concatenate(src).astype(np.float32), np.concatenate(dst).astype(np.float32), method=cv2.LMEDS
+    )
+    return np.eye(2, 3) if motion is None else motion.astype(np.float64)
 
 
 def registered(region: RegionTransform, motion: np.ndarray) -> RegionTransform:

@@ -6,10 +6,10 @@ flow is computed from the reference crop to each later crop.
 
 Head-motion compensation follows the MEGC-winning optical-flow spotters: the nose bridge is
 rigid, so its flow is head motion only; its median displacement is carried into each region's
-pixels (the regions are scaled differently) and subtracted. With ``similarity`` the head's
-rotation, scale and translation, fitted on the rigid landmarks of both frames, are undone
-first by cutting the later frame where the head carried each region; the nose-bridge
-translation then removes what the landmarks leave. See :mod:`.head_motion` for why.
+pixels (the regions are scaled differently) and subtracted. With ``similarity`` the later
+frame is instead cut where the head carried each region (a similarity fitted on the rigid
+landmarks of both frames), and the rotation, scale and translation left in the region flows
+are fitted robustly and subtracted. See :mod:`.head_motion` for why.
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ import numpy as np
 
 from .batched_flow import flows_to_reference
 from .flow import FlowMethod, get_method, to_gray
-from .head_motion import head_motion_mode, landmark_motion, registered, remove_head_motion, translation_motion
+from .head_motion import (
+    head_motion_mode,
+    landmark_motion,
+    registered,
+    remove_head_motion,
+    residual_similarity,
+    translation_motion,
+)
 from .landmarks import FaceLandmarks, FrameSource
 from .progress import Progress
 from .regions import EYE, MOUTH, NOSE, RegionSpec, RegionTransform, face_regions
@@ -47,25 +54,30 @@ def region_flows_pair(
     transforms: Mapping[str, RegionTransform],
     method: str | FlowMethod = "farneback",
     nose: RegionTransform | None = None,
+    head_motion: str = "translation",
     motion: np.ndarray | None = None,
     **params: Any,
 ) -> dict[str, np.ndarray]:
     """Flow of each region from frame ``ref`` to frame ``img`` (full frames, regions cut here).
 
-    ``motion`` (2×3, image coordinates; e.g. :func:`~.head_motion.landmark_motion`) is a known
-    head motion from ``ref`` to ``img``, undone by cutting ``img``'s regions where the head
-    went. With ``nose`` (the nose-bridge transform) the remaining head translation is
-    subtracted from every region.
+    ``head_motion``: with ``translation`` and ``nose`` (the nose-bridge transform) the nose
+    bridge's translation is subtracted from every region; with ``similarity``, ``img``'s regions
+    are cut where ``motion`` (2×3, image coordinates, e.g. :func:`~.head_motion.landmark_motion`;
+    none: where they are) carried them and the similarity left in the flows is subtracted.
     """
     m = get_method(method)
+    mode = head_motion_mode(head_motion)
     ref_gray, img_gray = to_gray(ref), to_gray(img)
-
-    def cut(t: RegionTransform) -> np.ndarray:
-        return (t if motion is None else registered(t, motion)).warp(img_gray)
-
-    out = {name: m(t.warp(ref_gray), cut(t), **params) for name, t in transforms.items()}
-    if nose is not None:
-        shift = translation_motion(m(nose.warp(ref_gray), cut(nose), **params), nose)
+    if mode == "similarity":
+        cuts = transforms if motion is None else {n: registered(t, motion) for n, t in transforms.items()}
+        out = {
+            name: m(t.warp(ref_gray), cuts[name].warp(img_gray), **params) for name, t in transforms.items()
+        }
+        residual = residual_similarity(out, transforms)
+        return {name: remove_head_motion(f, transforms[name], residual) for name, f in out.items()}
+    out = {name: m(t.warp(ref_gray), t.warp(img_gray), **params) for name, t in transforms.items()}
+    if nose is not None and mode == "translation":
+        shift = translation_motion(m(nose.warp(ref_gray), nose.warp(img_gray), **params), nose)
         out = {name: remove_head_motion(f, transforms[name], shift) for name, f in out.items()}
     return out
 
@@ -105,9 +117,10 @@ def window_region_flows(
     """Region flows from frame ``reference`` to each of ``frames`` (regions fitted on ``reference``).
 
     ``head_motion`` is the compensation: ``off``, ``translation`` or ``similarity`` (a bool is
-    the former switch: ``True`` is ``translation``; see :mod:`.head_motion`); the translation is
-    measured on ``nose_spec``'s region, the similarity on the landmarks of both frames (a frame
-    without landmarks gets the translation only).
+    the former switch: ``True`` is ``translation``; see :mod:`.head_motion`). ``translation``
+    measures the head's translation on ``nose_spec``'s region; ``similarity`` cuts each frame
+    where the landmarks say the head went (a frame without landmarks: where it is) and removes
+    the similarity left in the region flows.
 
     Frames are decoded in order, each converted to grey once and cut into every region (and the
     nose bridge); :func:`.batched_flow.flows_to_reference` computes the flows — OpenCV on
@@ -120,11 +133,11 @@ def window_region_flows(
     specs = tuple(specs)
     m = get_method(method)
     mode = head_motion_mode(head_motion)
-    compensate = mode != "off"
-    fitted = face_regions(landmarks, reference, (*specs, nose_spec) if compensate else specs)
+    nosed = mode == "translation"
+    fitted = face_regions(landmarks, reference, (*specs, nose_spec) if nosed else specs)
     ref_gray = to_gray(video[reference])
     ref_crops = {name: t.warp(ref_gray) for name, t in fitted.items()}
-    nose = fitted.pop(nose_spec.name) if compensate else None
+    nose = fitted.pop(nose_spec.name) if nosed else None
     index = np.asarray(frames, dtype=np.int64)
     if len(index) == 0:
         empty = {name: np.empty((0, t.size[1], t.size[0], 2), np.float32) for name, t in fitted.items()}
@@ -140,6 +153,9 @@ def window_region_flows(
             }
 
     def finish(flows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if mode == "similarity":
+            residual = residual_similarity(flows, fitted)
+            return {name: remove_head_motion(f, fitted[name], residual) for name, f in flows.items()}
         if nose is None:
             return flows
         shift = translation_motion(flows.pop(nose_spec.name), nose)
