@@ -220,3 +220,31 @@ def test_a_registered_spotter_runs_the_loso_protocol_with_its_fixed_model(energy
         "15_0101": [(20, 29)],
         "16_0101": [(35, 44)],
     }
+
+
+def test_a_plugin_spotters_presets_are_chosen_by_name_on_the_cli():
+    from napari_mespot.cli import build_parser
+    from napari_mespot.commands.spot import spot_settings
+    from napari_mespot.core.errors import MespotError
+
+    strict, sensitive = EnergySettings(factor=8.0), EnergySettings(factor=2.0, min_frames=1)
+    spotter = Spotter(
+        settings=EnergySettings,
+        spot=print,
+        load_model=print,
+        presets={"strict": strict, "sensitive": sensitive},
+        default_preset="strict",
+    )
+
+    def settings(*options):
+        return spot_settings(
+            build_parser().parse_args(["spot", "v.mp4", "--out", "o.csv", *options]), spotter
+        )
+
+    assert settings() == strict
+    assert settings("--preset", "sensitive") == sensitive
+    assert settings("--preset", "sensitive", "--set", "floor=5") == EnergySettings(2.0, 5.0, 1)
+    with pytest.raises(
+        MespotError, match=r"no preset 'fast' for this method \(its presets: strict, sensitive\)"
+    ):
+        settings("--preset", "fast")

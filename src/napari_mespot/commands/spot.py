@@ -33,8 +33,9 @@ def add_spot_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("spotter settings (each overrides the preset)")
     g.add_argument(
         "--preset",
-        choices=tuple(PRESETS),
-        help="prototype method: paper: the paper's settings; recommended (default): plus interval "
+        metavar="NAME",
+        help=f"one of the method's presets (prototype: {', '.join(PRESETS)}; a plugin's are checked "
+        "when it runs). prototype: paper: the paper's settings; recommended (default): plus interval "
         "boundaries at the motion's start and end, and head-motion compensation; fast: recommended "
         "with the shipped DIS-flow prototypes (several times faster)",
     )
