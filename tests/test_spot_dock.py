@@ -180,3 +180,57 @@ def test_a_plugin_spotter_is_offered_and_runs_from_the_dock(
     assert [(iv.onset, iv.offset, iv.type) for iv in result.intervals] == [(20, 29, "mae")]
     assert review_for(layer).model.tracks["energy 1"].read_only
     assert dock.status.value.startswith("energy 1: 1 intervals")
+
+
+def test_a_preset_fills_the_form_and_a_run_gets_its_values(make_napari_viewer_proxy):
+    from dataclasses import replace
+
+    from napari_mespot.core.spotters.prototype import PRESETS
+
+    viewer = make_napari_viewer_proxy()
+    viewer.open_sample("napari-mespot", "synthetic_face")
+    dock = SpotWidget(viewer)
+    combo = dock.preset_combos["prototype"]
+    assert combo.value == "paper" and "vovnet" not in dock.preset_combos  # where the dock always started
+    assert dock._prepare("prototype")[2] == PRESETS["paper"]
+    combo.value = "recommended"
+    assert dock.settings.boundaries.value == "valleys"
+    assert dock._prepare("prototype")[2] == PRESETS["recommended"]
+    dock.settings.window_s.value = 5.0
+    assert dock._prepare("prototype")[2] == replace(PRESETS["recommended"], window_s=5.0)
+
+
+def test_a_presets_fields_the_form_leaves_out_still_reach_the_run(make_napari_viewer_proxy):
+    """A plugin whose preset sets a field its form hides: the run gets the preset's value."""
+    from energy_plugin import EnergySettings, energy_spotter
+    from napari_mespot.core.spotters.base import Spotter
+    from napari_mespot.plugins import SpotterInfo, hookimpl, plugin_manager
+
+    base = energy_spotter()
+    spotter = Spotter(
+        settings=EnergySettings,
+        spot=base.spot,
+        load_model=base.load_model,
+        presets={"loose": EnergySettings(factor=2.0), "high floor": EnergySettings(floor=9.0)},
+        default_preset="loose",
+        hidden=("floor",),
+    )
+
+    class Plugin:
+        @hookimpl
+        def mespot_spotters(self):
+            return [SpotterInfo("energy-presets", "energy with presets", lambda: spotter)]
+
+    plugin_manager().register(Plugin(), name="energy-presets")
+    try:
+        viewer = make_napari_viewer_proxy()
+        viewer.open_sample("napari-mespot", "synthetic_face")
+        dock = SpotWidget(viewer)
+    finally:
+        plugin_manager().unregister(name="energy-presets")
+    form = dock.forms["energy-presets"]
+    assert dock.preset_combos["energy-presets"].value == "loose" and form.factor.value == 2.0
+    assert "floor" not in [w.name for w in form]
+    dock.preset_combos["energy-presets"].value = "high floor"
+    form.min_frames.value = 4
+    assert dock._prepare("energy-presets")[2] == EnergySettings(floor=9.0, min_frames=4)

@@ -10,6 +10,7 @@ reaches the bar through ``yielded`` and its result reaches the review state thro
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from pathlib import Path
@@ -23,7 +24,7 @@ from qtpy.QtWidgets import QProgressBar, QVBoxLayout, QWidget
 from ..core.errors import MespotError
 from ..core.progress import Progress
 from ..core.retrain import open_corrected, retrain_prototypes, retrain_vovnet
-from ..core.spotters.base import SpotResult, Spotter, settings_from_mapping
+from ..core.spotters.base import SpotResult, Spotter
 from ..core.spotters.prototype import PrototypeSet, PrototypeSettings
 from ..core.spotters.vovnet import FINETUNE_EPOCHS, TrainResult, finetune_settings, load_checkpoint
 from ..plugins import spotters
@@ -36,6 +37,19 @@ log = logging.getLogger(__name__)
 @thread_worker
 def _spot_job(spotter: Spotter, video, model_path: str | None, settings):
     return (yield from spotter.run(video, model_path, settings))
+
+
+def _preset_name(spotter: Spotter) -> str:
+    """The preset a method's form starts at: the one equal to its defaults (the prototype
+    method's ``paper``, so the dock starts where it always did), else its default preset."""
+    defaults = spotter.settings()
+    equal = [name for name, preset in spotter.presets.items() if preset == defaults]
+    return (equal or [spotter.default_preset or next(iter(spotter.presets))])[0]
+
+
+def _starting_settings(spotter: Spotter) -> Any:
+    name = _preset_name(spotter) if spotter.presets else ""
+    return spotter.presets[name] if name else spotter.settings()
 
 
 def _loaded_spotters() -> dict[str, tuple[str, Spotter]]:
@@ -97,6 +111,18 @@ class SpotWidget(QWidget):
             name: settings_form(spotter.settings, choices=spotter.choices, skip=spotter.hidden)
             for name, spotter in self.spotters.items()
         }
+        #: method name → the settings its form was filled from (a preset, else the defaults):
+        #: a run is these with the form's values, so a preset's fields the form omits still count.
+        self.bases = {name: _starting_settings(spotter) for name, spotter in self.spotters.items()}
+        #: method name → its preset choice (methods with presets); choosing one fills the form.
+        self.preset_combos = {
+            name: widgets.ComboBox(label="preset", choices=list(spotter.presets), value=_preset_name(spotter))
+            for name, spotter in self.spotters.items()
+            if spotter.presets
+        }
+        for name, combo in self.preset_combos.items():
+            self._fill_form(name, self.bases[name])
+            combo.changed.connect(lambda preset, name=name: self._apply_preset(name, preset))
         self.prototypes, self.settings = self.model_files["prototype"], self.forms["prototype"]
         self.checkpoint, self.vovnet_settings = self.model_files["vovnet"], self.forms["vovnet"]
         self.min_count = widgets.SpinBox(label="min clips per AU", value=3, min=1, max=1000)
@@ -112,7 +138,14 @@ class SpotWidget(QWidget):
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
 
-        header = widgets.Container(widgets=[self.video_combo, self.method_combo, *self.model_files.values()])
+        header = widgets.Container(
+            widgets=[
+                self.video_combo,
+                self.method_combo,
+                *self.model_files.values(),
+                *self.preset_combos.values(),
+            ]
+        )
         buttons = widgets.Container(
             widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
         )
@@ -141,12 +174,20 @@ class SpotWidget(QWidget):
 
     def _method_changed(self, method: str) -> None:
         """Show the chosen method's model file and settings only."""
-        for name, w in (*self.model_files.items(), *self.forms.items()):
+        for name, w in (*self.model_files.items(), *self.preset_combos.items(), *self.forms.items()):
             w.visible = name == method
         for w in (self.min_count, self.retrain_button):
             w.visible = method == "prototype"
         for w in (self.finetune_epochs, self.finetune_button):
             w.visible = method == "vovnet"
+
+    def _apply_preset(self, method: str, preset: str) -> None:
+        self.bases[method] = self.spotters[method].presets[preset]
+        self._fill_form(method, self.bases[method])
+
+    def _fill_form(self, method: str, settings: Any) -> None:
+        for w in self.forms[method]:
+            w.value = getattr(settings, w.name)
 
     def _model_path(self, method: str) -> str | None:
         """The chosen model file of ``method``; ``None`` while the field is empty or still shows
@@ -157,15 +198,17 @@ class SpotWidget(QWidget):
         default = self.spotters[method].default_model_path()
         return None if default is not None and Path(field.value) == Path(default) else str(field.value)
 
-    def _prepare(self, form, cls):
-        """The chosen layer, its review state and the settings of ``form``; ``None`` (after
-        telling the user) when there is no video or a setting is refused."""
+    def _prepare(self, method: str):
+        """The chosen layer, its review state and ``method``'s settings (its form's values over
+        the preset the form was filled from); ``None`` (after telling the user) when there is no
+        video or a setting is refused."""
         layer = self.video_combo.value
         if layer is None:
             show_error("Open a video first (File → Open, or File → Open Sample → napari-mespot).")
             return None
         try:
-            return layer, review_for(layer), settings_from_mapping(cls, form_values(form))
+            settings = dataclasses.replace(self.bases[method], **form_values(self.forms[method]))
+            return layer, review_for(layer), settings
         except (MespotError, ValueError) as exc:
             show_error(str(exc))
             return None
@@ -173,7 +216,7 @@ class SpotWidget(QWidget):
     def run(self, *_: Any) -> None:
         method = self.method_combo.value
         spotter = self.spotters[method]
-        prepared = self._prepare(self.forms[method], spotter.settings)
+        prepared = self._prepare(method)
         if prepared is None:
             return
         layer, review, settings = prepared
@@ -186,7 +229,7 @@ class SpotWidget(QWidget):
         The new file becomes the dock's prototypes, so the next Run uses it and the Compare dock
         can set its run beside the old one's.
         """
-        prepared = self._prepare(self.settings, PrototypeSettings)
+        prepared = self._prepare("prototype")
         if prepared is None:
             return
         layer, review, settings = prepared
@@ -205,7 +248,7 @@ class SpotWidget(QWidget):
         The new checkpoint becomes the dock's, so the next Run uses it and the Compare dock can
         set its run beside the old one's.
         """
-        prepared = self._prepare(self.vovnet_settings, self.spotters["vovnet"].settings)
+        prepared = self._prepare("vovnet")
         if prepared is None:
             return
         layer, review, settings = prepared
