@@ -8,9 +8,16 @@ each settings preset (``recommended``: head-motion compensation and motion-bound
 one-to-one). The default evaluation seed 9000 was used neither to learn the default prototypes
 (seed 1000) nor to calibrate them (seed 2000), nor to choose any setting (development seed 3000).
 
-``speed``: end-to-end spotting of one 640×480, 30 fps video (decode + landmarks + flow +
-matching + detection) against the unavoidable primitives alone (decoding every frame and the
-same flow calls on the same region crops), as frames per second and as a ratio.
+``speed``: end-to-end spotting of one 640×480, 30 fps video of seed (9000, 0) with head shakes
+(MediaPipe landmarks computed afresh + decode + flow + matching + detection) for each preset of
+``--presets`` (default ``paper``: Farneback, no compensation; ``fast``: the shipped DIS
+prototypes with the ``recommended`` settings), against the unavoidable primitives alone:
+decoding every frame to grey once, plus the same flow calls (every region used, and the nose
+bridge when head motion is compensated) on the same crops, single-threaded. Reported as frames
+per second and as a ratio, with the 1-minute load average before and after (other jobs share
+the cores). ``--device cuda`` runs the Farneback flows through the batched torch port on the
+GPU; without a GPU the run says so and uses the CPU. With no sub-command, both presets' speed
+and every stored ``f1`` result are printed as the Markdown section ``bench/run.py`` records.
 
     python bench/bench_spot.py f1 [--seed 9000 --count 10 --duration 20]
     python bench/bench_spot.py speed [--duration 20] [--presets paper fast] [--device auto|cpu|cuda]
