@@ -281,3 +281,21 @@ def test_window_curves_on_the_gpu_are_opencvs_within_the_flow_bound(window_clip)
         n_px = p.field.shape[0] * p.field.shape[1]
         bound = TORCH_MEAN_EPE * n_px * float(np.abs(p.field).max()) * np.sqrt(2)
         assert np.abs(gpu[v] - cv[v]).max() <= bound, p.label
+
+
+def test_a_similaritys_field_is_the_pixel_grid_formula_exactly():
+    """Row-and-column construction of A q + c gives the full-grid values bit for bit."""
+    from napari_mespot.core.head_motion import region_motion_field
+    from napari_mespot.core.regions import RegionTransform
+
+    region = RegionTransform("mouth", np.array([[1.3, -0.1, -250.0], [0.1, 1.3, -200.0]]), (26, 16))
+    angle, scale = 0.03, 1.01
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    motion = np.hstack([rot, [[1.5], [-0.7]]])
+    r_lin, r_t = region.linear, region.matrix[:, 2]
+    s_minus_i, r_inv = motion[:, :2] - np.eye(2), np.linalg.inv(r_lin)
+    a = r_lin @ s_minus_i @ r_inv
+    c = r_lin @ (motion[:, 2] - s_minus_i @ (r_inv @ r_t))
+    ys, xs = np.mgrid[0:16, 0:26].astype(np.float64)
+    grid = (xs[..., None] * a[:, 0] + ys[..., None] * a[:, 1] + c).astype(np.float32)
+    assert np.array_equal(region_motion_field(motion, region), grid)
