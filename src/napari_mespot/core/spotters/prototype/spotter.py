@@ -21,6 +21,7 @@ Results:
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Generator, Mapping
 from typing import Any
@@ -66,9 +67,11 @@ def resolve_thresholds(prototypes: PrototypeSet, settings: PrototypeSettings) ->
 TORCH_FLOW_METHODS = ("farneback", "tvl1")
 
 
+@functools.cache
 def cuda_available() -> bool:
-    """Whether torch sees a CUDA GPU; torch is imported only when a CUDA driver is installed,
-    so a CPU-only run does not pay seconds of torch import to learn there is none."""
+    """Whether torch sees a CUDA GPU (asked once per process); torch is imported only when a
+    CUDA driver is installed, so a CPU-only run does not pay seconds of torch import to learn
+    there is none."""
     import ctypes.util
     import importlib.util
 
