@@ -42,11 +42,28 @@ Measured 2026-11-22 on the 2-core development machine, shared with other jobs (l
   The shakes' false alarms come from their head rotation, which the nose-bridge compensation
   (translation only) does not remove.
 
-- ``speed --duration 10`` (300 frames, paper preset, Farneback): landmarks 2.1 s, spotting
-  27.9 s → 10.0 fps end to end; decode 0.7 s + the same 694 Farneback calls 12.2 s → 23.3 fps;
-  ratio 2.3× the primitives (2.2× without landmarks). Timings on a loaded shared machine: a
-  cProfile of the same spotting run at lower load took 11.2 s, of which 9.7 s in the 694
-  Farneback calls and 0.8 s in matching (≈ 1.15× the flow calls; ≈ 27 fps without landmarks).
+- ``speed`` (600 frames, 20 s; 2026-12-02, 2 cores shared with three other jobs, load 7.6–8.1):
+
+  ======  ==============================  ========  ==========  =====  =================
+  preset  flow, head motion               end fps   primitives  ratio  CPU s e2e / prim.
+  ======  ==============================  ========  ==========  =====  =================
+  fast    DIS medium, similarity          40.4      44.1 fps    1.09×  14.8 / 12.8
+  paper   Farneback, off                  24.0      29.2 fps    1.22×  22.7 / 19.5
+  ======  ==============================  ========  ==========  =====  =================
+
+  End to end includes the MediaPipe landmarks (≈ 2.7 s of CPU here); without them spotting
+  is 0.87× (fast) and 1.09× (paper) its primitives' wall time, because the flows of several
+  frames run at once. At this load the process gets about one core, so the wall times are
+  close to the CPU times; on an idle 2-core machine the thread pool computes two frames' flows
+  at once (not measured: the machine was never idle during this work).
+  The profile of the previous version on the same machine found three costs that were not
+  the primitives, now removed: the matching's one matrix product (OpenBLAS threads stalled for
+  up to 1.8 s per 64-frame batch under load; now one matrix-vector product per frame), the
+  head-motion field rebuilt from a full pixel grid per frame and region (now a row and a
+  column, or a constant for a translation), and subtracting a broadcast (dx, dy) pair (numpy's
+  inner loop two values at a time). Spotting a 10-s video with DIS prototypes at load 12 took
+  19.5 s before the first two (13.3 s of it in matching), 2.7 s after; with the similarity
+  compensation the field fell from 2.6 s to 0.3 s of a 6.7-s run.
 """
 
 from __future__ import annotations
