@@ -4,9 +4,10 @@
 (seed, k)) twice — with and without head shakes, everything else identical (the generator draws
 every component from its own stream) — spots them with the shipped default prototypes and
 each settings preset (``recommended``: ``similarity`` head-motion compensation and
-motion-bounded intervals; ``paper``: the paper's settings, no compensation), and scores them with the MEGC metric (IoU ≥ 0.5,
-one-to-one). The default evaluation seed 9000 was used neither to learn the default prototypes
-(seed 1000) nor to calibrate them (seed 2000), nor to choose any setting (development seed 3000).
+motion-bounded intervals; ``paper``: the paper's settings, no compensation), and scores them
+with the MEGC metric (IoU ≥ 0.5, one-to-one). The default evaluation seed 9000 was used
+neither to learn the default prototypes (seed 1000) nor to calibrate them (seed 2000), nor to
+choose any setting (development seed 3000).
 
 ``speed``: end-to-end spotting of one 640×480, 30 fps video of seed (9000, 0) with head shakes
 (MediaPipe landmarks computed afresh + decode + flow + matching + detection) for each preset of
