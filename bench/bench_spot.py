@@ -50,6 +50,12 @@ Measured on the 2-core development machine, shared with other jobs:
   0.047 with translation, 0.000 with similarity) before this run; it costs about 0.05 F1
   without shakes, here and on seed 3000.
 
+- ``f1 --presets fast --seed 9000 --count 10 --duration 20`` (the same videos; 2026-12-02, run
+  once, after the shipped DIS prototypes were calibrated on seed 2000 with the final ``fast``
+  preset = ``recommended`` + those prototypes): overall F1 0.842 without head shakes (ME 0.765,
+  MaE 0.905; GT 40 / pred 36 / TP 32), 0.857 with them (ME 0.765, MaE 0.930; 40 / 37 / 33),
+  drop −0.015. The DIS preset (``medium``) was chosen on development seed 3000 (data/README.md).
+
 - ``speed`` (600 frames, 20 s; 2026-12-02, 2 cores shared with three other jobs, load 7.6–8.1):
 
   ======  ==============================  ========  ==========  =====  =================
