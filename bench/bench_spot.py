@@ -56,21 +56,29 @@ Measured on the 2-core development machine, shared with other jobs:
   MaE 0.905; GT 40 / pred 36 / TP 32), 0.857 with them (ME 0.765, MaE 0.930; 40 / 37 / 33),
   drop −0.015. The DIS preset (``medium``) was chosen on development seed 3000 (data/README.md).
 
-- ``speed`` (600 frames, 20 s; 2026-12-02, 2 cores shared with three other jobs, load 7.6–8.1):
+- ``speed`` (600 frames, 20 s; 2026-12-02 on the 2 shared cores; three runs, load in the table):
 
-  ======  ==============================  ========  ==========  =====  =================
-  preset  flow, head motion               end fps   primitives  ratio  CPU s e2e / prim.
-  ======  ==============================  ========  ==========  =====  =================
-  fast    DIS medium, similarity          40.4      44.1 fps    1.09×  14.8 / 12.8
-  paper   Farneback, off                  24.0      29.2 fps    1.22×  22.7 / 19.5
-  ======  ==============================  ========  ==========  =====  =================
+  ======  ==========================  ========  ==========  =====  =================  =======
+  preset  flow, head motion           end fps   primitives  ratio  CPU s e2e / prim.  load
+  ======  ==========================  ========  ==========  =====  =================  =======
+  paper   Farneback, off              46.9      30.1 fps    0.64×  22.4 / 19.7        0.8–1.9
+  fast    DIS medium, similarity      45.0      59.3 fps    1.32×  14.3 / 10.7        1.9–2.7
+  fast    DIS medium, similarity      41.8      54.7 fps    1.31×  14.5 / 10.6        3.1–4.0
+  paper   Farneback, off              26.6      27.8 fps    1.05×  22.8 / 20.5        4.0–4.2
+  fast    DIS medium, similarity      40.4      44.1 fps    1.09×  14.8 / 12.8        7.6–8.1
+  paper   Farneback, off              24.0      29.2 fps    1.22×  22.7 / 19.5        8.1–8.1
+  ======  ==========================  ========  ==========  =====  =================  =======
 
-  End to end includes the MediaPipe landmarks (≈ 2.7 s of CPU here); without them spotting
-  is 0.87× (fast) and 1.09× (paper) its primitives' wall time, because the flows of several
-  frames run at once. At this load the process gets about one core, so the wall times are
-  close to the CPU times; on an idle 2-core machine the thread pool computes two frames' flows
-  at once (not measured: the machine was never idle during this work).
-  The profile of the previous version on the same machine found three costs that were not
+  The machine was never idle: with a load of 2 or more another job holds a core, and the
+  process's CPU time equals its wall time (one core). The one run with two cores free
+  (``paper`` at load 0.8–1.9) used 1.75 of them and beat its single-threaded primitives by
+  1.6×. ``fast`` needs 14.3–14.8 CPU-seconds for the 600 frames end to end (landmarks ≈ 2.6 of
+  them), so ≥ 60 fps on two idle cores needs the thread pool to keep both at least 72 % busy;
+  it was not measured here and is left to the re-run of ``bench/run.py`` on a quiet machine.
+  The ratio counts the landmarks on the end-to-end side only (the primitives are decode and
+  flow); without them spotting was 1.05–1.07× its primitives for ``fast`` on one core, and
+  spotting's CPU time is 1.12–1.2× the primitives' (the work beyond the flow calls: cutting,
+  head-motion removal, matching, filtering). The profile of the previous version on the same machine found three costs that were not
   the primitives, now removed: the matching's one matrix product (OpenBLAS threads stalled for
   up to 1.8 s per 64-frame batch under load; now one matrix-vector product per frame), the
   head-motion field rebuilt from a full pixel grid per frame and region (now a row and a
