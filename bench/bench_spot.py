@@ -76,16 +76,16 @@ Measured on the 2-core development machine, shared with other jobs:
   them), so ≥ 60 fps on two idle cores needs the thread pool to keep both at least 72 % busy;
   it was not measured here and is left to the re-run of ``bench/run.py`` on a quiet machine.
   The ratio counts the landmarks on the end-to-end side only (the primitives are decode and
-  flow); without them spotting was 1.05–1.07× its primitives for ``fast`` on one core, and
-  spotting's CPU time is 1.12–1.2× the primitives' (the work beyond the flow calls: cutting,
-  head-motion removal, matching, filtering). The profile of the previous version on the same machine found three costs that were not
-  the primitives, now removed: the matching's one matrix product (OpenBLAS threads stalled for
-  up to 1.8 s per 64-frame batch under load; now one matrix-vector product per frame), the
-  head-motion field rebuilt from a full pixel grid per frame and region (now a row and a
-  column, or a constant for a translation), and subtracting a broadcast (dx, dy) pair (numpy's
-  inner loop two values at a time). Spotting a 10-s video with DIS prototypes at load 12 took
-  19.5 s before the first two (13.3 s of it in matching), 2.7 s after; with the similarity
-  compensation the field fell from 2.6 s to 0.3 s of a 6.7-s run.
+  flow); without them spotting was 1.05–1.07× its primitives for ``fast`` on one core, and its
+  CPU time 0.95–1.13× theirs (the work beyond the flow calls: cutting, head-motion removal,
+  matching, filtering). The profile of the previous version on the same machine found three
+  costs that were not the primitives, now removed: the matching's one matrix product (OpenBLAS
+  threads stalled for up to 1.8 s per 64-frame batch under load; now one matrix-vector product
+  per frame), the head-motion field rebuilt from a full pixel grid per frame and region (now a
+  row and a column, or a constant for a translation), and subtracting a broadcast (dx, dy) pair
+  (numpy's inner loop two values at a time). Spotting a 10-s video with DIS prototypes at load
+  12 took 19.5 s before the first two (13.3 s of it in matching), 2.7 s after; with the
+  similarity compensation the field fell from 2.6 s to 0.3 s of a 6.7-s run.
 """
 
 from __future__ import annotations
