@@ -29,8 +29,9 @@ def lip_corner_prototypes(tmp_path):
 def run_and_wait(qtbot, dock: SpotWidget) -> None:
     dock.run()
     assert dock.worker is not None, dock.status.value
-    with qtbot.waitSignal(dock.worker.finished, timeout=300_000):
-        pass
+    # The dock drops its worker when the worker's finished signal reaches it; waiting on the
+    # signal itself would miss one already emitted (a cancelled run can end at once).
+    qtbot.waitUntil(lambda: dock.worker is None, timeout=300_000)
 
 
 def test_spotting_adds_a_machine_track_and_the_plot_follows_the_slider(
@@ -82,8 +83,7 @@ def test_cancel_leaves_no_track(make_napari_viewer_proxy, qtbot, fixtures_dir, l
     dock.video_combo.value = layer
     dock.run()
     dock.cancel()
-    with qtbot.waitSignal(dock.worker.finished, timeout=300_000):
-        pass
+    qtbot.waitUntil(lambda: dock.worker is None, timeout=300_000)
     assert dock.status.value == "cancelled"
     assert review_for(layer).results == {}
     assert dock.run_button.enabled
@@ -117,8 +117,7 @@ def test_retrain_from_corrections_then_spot_with_the_new_prototypes(
     dock.min_count.value = 1
 
     dock.retrain()
-    with qtbot.waitSignal(dock.worker.finished, timeout=600_000):
-        pass
+    qtbot.waitUntil(lambda: dock.worker is None, timeout=600_000)
     new_file = dock.prototypes.value
     assert new_file != base and new_file.parent == review.session.path.parent, dock.status.value
     retrained = PrototypeSet.load(new_file)
@@ -198,6 +197,32 @@ def test_a_preset_fills_the_form_and_a_run_gets_its_values(make_napari_viewer_pr
     assert dock._prepare("prototype")[2] == PRESETS["recommended"]
     dock.settings.window_s.value = 5.0
     assert dock._prepare("prototype")[2] == replace(PRESETS["recommended"], window_s=5.0)
+
+
+def test_the_model_field_shows_the_file_the_preset_spots_with(make_napari_viewer_proxy, tmp_path):
+    """The fast preset spots with the shipped DIS prototypes: the field says so, goes back with
+    the preset, and a file the user chose is never replaced by a preset change."""
+    from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes_path
+
+    viewer = make_napari_viewer_proxy()
+    viewer.open_sample("napari-mespot", "synthetic_face")
+    dock = SpotWidget(viewer)
+    combo = dock.preset_combos["prototype"]
+    assert dock.prototypes.value.name == "default_prototypes.npz"
+    combo.value = "fast"
+    assert dock.prototypes.value.name == "fast_prototypes.npz"
+    assert PrototypeSet.load(dock.prototypes.value).flow_method == "dis"
+    assert dock._model_path("prototype") is None  # the preset's own default is what loads
+    combo.value = "recommended"
+    assert dock.prototypes.value.name == "default_prototypes.npz"
+    dock.settings.shipped_prototypes.value = "fast"  # the form's field, not only the preset
+    assert dock.prototypes.value.name == "fast_prototypes.npz"
+
+    mine = tmp_path / "mine.npz"
+    mine.write_bytes(default_prototypes_path("default").read_bytes())
+    dock.prototypes.value = mine
+    combo.value = "fast"
+    assert dock.prototypes.value == mine and dock._model_path("prototype") == str(mine)
 
 
 def test_a_presets_fields_the_form_leaves_out_still_reach_the_run(make_napari_viewer_proxy):

@@ -81,6 +81,14 @@ def _finetune_job(session_path: str, init: str, out: str, epochs: int, device: s
     return (yield from retrain_vovnet(open_corrected([session_path]), out, init, settings))
 
 
+def _beside_session(layer, review, kind: str, suffix: str) -> tuple[Path, Path]:
+    """The review's session file and a new, time-stamped model file next to it: retrained models
+    stay with the corrections they came from and never replace an earlier one."""
+    session = review.session.path
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return session, session.with_name(f"{layer.name}.{kind}-{stamp}{suffix}")
+
+
 class SpotWidget(QWidget):
     """Run a spotter on a video layer; the result becomes a machine track of its review."""
 
@@ -95,11 +103,19 @@ class SpotWidget(QWidget):
         self.method_combo = widgets.ComboBox(
             label="method", choices=[(label, name) for name, (label, _) in loaded.items()]
         )
+        #: method name → the settings its form was filled from (a preset, else the defaults):
+        #: a run is these with the form's values, so a preset's fields the form omits still count.
+        self.bases = {name: _starting_settings(spotter) for name, spotter in self.spotters.items()}
+        #: method name → the default model its field shows while the user chose no other file;
+        #: it follows the preset and the form (the prototype ``fast`` preset has its own file).
+        self._shown_default = {
+            name: spotter.default_model_path(self.bases[name]) for name, spotter in self.spotters.items()
+        }
         #: method name → its model file field (methods without a model file have none).
         self.model_files = {
             name: widgets.FileEdit(
                 label=spotter.model_label,
-                value=spotter.default_model_path() or "",
+                value=self._shown_default[name] or "",
                 filter=spotter.model_filter,
                 mode="r",
             )
@@ -111,9 +127,6 @@ class SpotWidget(QWidget):
             name: settings_form(spotter.settings, choices=spotter.choices, skip=spotter.hidden)
             for name, spotter in self.spotters.items()
         }
-        #: method name → the settings its form was filled from (a preset, else the defaults):
-        #: a run is these with the form's values, so a preset's fields the form omits still count.
-        self.bases = {name: _starting_settings(spotter) for name, spotter in self.spotters.items()}
         #: method name → its preset choice (methods with presets); choosing one fills the form.
         self.preset_combos = {
             name: widgets.ComboBox(label="preset", choices=list(spotter.presets), value=_preset_name(spotter))
@@ -123,6 +136,8 @@ class SpotWidget(QWidget):
         for name, combo in self.preset_combos.items():
             self._fill_form(name, self.bases[name])
             combo.changed.connect(lambda preset, name=name: self._apply_preset(name, preset))
+        for name, form in self.forms.items():
+            form.changed.connect(lambda *_, name=name: self._follow_default_model(name))
         self.prototypes, self.settings = self.model_files["prototype"], self.forms["prototype"]
         self.checkpoint, self.vovnet_settings = self.model_files["vovnet"], self.forms["vovnet"]
         self.min_count = widgets.SpinBox(label="min clips per AU", value=3, min=1, max=1000)
@@ -184,10 +199,27 @@ class SpotWidget(QWidget):
     def _apply_preset(self, method: str, preset: str) -> None:
         self.bases[method] = self.spotters[method].presets[preset]
         self._fill_form(method, self.bases[method])
+        self._follow_default_model(method)
 
     def _fill_form(self, method: str, settings: Any) -> None:
         for w in self.forms[method]:
             w.value = getattr(settings, w.name)
+
+    def _follow_default_model(self, method: str) -> None:
+        """Show the default model of ``method``'s current settings in its field, unless the user
+        chose another file there."""
+        field = self.model_files.get(method)
+        if field is None:
+            return
+        try:
+            settings = dataclasses.replace(self.bases[method], **form_values(self.forms[method]))
+        except (MespotError, ValueError):
+            return  # a half-typed value: _prepare reports it on Run
+        shown = self._shown_default[method]
+        default = self.spotters[method].default_model_path(settings)
+        if default != shown and (self._model_path(method) is None):
+            self._shown_default[method] = default
+            field.value = default or ""
 
     def _model_path(self, method: str) -> str | None:
         """The chosen model file of ``method``; ``None`` while the field is empty or still shows
@@ -195,7 +227,7 @@ class SpotWidget(QWidget):
         field = self.model_files.get(method)
         if field is None or str(field.value) in ("", "."):
             return None
-        default = self.spotters[method].default_model_path()
+        default = self._shown_default[method]
         return None if default is not None and Path(field.value) == Path(default) else str(field.value)
 
     def _prepare(self, method: str):
@@ -233,9 +265,7 @@ class SpotWidget(QWidget):
         if prepared is None:
             return
         layer, review, settings = prepared
-        session = review.session.path
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = session.with_name(f"{layer.name}.prototypes-{stamp}.npz")
+        session, out = _beside_session(layer, review, "prototypes", ".npz")
         worker = _retrain_job(
             str(session), str(self.prototypes.value), str(out), self.min_count.value, settings
         )
@@ -252,10 +282,8 @@ class SpotWidget(QWidget):
         if prepared is None:
             return
         layer, review, settings = prepared
-        session = review.session.path
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = session.with_name(f"{layer.name}.vovnet-{stamp}.pt")
-        init = self._model_path("vovnet") or str(self.spotters["vovnet"].default_model_path())
+        session, out = _beside_session(layer, review, "vovnet", ".pt")
+        init = self._model_path("vovnet") or str(self.spotters["vovnet"].default_model_path(settings))
         worker = _finetune_job(str(session), init, str(out), self.finetune_epochs.value, settings.device)
         self._start(worker, self._on_finetuned, f"fine-tuning VoVNet on {layer.name}'s corrections …")
 

@@ -140,7 +140,10 @@ class Spotter:
       ``method`` is the registered name. ``name`` is the result's video name (default: file stem).
     - ``load_model(path, settings)``: the model to spot with, read from ``path``; ``None`` means
       the method's default model. A method without a model returns ``None``.
-    - ``default_model_path()``: the file the dock's model field starts at (``None``: no file).
+    - ``default_model_path(settings)``: the file ``load_model(None, settings)`` reads, which the
+      dock's model field shows while no other file is chosen (``None``: no file). It takes the
+      settings because a preset may name its own default model (the prototype ``fast`` preset
+      its DIS prototypes).
     - ``model_label`` / ``model_filter``: what the model file is called in the dock ("prototypes",
       "checkpoint") and its file-dialog pattern; an empty label means the method takes no file.
     - ``presets``: named settings (``default_preset`` names the one used when none is chosen);
@@ -152,7 +155,7 @@ class Spotter:
     settings: type
     spot: Callable[..., Generator[Progress, None, SpotResult]]
     load_model: Callable[[str | None, Any], Any]
-    default_model_path: Callable[[], Path | None] = field(default=lambda: None)
+    default_model_path: Callable[[Any], Path | None] = field(default=lambda settings: None)
     model_label: str = ""
     model_filter: str = ""
     presets: Mapping[str, Any] = field(default_factory=dict)
