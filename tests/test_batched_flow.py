@@ -31,6 +31,7 @@ from napari_mespot.core.spotters.prototype.spotter import cuda_available, flow_s
 
 #: tests/test_flow_torch.py's agreement of the torch Farneback with OpenCV's (mean EPE, px).
 TORCH_MEAN_EPE = 1e-3
+NO_GPU = "no CUDA GPU here: GPU path not tested"
 
 
 def texture(h: int, w: int, seed: int) -> np.ndarray:
@@ -241,12 +242,17 @@ def test_window_curves_are_the_same_on_one_thread_or_several(window_clip, head_m
     assert np.array_equal(one, two) and np.abs(one[:, 1:]).min() > 0
 
 
-def test_window_curves_through_the_torch_port_are_opencvs_within_the_flow_bound(window_clip):
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not cuda_available(), reason=NO_GPU))],
+)
+def test_window_curves_through_the_torch_port_are_opencvs_within_the_flow_bound(window_clip, device):
+    """On CPU tensors here; on the GPU when there is one (the same port, the same bound)."""
     clip, lm = window_clip
     protos = small_prototypes("farneback")
     settings = PrototypeSettings(threads=1)
     cv = curves(clip, lm, protos, settings)
-    port = curves(clip, lm, protos, settings, device="cpu")
+    port = curves(clip, lm, protos, settings, device=device)
     for v, p in enumerate(protos.prototypes):
         n_px = p.field.shape[0] * p.field.shape[1]
         bound = TORCH_MEAN_EPE * n_px * float(np.abs(p.field).max()) * np.sqrt(2)
@@ -270,17 +276,6 @@ def test_a_translations_field_in_region_pixels_is_the_mapped_motion():
     np.testing.assert_allclose(region_motion_field(motion, region), expected, atol=1e-5)
 
 
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA GPU here: GPU path not tested")
-def test_window_curves_on_the_gpu_are_opencvs_within_the_flow_bound(window_clip):
-    clip, lm = window_clip
-    protos = small_prototypes("farneback")
-    settings = PrototypeSettings(threads=1)
-    cv = curves(clip, lm, protos, settings)
-    gpu = curves(clip, lm, protos, settings, device="cuda")
-    for v, p in enumerate(protos.prototypes):
-        n_px = p.field.shape[0] * p.field.shape[1]
-        bound = TORCH_MEAN_EPE * n_px * float(np.abs(p.field).max()) * np.sqrt(2)
-        assert np.abs(gpu[v] - cv[v]).max() <= bound, p.label
 
 
 def test_a_similaritys_field_is_the_pixel_grid_formula_exactly():
