@@ -486,3 +486,32 @@ def test_loso_vovnet_protocol_end_to_end(trees, tmp_path, capsys):
     ev = evaluate(gt.videos, pred.videos, 0.5)
     assert report["results"]["overall"] == ev.overall.to_dict()
     assert f"{ev.overall.f1:.4f}" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("flag", "paper_f1", "table"), [([], "0.2745", "Table 4"), (["--no-flow"], "0.2620", "Table 5")]
+)
+def test_reproduce_vovnet_sets_the_papers_table_beside_ours(trees, tmp_path, capsys, flag, paper_f1, table):
+    """The paper's protocol command: LOSO with the VoVNet spotter, the paper's CAS(ME)² F1 (its
+    Table 4, or Table 5's no-flow row for the ablation) printed beside ours."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    _, cas = trees
+    out = tmp_path / "vovnet"
+    options = "--small --input-size 32 --flow dis --epochs 1 --batch-size 4 --train-window 64"
+    argv = ["reproduce", "vovnet", "--dataset", "cas-me2", "--root", str(cas), *options.split()]
+    argv += ["--train-stride", "32", "--device", "cpu", "--cache-dir", str(tmp_path / "cache")]
+    argv += ["--out", str(out), "--quiet", *flag]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    assert report["protocol"] == "vovnet"
+    assert report["config"]["method_settings"]["data"]["flow"] == (not flag)
+    assert [f["subject"] for f in report["folds"]] == ["s15", "s16", "s17"]
+    assert "ours    paper" in printed and table in printed
+    overall_f1 = next(line for line in printed.splitlines() if line.startswith("F1-score")).split()
+    assert overall_f1[-1] == paper_f1  # the paper's overall F1, beside ours
+    gt = read_labels(cas / "CAS(ME)^2code_final.xlsx")
+    ev = evaluate(gt.videos, read_labels(out / "predictions.csv").videos, 0.5)
+    assert report["results"]["overall"] == ev.overall.to_dict() and overall_f1[-2] == f"{ev.overall.f1:.4f}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from .fixed import FixedModelMethod
 from .methods import CalibratedPrototypes, LearntPrototypes, ProtocolMethod, open_record
 from .protocols import DISCOVER, ProtocolOutcome, discover, loso, prototype_paper
-from .report import PAPER_PROTOTYPE, format_table, score
+from .report import PAPER_PROTOTYPE, format_table, paper_vovnet, score
 from .runner import FoldResult, LosoRun, run_loso, start_run, to_label_frames
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "format_table",
     "loso",
     "open_record",
+    "paper_vovnet",
     "prototype_paper",
     "run_loso",
     "score",

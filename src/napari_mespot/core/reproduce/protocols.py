@@ -160,11 +160,14 @@ def loso(
     *,
     matching: str = "one-to-one",
     config: dict[str, Any] | None = None,
+    paper: dict | None = None,
+    protocol: str = "loso",
 ) -> Generator[Progress, None, ProtocolOutcome]:
-    """Leave-one-subject-out of ``method`` over ``dataset`` (see the module docstring)."""
+    """Leave-one-subject-out of ``method`` over ``dataset`` (see the module docstring); with
+    ``paper`` (published numbers), the table sets them beside ours."""
     out = Path(out)
     config = {
-        "protocol": "loso",
+        "protocol": protocol,
         "dataset": dataset.name,
         "root": str(dataset.root.resolve()),
         "labels": str(dataset.labels_path.resolve()),
@@ -176,4 +179,4 @@ def loso(
     start_run(out, config)
     run = yield from run_loso(dataset, method, out)
     seeds = config["method_settings"].get("seed", "none: every step is deterministic")
-    return _finish("loso", config, run, out, matching, extra={"seeds": seeds})
+    return _finish(protocol, config, run, out, matching, paper, extra={"seeds": seeds})
