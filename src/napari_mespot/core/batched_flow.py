@@ -104,8 +104,17 @@ def _opencv_flows(
     # At most 2 × threads frames in flight: the pool stays busy while the crops held stay few.
     # The first frame runs alone so that every output array exists before threads write to it.
     pending: deque[Future] = deque()
+    done = 0
+
+    def settle(keep: int) -> Generator[Progress, None, None]:
+        """Wait for the oldest frames until at most ``keep`` are in flight."""
+        nonlocal done
+        while len(pending) > keep:
+            pending.popleft().result()
+            done += 1
+            yield Progress(done, count, label)
+
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mespot-flow") as pool:
-        done = 0
         for k, crops in enumerate(frames):
             if k == 0:
                 one(0, crops)
@@ -113,14 +122,8 @@ def _opencv_flows(
                 yield Progress(done, count, label)
                 continue
             pending.append(pool.submit(one, k, crops))
-            while len(pending) >= 2 * threads:
-                pending.popleft().result()
-                done += 1
-                yield Progress(done, count, label)
-        while pending:
-            pending.popleft().result()
-            done += 1
-            yield Progress(done, count, label)
+            yield from settle(2 * threads - 1)
+        yield from settle(0)
 
 
 def _torch_flows(

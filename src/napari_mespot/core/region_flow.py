@@ -48,6 +48,25 @@ def compensate_head_motion(
     return np.stack(out).reshape(region_flow.shape)
 
 
+def _compensated(
+    flows: dict[str, np.ndarray],
+    transforms: Mapping[str, RegionTransform],
+    mode: str,
+    nose: RegionTransform | None = None,
+    nose_flow: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """One frame's region flows minus the head motion of ``mode``: for ``similarity`` the
+    similarity left in all regions together, for ``translation`` the nose bridge's shift
+    (``nose_flow`` in ``nose`` pixels; without it nothing is removed)."""
+    if mode == "similarity":
+        motion = residual_similarity(flows, transforms)
+    elif nose is not None and nose_flow is not None:
+        motion = translation_motion(nose_flow, nose)
+    else:
+        return flows
+    return {name: remove_head_motion(f, transforms[name], motion) for name, f in flows.items()}
+
+
 def region_flows_pair(
     ref: np.ndarray,
     img: np.ndarray,
@@ -68,18 +87,13 @@ def region_flows_pair(
     m = get_method(method)
     mode = head_motion_mode(head_motion)
     ref_gray, img_gray = to_gray(ref), to_gray(img)
-    if mode == "similarity":
-        cuts = transforms if motion is None else {n: registered(t, motion) for n, t in transforms.items()}
-        out = {
-            name: m(t.warp(ref_gray), cuts[name].warp(img_gray), **params) for name, t in transforms.items()
-        }
-        residual = residual_similarity(out, transforms)
-        return {name: remove_head_motion(f, transforms[name], residual) for name, f in out.items()}
-    out = {name: m(t.warp(ref_gray), t.warp(img_gray), **params) for name, t in transforms.items()}
+    moved = mode == "similarity" and motion is not None
+    cuts = {n: registered(t, motion) for n, t in transforms.items()} if moved else transforms
+    out = {name: m(t.warp(ref_gray), cuts[name].warp(img_gray), **params) for name, t in transforms.items()}
+    nose_flow = None
     if nose is not None and mode == "translation":
-        shift = translation_motion(m(nose.warp(ref_gray), nose.warp(img_gray), **params), nose)
-        out = {name: remove_head_motion(f, transforms[name], shift) for name, f in out.items()}
-    return out
+        nose_flow = m(nose.warp(ref_gray), nose.warp(img_gray), **params)
+    return _compensated(out, transforms, mode, nose, nose_flow)
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays: identity equality
@@ -153,13 +167,8 @@ def window_region_flows(
             }
 
     def finish(flows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if mode == "similarity":
-            residual = residual_similarity(flows, fitted)
-            return {name: remove_head_motion(f, fitted[name], residual) for name, f in flows.items()}
-        if nose is None:
-            return flows
-        shift = translation_motion(flows.pop(nose_spec.name), nose)
-        return {name: remove_head_motion(f, fitted[name], shift) for name, f in flows.items()}
+        nose_flow = flows.pop(nose_spec.name) if nose is not None else None
+        return _compensated(flows, fitted, mode, nose, nose_flow)
 
     flows = yield from flows_to_reference(
         ref_crops, crops(), len(index), m, threads=threads, device=device, finish=finish, **params
