@@ -198,53 +198,50 @@ def plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
-def _collect(results: list[list[Any]], kind: str) -> dict[str, Any]:
+def _collect(pm: pluggy.PluginManager | None, hook: str, kind: str) -> dict[str, Any]:
+    """Every contribution of ``hook`` by name, built-ins first (pluggy calls the last registered
+    first); a name claimed twice is an error."""
+    results = getattr((pm or plugin_manager()).hook, hook)()
     merged: dict[str, Any] = {}
-    for contribution in (item for batch in results for item in batch or ()):
+    for contribution in (item for batch in reversed(results) for item in batch or ()):
         if contribution.name in merged:
             raise DuplicateNameError(f"two plugins register the {kind} {contribution.name!r}")
         merged[contribution.name] = contribution
     return merged
 
 
+def _lookup(registered: dict[str, Any], name: str, kind: str) -> Any:
+    if name not in registered:
+        raise UnknownMethodError(f"unknown {kind} {name!r}; available: {', '.join(registered)}")
+    return registered[name]
+
+
 def spotters(pm: pluggy.PluginManager | None = None) -> dict[str, SpotterInfo]:
     """Every registered spotter by name (built-ins first)."""
-    pm = pm or plugin_manager()
-    return _collect(list(reversed(pm.hook.mespot_spotters())), "spotter")
+    return _collect(pm, "mespot_spotters", "spotter")
 
 
 def get_spotter(name: str, pm: pluggy.PluginManager | None = None) -> Spotter:
     """The spotter registered as ``name``, loaded."""
-    registered = spotters(pm)
-    if name not in registered:
-        raise UnknownMethodError(f"unknown spotter {name!r}; available: {', '.join(registered)}")
-    return registered[name].load()
+    return _lookup(spotters(pm), name, "spotter").load()
 
 
 def flow_methods(pm: pluggy.PluginManager | None = None) -> dict[str, FlowMethod]:
     """Every registered flow method by name (built-ins first)."""
-    pm = pm or plugin_manager()
-    return _collect(list(reversed(pm.hook.mespot_flow_methods())), "flow method")
+    return _collect(pm, "mespot_flow_methods", "flow method")
 
 
 def get_flow_method(name: str, pm: pluggy.PluginManager | None = None) -> FlowMethod:
-    methods = flow_methods(pm)
-    if name not in methods:
-        raise UnknownMethodError(f"unknown flow method {name!r}; available: {', '.join(methods)}")
-    return methods[name]
+    return _lookup(flow_methods(pm), name, "flow method")
 
 
 def landmark_providers(pm: pluggy.PluginManager | None = None) -> dict[str, LandmarkProviderInfo]:
     """Every registered landmark provider by name (built-ins first)."""
-    pm = pm or plugin_manager()
-    return _collect(list(reversed(pm.hook.mespot_landmark_providers())), "landmark provider")
+    return _collect(pm, "mespot_landmark_providers", "landmark provider")
 
 
 def get_landmark_provider(
     name: str, pm: pluggy.PluginManager | None = None, **settings: Any
 ) -> LandmarkProvider:
     """Build the provider ``name`` with ``settings`` (e.g. ``min_detection_confidence=0.7``)."""
-    providers = landmark_providers(pm)
-    if name not in providers:
-        raise UnknownMethodError(f"unknown landmark provider {name!r}; available: {', '.join(providers)}")
-    return providers[name].factory(**settings)
+    return _lookup(landmark_providers(pm), name, "landmark provider").factory(**settings)

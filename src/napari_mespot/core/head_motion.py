@@ -158,4 +158,4 @@ def region_motion_field(motion: np.ndarray, region: RegionTransform) -> np.ndarr
 
 def remove_head_motion(region_flow: np.ndarray, region: RegionTransform, motion: np.ndarray) -> np.ndarray:
     """``region_flow`` (h, w, 2) minus the displacement the head motion gives its pixels."""
-    return (region_flow - region_motion_field(motion, region)).astype(np.float32)
+    return (region_flow - region_motion_field(motion, region)).astype(np.float32, copy=False)
