@@ -169,11 +169,12 @@ def test_the_registered_spotter_loads_the_presets_set():
 
 def test_device_resolution_per_flow_method():
     assert resolve_device("cpu", "farneback") == ("cpu", ())
-    device, notes = resolve_device("cuda", "dis")
-    assert device == "cpu" and "dis flow has no GPU implementation" in notes[0]
+    device, notes = resolve_device("cuda", "energy")  # a plugin's method without a torch port
+    assert device == "cpu" and "energy flow has no GPU implementation" in notes[0]
     gpu = cuda_available()
-    assert resolve_device("auto", "farneback")[0] == ("cuda" if gpu else "cpu")
-    assert resolve_device("auto", "dis") == ("cpu", ())
+    for method in ("farneback", "tvl1", "dis"):
+        assert resolve_device("auto", method)[0] == ("cuda" if gpu else "cpu")
+    assert resolve_device("auto", "energy") == ("cpu", ())
     if not gpu:
         device, notes = resolve_device("cuda", "farneback")
         assert device == "cpu" and "no CUDA GPU is available" in notes[0]

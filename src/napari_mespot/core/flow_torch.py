@@ -19,7 +19,8 @@ Both take a reference ``(H, W)`` or ``(B, H, W)`` and frames ``(B, H, W)`` (grey
 and return ``(B, H, W, 2)`` float32 flow in OpenCV's convention (``flow[y, x] = (dx, dy)`` with
 ``frames(x + dx, y + dy) ≈ ref(x, y)``), on the inputs' device. A single reference is expanded
 once and broadcast, which is what the spotter needs: one window reference against many frames.
-:func:`flow_batch` is the numpy entry point with a device choice (``auto``, ``cpu``, ``cuda``).
+:func:`flow_batch` is the numpy entry point with a device choice (``auto``, ``cpu``, ``cuda``), for
+these two and for DIS (:mod:`.flow_torch_dis`, built on this module's blocks).
 
 Filters are sums of shifted slices and resizes are two-tap blends, rather than ``conv2d`` and
 matrix products, so that no TF32 setting on a GPU rounds the data to 10 mantissa bits.
@@ -584,8 +585,20 @@ def tvl1(
 
 # --- numpy entry point -------------------------------------------------------------------------
 
-#: The torch methods by their OpenCV name.
-METHODS: dict[str, Callable[..., torch.Tensor]] = {"farneback": farneback, "tvl1": tvl1}
+#: The torch methods by their OpenCV name (DIS lives in :mod:`.flow_torch_dis`, which builds on
+#: this module's blocks, so it is looked up when asked for).
+METHOD_NAMES = ("farneback", "tvl1", "dis")
+
+
+def torch_method(name: str) -> Callable[..., torch.Tensor]:
+    """The torch flow function ported from OpenCV's method ``name``."""
+    if name == "dis":
+        from .flow_torch_dis import dis
+
+        return dis
+    if name not in METHOD_NAMES:
+        raise ValueError(f"torch flow method must be one of {sorted(METHOD_NAMES)}, got {name!r}")
+    return farneback if name == "farneback" else tvl1
 
 
 def flow_batch(
@@ -604,8 +617,7 @@ def flow_batch(
     frames are on the device at a time, which bounds memory whatever the window length (a 7-s
     window of a 200-fps video is 1400 frames).
     """
-    if method not in METHODS:
-        raise ValueError(f"torch flow method must be one of {sorted(METHODS)}, got {method!r}")
+    compute = torch_method(method)
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1, got {chunk}")
     target = resolve_device(device)
@@ -614,5 +626,5 @@ def flow_batch(
     for start in range(0, f.shape[0], chunk):
         part = slice(start, start + chunk)
         refs = r if r.shape[0] == 1 else r[part]
-        out[part] = METHODS[method](refs.to(target), f[part].to(target), **params).cpu().numpy()
+        out[part] = compute(refs.to(target), f[part].to(target), **params).cpu().numpy()
     return out

@@ -71,12 +71,15 @@ class DISParams:
 
 #: ``cv2.DISOpticalFlow_create(preset)``'s settings.
 PRESETS: dict[str, DISParams] = {
-    "ultrafast": DISParams(finest_scale=2, patch_stride=4, gradient_descent_iterations=12,
-                           variational_refinement_iterations=0),
-    "fast": DISParams(finest_scale=2, patch_stride=4, gradient_descent_iterations=16,
-                      variational_refinement_iterations=5),
-    "medium": DISParams(finest_scale=1, patch_stride=3, gradient_descent_iterations=25,
-                        variational_refinement_iterations=5),
+    "ultrafast": DISParams(
+        finest_scale=2, patch_stride=4, gradient_descent_iterations=12, variational_refinement_iterations=0
+    ),
+    "fast": DISParams(
+        finest_scale=2, patch_stride=4, gradient_descent_iterations=16, variational_refinement_iterations=5
+    ),
+    "medium": DISParams(
+        finest_scale=1, patch_stride=3, gradient_descent_iterations=25, variational_refinement_iterations=5
+    ),
 }
 
 
@@ -162,8 +165,10 @@ class _Level:
             return x.unfold(-2, psz, stride).unfold(-2, psz, stride)
 
         self.i0p, self.ixp, self.iyp = patches(i0), patches(ix), patches(iy)
-        sums = [(a * b).double().sum((-1, -2)).float() for a, b in
-                ((self.ixp, self.ixp), (self.iyp, self.iyp), (self.ixp, self.iyp))]
+        sums = [
+            (a * b).double().sum((-1, -2)).float()
+            for a, b in ((self.ixp, self.ixp), (self.iyp, self.iyp), (self.ixp, self.iyp))
+        ]
         self.xx, self.yy, self.xy = sums
         self.x_sum = self.ixp.double().sum((-1, -2)).float()
         self.y_sum = self.iyp.double().sum((-1, -2)).float()
@@ -197,8 +202,10 @@ class _Level:
         index = (base[..., None] + self.offsets).reshape(b, -1)
         window = self.i1_flat.gather(1, index).reshape(b, k, psz + 1, psz + 1)
         warped = (
-            w00 * window[..., :-1, :-1] + w01 * window[..., :-1, 1:]
-            + w10 * window[..., 1:, :-1] + w11 * window[..., 1:, 1:]
+            w00 * window[..., :-1, :-1]
+            + w01 * window[..., :-1, 1:]
+            + w10 * window[..., 1:, :-1]
+            + w11 * window[..., 1:, 1:]
         )
         diff = warped - self.i0p[:, rows, js]
         sq = (diff * diff).sum((-1, -2))
@@ -212,7 +219,11 @@ class _Level:
         if p.use_mean_normalization:
             n = float(psz * psz)
             s = diff.sum((-1, -2))
-            return sq - s * s / n, dux - s * self.x_sum[:, rows, js] / n, duy - s * self.y_sum[:, rows, js] / n
+            return (
+                sq - s * s / n,
+                dux - s * self.x_sum[:, rows, js] / n,
+                duy - s * self.y_sum[:, rows, js] / n,
+            )
         return sq, dux, duy
 
     def descend(
@@ -240,8 +251,11 @@ class _Level:
         """Sparse flow (B, hs, ws) ×2 from the dense initial flow (B, h, w) ×2."""
         p = self.p
         psz2, stride = p.patch_size // 2, p.patch_stride
-        centre = (slice(None), slice(psz2, psz2 + stride * self.hs, stride),
-                  slice(psz2, psz2 + stride * self.ws, stride))
+        centre = (
+            slice(None),
+            slice(psz2, psz2 + stride * self.hs, stride),
+            slice(psz2, psz2 + stride * self.ws, stride),
+        )
         sx, sy = ux[centre].clone(), uy[centre].clone()
         stripes = STRIPES if p.use_spatial_propagation else 1
         size = math.ceil(self.hs / stripes)
@@ -252,8 +266,11 @@ class _Level:
         for sweep in range(sweeps):
             forward = sweep % 2 == 0
             for r in range(size):
-                rows_list = [a + r for a, b in bounds if a + r < b] if forward else [
-                    b - 1 - r for a, b in bounds if b - 1 - r >= a]
+                rows_list = (
+                    [a + r for a, b in bounds if a + r < b]
+                    if forward
+                    else [b - 1 - r for a, b in bounds if b - 1 - r >= a]
+                )
                 if not rows_list:
                     continue
                 rows = torch.tensor(rows_list, device=device)
@@ -264,8 +281,15 @@ class _Level:
         return sx, sy
 
     def _visit(
-        self, sx: torch.Tensor, sy: torch.Tensor, rows: torch.Tensor, js: int, step: int,
-        has_vertical: bool, has_horizontal: bool, steps: int,
+        self,
+        sx: torch.Tensor,
+        sy: torch.Tensor,
+        rows: torch.Tensor,
+        js: int,
+        step: int,
+        has_vertical: bool,
+        has_horizontal: bool,
+        steps: int,
     ) -> None:
         """One patch per stripe: best of itself and its visited neighbours, then descent."""
         start_x, start_y = sx[:, rows, js], sy[:, rows, js]
@@ -332,8 +356,11 @@ class _Level:
                     return i1_flat.gather(1, (yi * w + xi).reshape(b, -1)).reshape(b, h, w)
 
                 diff = (
-                    fx_hi * fy_hi * at(i_u, j_u) + fx_lo * fy_hi * at(i_u, j_l)
-                    + fx_hi * fy_lo * at(i_l, j_u) + fx_lo * fy_lo * at(i_l, j_l) - i0
+                    fx_hi * fy_hi * at(i_u, j_u)
+                    + fx_lo * fy_hi * at(i_u, j_l)
+                    + fx_hi * fy_lo * at(i_l, j_u)
+                    + fx_lo * fy_lo * at(i_l, j_l)
+                    - i0
                 )
                 coef = torch.where(ok, 1.0 / torch.clamp(diff.abs(), min=1.0), torch.zeros_like(diff))
                 sum_x += coef * vx
@@ -381,9 +408,13 @@ def dis_with(ref: torch.Tensor, frames: torch.Tensor, p: DISParams) -> torch.Ten
             from .flow_torch_variational import variational_refinement
 
             refined = variational_refinement(
-                i0s[s], i1s[s], torch.stack((ux, uy), -1),
-                alpha=p.variational_refinement_alpha, delta=p.variational_refinement_delta,
-                gamma=p.variational_refinement_gamma, sor_iterations=5,
+                i0s[s],
+                i1s[s],
+                torch.stack((ux, uy), -1),
+                alpha=p.variational_refinement_alpha,
+                delta=p.variational_refinement_delta,
+                gamma=p.variational_refinement_gamma,
+                sor_iterations=5,
                 fixed_point_iterations=p.variational_refinement_iterations,
             )
             ux, uy = refined[..., 0], refined[..., 1]

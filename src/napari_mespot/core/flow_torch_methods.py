@@ -1,4 +1,4 @@
-"""The torch flow methods under the common flow signature: ``farneback-torch`` and ``tvl1-torch``.
+"""The torch flow methods under the common flow signature: ``farneback-torch``, ``tvl1-torch``, ``dis-torch``.
 
 They take OpenCV's parameters (the same defaults as ``farneback`` and ``tvl1``) plus ``device``
 (``auto``: the GPU when torch sees one), and return what OpenCV returns to within the errors
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..plugins import hookimpl
-from .flow import FARNEBACK, TVL1, FlowMethod
+from .flow import DIS, FARNEBACK, TVL1, FlowMethod
 
 
 def _torch_flow(
@@ -40,9 +40,15 @@ TVL1_TORCH = FlowMethod(
     MappingProxyType({**{k: v for k, v in TVL1.defaults.items() if k != "gamma"}, "device": "auto"}),
     "dual TV-L1 in torch, OpenCV's result on the GPU when there is one",
 )
+DIS_TORCH = FlowMethod(
+    "dis-torch",
+    functools.partial(_torch_flow, "dis"),
+    MappingProxyType({**DIS.defaults, "device": "auto"}),
+    "dense inverse search in torch, OpenCV's result on the GPU when there is one",
+)
 
 
 @hookimpl
 def mespot_flow_methods() -> list[FlowMethod]:
     """Registered by :func:`napari_mespot.plugins.plugin_manager` beside the built-ins."""
-    return [FARNEBACK_TORCH, TVL1_TORCH]
+    return [FARNEBACK_TORCH, TVL1_TORCH, DIS_TORCH]

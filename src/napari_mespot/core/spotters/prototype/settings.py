@@ -50,9 +50,10 @@ class PrototypeSettings:
     - ``threads``: frames whose flows are computed at once on the CPU (OpenCV releases the GIL);
       0 means one per CPU core. No effect on results.
     - ``device``: ``auto``, ``cpu`` or ``cuda``. On ``cuda`` (or ``auto`` with a CUDA GPU) a
-      Farneback or TV-L1 run computes its flows with the batched torch port of OpenCV's
-      (:mod:`napari_mespot.core.flow_torch`) on the GPU; other methods, and ``cuda`` asked for
-      where there is none, run on the CPU and say so in the result's notes.
+      Farneback, TV-L1 or DIS run computes its flows with the batched torch port of OpenCV's
+      (:mod:`napari_mespot.core.flow_torch`, :mod:`~napari_mespot.core.flow_torch_dis`) on the
+      GPU; other methods, and ``cuda`` asked for where there is none, run on the CPU and say
+      so in the result's notes.
     - ``landmarks``: the landmark provider used when none are passed in.
     """
 

@@ -63,8 +63,9 @@ def resolve_thresholds(prototypes: PrototypeSet, settings: PrototypeSettings) ->
     return theta
 
 
-#: Flow methods with a batched torch port of OpenCV's (:mod:`napari_mespot.core.flow_torch`).
-TORCH_FLOW_METHODS = ("farneback", "tvl1")
+#: Flow methods with a batched torch port of OpenCV's (:mod:`napari_mespot.core.flow_torch`,
+#: :mod:`napari_mespot.core.flow_torch_dis`).
+TORCH_FLOW_METHODS = ("farneback", "tvl1", "dis")
 
 
 @functools.cache
