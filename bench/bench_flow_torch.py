@@ -2,11 +2,11 @@
 
 The spotter computes the flow from one window reference to many frames, per region: eye 280×240
 and mouth 260×160. This runs exactly that on real face content (the WolfgangLanger fixture, a
-fixed crop across the face resized to each region size): OpenCV one pair at a time, the torch
-port one pair at a time and batched (one reference, B frames), on the CPU and, where torch sees
-one, on the GPU. Beside each time it reports how far the torch flow is from OpenCV's on the same
-pairs, and how far OpenCV's own flow moves when the frame is dithered by one grey level (the
-yardstick tests/test_flow_torch.py holds torch TV-L1 to).
+fixed crop across the face resized to each region size) for Farneback, TV-L1 and DIS: OpenCV one
+pair at a time, the torch port one pair at a time and batched (one reference, B frames), on the
+CPU and, where torch sees one, on the GPU. Beside each time it reports how far the torch flow is
+from OpenCV's on the same pairs, and how far OpenCV's own flow moves when the frame is dithered
+by one grey level (the yardstick tests/test_flow_torch.py holds torch TV-L1 to).
 
     python bench/bench_flow_torch.py [--threads N] [--json out.json]
 """
@@ -25,10 +25,19 @@ HERE = Path(__file__).resolve().parent
 VIDEO = HERE.parent.parent / "shared" / "fixtures" / "video" / "WolfgangLanger_Pexels.mp4"
 REGIONS = {"eye 280×240": (240, 280), "mouth 260×160": (160, 260)}
 REFERENCE = 252
-METHODS = ("farneback", "tvl1")
+METHODS = ("farneback", "tvl1", "dis")
 #: Frames per batch. On the CPU the same frames are also timed pair by pair, with OpenCV and
 #: torch, so that per-pair times compare like with like (TV-L1's time depends on the content).
-BATCH = {("farneback", "cpu"): 16, ("tvl1", "cpu"): 4, ("farneback", "cuda"): 64, ("tvl1", "cuda"): 64}
+#: DIS's patch search is a fixed number of small sequential steps per level whatever the batch,
+#: so on the GPU it is timed on a window's worth of frames (7 s at 30 fps ≈ 210).
+BATCH = {
+    ("farneback", "cpu"): 16,
+    ("tvl1", "cpu"): 4,
+    ("dis", "cpu"): 8,
+    ("farneback", "cuda"): 64,
+    ("tvl1", "cuda"): 64,
+    ("dis", "cuda"): 200,
+}
 
 
 def region_frames(size: tuple[int, int], count: int) -> np.ndarray:
@@ -126,13 +135,15 @@ def table(result: dict) -> str:
         "",
         f"GPU: {gpu}. torch CPU threads: {result['torch_threads']}; OpenCV threads: "
         f"{result['opencv_threads']}. Real face crops, frame {REFERENCE} as the window reference "
-        "against the frames after it; OpenCV's default parameters for both methods. Per pair: mean "
+        "against the frames after it; OpenCV's default parameters for each method (DIS: the medium "
+        "preset, as the fast spotting preset uses). Per pair: mean "
         "over the same pairs for OpenCV and torch (the CPU batch's frames); batched: one reference "
         "against B frames in one call. 'speed ÷ OpenCV': OpenCV's time over torch's, per pair / "
         "batched (> 1: torch is faster). 'vs OpenCV': mean endpoint error between the two flows, "
         "whole frame / where the flow stays 2 px inside. 'OpenCV vs OpenCV ±1 dither': how far "
         "OpenCV's own flow moves (inside) when the first frame is dithered by one grey level; "
-        "tests/test_flow_torch.py holds torch TV-L1 to that and Farneback to 1e-3 px. On a shared "
+        "tests/test_flow_torch.py holds torch TV-L1 to that, Farneback (and tests/test_flow_torch_dis.py "
+        "DIS) to 1e-3 px. On a shared "
         "CPU, torch's intra-op threads stall on OpenMP barriers whenever another process holds a "
         "core, so the CPU runs use one thread unless `--threads` says otherwise.",
     ]

@@ -16,9 +16,11 @@ prototypes with the ``recommended`` settings), against the unavoidable primitive
 decoding every frame to grey once, plus the same flow calls (every region used, and the nose
 bridge when head motion is compensated) on the same crops, single-threaded. Reported as frames
 per second and as a ratio, with the 1-minute load average before and after (other jobs share
-the cores). ``--device cuda`` runs the Farneback flows through the batched torch port on the
-GPU; without a GPU the run says so and uses the CPU. With no sub-command, both presets' speed
-and every stored ``f1`` result are printed as the Markdown section ``bench/run.py`` records.
+the cores). ``--device cuda`` runs the flows (Farneback, or the fast preset's DIS) through the
+batched torch port on the GPU; without a GPU the run says so and uses the CPU. With no
+sub-command, both presets' speed and every stored ``f1`` result are printed as the Markdown
+section ``bench/run.py`` records: on the CPU, and where torch sees a GPU on it too, with the
+GPU's spotting throughput over the CPU's in the same run.
 
     python bench/bench_spot.py f1 [--seed 9000 --count 10 --duration 20]
     python bench/bench_spot.py speed [--duration 20] [--presets paper fast] [--device auto|cpu|cuda]
@@ -282,9 +284,33 @@ def f1_table(report: dict, name: str) -> str:
     return "\n".join(rows)
 
 
+def gpu_speedups(report: dict) -> list[str]:
+    """Per preset, the GPU run's spotting throughput over the CPU run's (same video, same run)."""
+    by = {(r["preset"], r["device"]): r for r in report["runs"]}
+    lines = []
+    for preset in dict.fromkeys(r["preset"] for r in report["runs"]):
+        cpu, gpu = by.get((preset, "cpu")), by.get((preset, "cuda"))
+        if cpu and gpu:
+            spot = cpu["seconds"]["spot"] / gpu["seconds"]["spot"]
+            total = gpu["end_to_end_fps"] / cpu["end_to_end_fps"]
+            lines.append(f"- {preset}: GPU ÷ CPU throughput {spot:.2f}× spotting, {total:.2f}× end to end")
+    return lines
+
+
 def summary() -> str:
-    """What ``bench/run.py`` records: both presets' speed on a 20-s video, and the latest F1."""
-    report = speed(argparse.Namespace(seed=9000, duration=20.0, presets=["paper", "fast"], device="auto"))
+    """What ``bench/run.py`` records: both presets' speed on a 20-s video (on the CPU, and on the
+    GPU too where there is one), and the latest F1."""
+    import importlib.util
+
+    devices = ["cpu"]
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        devices += ["cuda"] if torch.cuda.is_available() else []
+    presets = ["paper", "fast"]
+    runs = [argparse.Namespace(seed=9000, duration=20.0, presets=presets, device=d) for d in devices]
+    reports = [speed(run) for run in runs]
+    report = {**reports[0], "runs": [r for rep in reports for r in rep["runs"]]}
     (OUT / "spot_speed.json").write_text(json.dumps(report, indent=2) + "\n")
     parts = [
         f"Prototype spotting of one 640×480, 30 fps synthetic video ({report['runs'][0]['frames']} "
@@ -294,6 +320,15 @@ def summary() -> str:
         "",
         speed_table(report),
     ]
+    speedups = gpu_speedups(report)
+    parts += (
+        ["", "GPU over CPU, same video and run:", *speedups]
+        if speedups
+        else [
+            "",
+            "No GPU here: the GPU spotting throughput was not measured.",
+        ]
+    )
     for f1_json in sorted(OUT.glob("spot_f1*.json")):
         parts += ["", f1_table(json.loads(f1_json.read_text()), f1_json.name)]
     return "\n".join(parts)
