@@ -115,7 +115,8 @@ def _remap_replicate(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     def at(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return flat.gather(1, (r + c).reshape(b, -1)).reshape(b, h, w)
 
-    p00, p01, p10, p11 = at(rows[0], cols[0]), at(rows[0], cols[1]), at(rows[1], cols[0]), at(rows[1], cols[1])
+    p00, p01 = at(rows[0], cols[0]), at(rows[0], cols[1])
+    p10, p11 = at(rows[1], cols[0]), at(rows[1], cols[1])
     top, bottom = _fma(fx, p01 - p00, p00), _fma(fx, p11 - p10, p10)
     return _fma(fy, bottom - top, top)
 
@@ -142,7 +143,9 @@ def _over(numerator: float, denominator: torch.Tensor) -> torch.Tensor:
     return torch.full_like(denominator, numerator) / denominator
 
 
-def _data_term(d: _Derivatives, du: torch.Tensor, dv: torch.Tensor, delta: float, gamma: float) -> tuple:
+def _data_term(
+    d: _Derivatives, du: torch.Tensor, dv: torch.Tensor, delta: float, gamma: float
+) -> tuple[torch.Tensor, ...]:
     """Colour and gradient constancy parts of a11, a12, a22, b1, b2 (ComputeDataTerm)."""
     zeta2, eps2 = float(_ZETA * _ZETA), float(_EPSILON * _EPSILON)
     delta2, gamma2 = float(np.float32(delta) / np.float32(2)), float(np.float32(gamma) / np.float32(2))
@@ -200,7 +203,9 @@ def _edges(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Te
     return (xs < w - 1).float(), (ys < h - 1).float()
 
 
-def _accumulate(start: torch.Tensor, red: torch.Tensor, own: tuple, received: tuple) -> torch.Tensor:
+def _accumulate(
+    start: torch.Tensor, red: torch.Tensor, own: tuple[torch.Tensor, ...], received: tuple[torch.Tensor, ...]
+) -> torch.Tensor:
     """start + terms in OpenCV's order: red pixels add their own edge term before the one they
     receive from the neighbour, black pixels the other way round (red pass, then black pass),
     first for the horizontal edges, then for the vertical ones."""
