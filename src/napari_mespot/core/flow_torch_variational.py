@@ -27,11 +27,14 @@ Float32 rounding is reproduced too, so that the port agrees with OpenCV to the b
 each coefficient of the system is accumulated in OpenCV's order (red pixels add their own
 right edge before their left neighbour's, black pixels the other way round, and likewise for
 the vertical edges), scalars are the float32 constants OpenCV computes (``alpha / 2``,
-``zeta²``, ``epsilon²``), and divisions are true divisions. Quirks reproduced on purpose:
+``zeta²``, ``epsilon²``), divisions are true divisions (``scalar / tensor`` in torch multiplies
+by a reciprocal) and square roots are taken in float64 and rounded (torch's float32 ``sqrt`` on
+CPU is not correctly rounded; SSE's is). Quirks reproduced on purpose:
 
 - ``cv2.remap`` (OpenCV ≥ 4.11, which this project runs) interpolates in float coordinates,
   not at 1/32 pixel, with fused multiply-adds ``p00 + fx·(p01 − p00)`` then the same along y;
-  the FMAs are emulated in float64 (the product of two float32 is exact there).
+  the FMAs are emulated in float64 (the product of two float32 is exact there). On a CPU
+  without FMA OpenCV's remap rounds twice, an ulp away; the tests' bound covers that.
 - I1 is warped once per call, by the initial flow; the fixed-point iterations relinearise the
   robust weights only, around the same warped image.
 - The data term's right-hand side uses Iz, not the linearised residual; the increment carries
@@ -83,7 +86,11 @@ class _System:
 
 
 def _fma(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """a·b + c rounded once to float32, as the FMA instructions OpenCV's remap uses."""
+    """a·b + c rounded once to float32, as the FMA instructions OpenCV's remap uses.
+
+    a·b is exact in float64; the sum is rounded to float64 first, which changes the float32
+    result only when it lands exactly on a float32 tie (about once in 2²⁹).
+    """
     return (a.double() * b.double() + c.double()).float()
 
 
