@@ -29,7 +29,8 @@ from napari_mespot.core.spotters.prototype import (
 )
 from napari_mespot.core.spotters.prototype.spotter import cuda_available, flow_settings, resolve_device
 
-#: tests/test_flow_torch.py's agreement of the torch Farneback with OpenCV's (mean EPE, px).
+#: The agreement of the torch Farneback (tests/test_flow_torch.py) and DIS
+#: (tests/test_flow_torch_dis.py) with OpenCV's (mean EPE, px).
 TORCH_MEAN_EPE = 1e-3
 NO_GPU = "no CUDA GPU here: GPU path not tested"
 
@@ -90,10 +91,11 @@ def test_progress_counts_every_frame_once_done():
     assert done[-1] == 5 and done == sorted(done)
 
 
-def test_the_torch_port_on_the_cpu_matches_opencv_to_the_stated_bound():
+@pytest.mark.parametrize("method", ["farneback", "dis"])
+def test_the_torch_port_on_the_cpu_matches_opencv_to_the_stated_bound(method):
     refs, frames = crops(3, SIZES)
-    cv = run_to_end(flows_to_reference(refs, iter(frames), 3, "farneback", threads=1))
-    port = run_to_end(flows_to_reference(refs, iter(frames), 3, "farneback", device="cpu"))
+    cv = run_to_end(flows_to_reference(refs, iter(frames), 3, method, threads=1))
+    port = run_to_end(flows_to_reference(refs, iter(frames), 3, method, device="cpu"))
     for name in SIZES:
         epe = np.hypot(*(port[name] - cv[name]).transpose(3, 0, 1, 2))
         assert epe.mean() <= TORCH_MEAN_EPE, (name, float(epe.mean()))
@@ -243,14 +245,15 @@ def test_window_curves_are_the_same_on_one_thread_or_several(window_clip, head_m
     assert np.array_equal(one, two) and np.abs(one[:, 1:]).min() > 0
 
 
+@pytest.mark.parametrize("method", ["farneback", "dis"])
 @pytest.mark.parametrize(
     "device",
     ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not cuda_available(), reason=NO_GPU))],
 )
-def test_window_curves_through_the_torch_port_are_opencvs_within_the_flow_bound(window_clip, device):
+def test_window_curves_through_the_torch_port_are_opencvs_within_the_flow_bound(window_clip, device, method):
     """On CPU tensors here; on the GPU when there is one (the same port, the same bound)."""
     clip, lm = window_clip
-    protos = small_prototypes("farneback")
+    protos = small_prototypes(method)
     settings = PrototypeSettings(threads=1)
     cv = curves(clip, lm, protos, settings)
     port = curves(clip, lm, protos, settings, device=device)

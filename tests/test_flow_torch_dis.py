@@ -109,6 +109,28 @@ def test_the_patch_search_and_densification_are_opencvs(face_frames, size, prese
         assert_exact(got[k], opencv(ref, frame, preset, refinement=False), f"{preset} {size} frame {k}")
 
 
+@pytest.mark.parametrize("size", REGION_SIZES)
+@pytest.mark.parametrize("preset", ["fast", "medium"])
+def test_each_refining_preset_is_opencvs(face_frames, size, preset):
+    """The whole of DIS: search, densification and variational refinement at every level."""
+    ref, *frames = cut(face_frames, size)
+    got = port(ref, frames, preset)
+    for k, frame in enumerate(frames):
+        expected = opencv(ref, frame, preset)
+        assert_exact(got[k], expected, f"{preset} {size} frame {k}")
+        unrefined = opencv(ref, frame, preset, refinement=False)
+        assert np.hypot(*(expected - unrefined).transpose(2, 0, 1)).mean() > 10 * EXACT_MEAN  # it mattered
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: GPU path not tested")
+@pytest.mark.parametrize("preset", ["ultrafast", "medium"])
+def test_cuda_flows_match_opencv(face_frames, preset):
+    ref, *frames = cut(face_frames, (240, 280))
+    got = flow_batch(ref, np.stack(frames), "dis", device="cuda", preset=preset)
+    for k, frame in enumerate(frames):
+        assert_exact(got[k], opencv(ref, frame, preset), f"cuda {preset} frame {k}")
+
+
 def test_a_batch_gives_each_frame_its_own_flow(face_frames):
     ref, a, b = cut(face_frames, (120, 140))
     ref_t, frames_t = torch.from_numpy(ref).float(), torch.from_numpy(np.stack([a, b])).float()

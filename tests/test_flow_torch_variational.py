@@ -115,8 +115,9 @@ def initial_flow(kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.stack(warp_field(h, w), -1).astype(np.float32)
 
 
-def opencv_refined(a, b, flow, fixed_point: int = 5, sor: int = 5) -> np.ndarray:
+def opencv_refined(a, b, flow, fixed_point: int = 5, sor: int = 5, epsilon: float = 0.001) -> np.ndarray:
     vr = cv2.VariationalRefinement_create()
+    vr.setEpsilon(epsilon)
     vr.setAlpha(PARAMS["alpha"])
     vr.setDelta(PARAMS["delta"])
     vr.setGamma(PARAMS["gamma"])
@@ -127,11 +128,13 @@ def opencv_refined(a, b, flow, fixed_point: int = 5, sor: int = 5) -> np.ndarray
     return np.stack([u, v], -1)
 
 
-def torch_refined(a, b, flow, fixed_point: int = 5, sor: int = 5, device: str = "cpu") -> np.ndarray:
+def torch_refined(
+    a, b, flow, fixed_point: int = 5, sor: int = 5, device: str = "cpu", epsilon: float = 0.001
+) -> np.ndarray:
     as_t = lambda x: torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=device)  # noqa: E731
     got = variational_refinement(
         as_t(a)[None], as_t(b)[None], as_t(flow)[None],
-        fixed_point_iterations=fixed_point, sor_iterations=sor, **PARAMS,
+        fixed_point_iterations=fixed_point, sor_iterations=sor, epsilon=epsilon, **PARAMS,
     )  # fmt: skip
     assert got.device.type == device and got.dtype == torch.float32 and got.shape == (1, *flow.shape)
     return got[0].cpu().numpy()
@@ -164,6 +167,16 @@ def test_every_iteration_count_is_opencvs(frames, iterations):
     assert_opencvs(
         torch_refined(a, b, flow, *iterations), opencv_refined(a, b, flow, *iterations), str(iterations)
     )
+
+
+@pytest.mark.parametrize("epsilon", [0.01, 0.1])
+def test_the_penalisers_epsilon_is_opencvs(frames, epsilon):
+    """DIS sets ε = 0.01 on its refinement (the refinement's own default is 0.001)."""
+    a, b = real_pair(frames, (140, 120))
+    flow = initial_flow("dis", a, b)
+    expected = opencv_refined(a, b, flow, epsilon=epsilon)
+    assert endpoint_error(expected, opencv_refined(a, b, flow)).mean() > 100 * MEAN_BOUND  # ε matters
+    assert_opencvs(torch_refined(a, b, flow, epsilon=epsilon), expected, f"epsilon {epsilon}")
 
 
 @pytest.mark.parametrize("start", ["zero", "smooth"])

@@ -65,6 +65,8 @@ class DISParams:
     variational_refinement_alpha: float = 20.0
     variational_refinement_delta: float = 5.0
     variational_refinement_gamma: float = 10.0
+    #: DIS sets its refinement's robust-penaliser ε to 0.01, not the refinement's own 0.001.
+    variational_refinement_epsilon: float = 0.01
     use_mean_normalization: bool = True
     use_spatial_propagation: bool = True
 
@@ -414,6 +416,7 @@ def dis_with(ref: torch.Tensor, frames: torch.Tensor, p: DISParams) -> torch.Ten
                 alpha=p.variational_refinement_alpha,
                 delta=p.variational_refinement_delta,
                 gamma=p.variational_refinement_gamma,
+                epsilon=p.variational_refinement_epsilon,
                 sor_iterations=5,
                 fixed_point_iterations=p.variational_refinement_iterations,
             )

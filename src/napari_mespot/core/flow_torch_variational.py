@@ -12,7 +12,7 @@ step, on full ``(B, H, W)`` tensors:
   Sobel ksize 1 (``I[x+1] − I[x−1]``, not halved) and a replicated border.
 - Each fixed-point iteration builds the linear system for the increment dW = (du, dv): the
   colour- and gradient-constancy data terms, linearised around W, with the robust weights
-  ``Ψ'(s²) = 1 / sqrt(s² + ε²)`` (ε = 0.001) and the normalisation by the gradient norms + ζ²
+  ``Ψ'(s²) = 1 / sqrt(s² + ε²)`` (ε = 0.001; DIS sets 0.01) and the normalisation by the gradient norms + ζ²
   (ζ = 0.1, also added to the diagonal); the smoothness weight ``α/2 · Ψ'`` of each pixel, from
   forward differences of the current flow W + dW; and that weight on the edges to the right and
   below, with W's differences on the right-hand side. Then ``sor_iterations`` red-black SOR
@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from .flow_torch import _filter, _pixel_grid
 
 #: OpenCV's fixed robust-penaliser constants (not settable in its API).
-_ZETA, _EPSILON = np.float32(0.1), np.float32(0.001)
+_ZETA = np.float32(0.1)
 _SOBEL = np.array([-1.0, 0.0, 1.0], np.float32)
 
 
@@ -151,10 +151,10 @@ def _over(numerator: float, denominator: torch.Tensor) -> torch.Tensor:
 
 
 def _data_term(
-    d: _Derivatives, du: torch.Tensor, dv: torch.Tensor, delta: float, gamma: float
+    d: _Derivatives, du: torch.Tensor, dv: torch.Tensor, delta: float, gamma: float, eps2: float
 ) -> tuple[torch.Tensor, ...]:
     """Colour and gradient constancy parts of a11, a12, a22, b1, b2 (ComputeDataTerm)."""
-    zeta2, eps2 = float(_ZETA * _ZETA), float(_EPSILON * _EPSILON)
+    zeta2 = float(_ZETA * _ZETA)
     delta2, gamma2 = float(np.float32(delta) / np.float32(2)), float(np.float32(gamma) / np.float32(2))
     norm = d.ix * d.ix + d.iy * d.iy + zeta2
     residual = d.iz + d.ix * du + d.iy * dv
@@ -225,13 +225,13 @@ def _accumulate(
 
 def _linear_system(
     d: _Derivatives, flow: torch.Tensor, current: torch.Tensor, du: torch.Tensor, dv: torch.Tensor,
-    red: torch.Tensor, alpha: float, delta: float, gamma: float,
+    red: torch.Tensor, alpha: float, delta: float, gamma: float, eps2: float,
 ) -> _System:  # fmt: skip
     """Data term plus the smoothness term's diagonal and right-hand side (the three passes)."""
-    a11, a12, a22, b1, b2 = _data_term(d, du, dv, delta, gamma)
+    a11, a12, a22, b1, b2 = _data_term(d, du, dv, delta, gamma, eps2)
     cu, cv = current[..., 0], current[..., 1]
     ux, vx, uy, vy = _forward_x(cu), _forward_x(cv), _forward_y(cu), _forward_y(cv)
-    eps2, alpha2 = float(_EPSILON * _EPSILON), float(np.float32(alpha) / np.float32(2))
+    alpha2 = float(np.float32(alpha) / np.float32(2))
     weight = _over(alpha2, _sqrt(ux * ux + vx * vx + uy * uy + vy * vy + eps2))
     right, below = _edges(*weight.shape[-2:], weight.device)
     w_right, w_below = weight * right, weight * below
@@ -288,6 +288,7 @@ def variational_refinement(
     sor_iterations: int = 5,
     fixed_point_iterations: int = 5,
     omega: float = 1.6,
+    epsilon: float = 0.001,
 ) -> torch.Tensor:
     """i0 (1 or B, H, W) and i1 (B, H, W): float32 tensors holding uint8 grey levels 0..255;
     flow (B, H, W, 2) float32, OpenCV's convention (flow[..., 0] = dx, [..., 1] = dy).
@@ -295,18 +296,20 @@ def variational_refinement(
 
     ``cv2.VariationalRefinement`` with the same parameters, one image pair per batch entry; a
     single reference broadcasts over the batch. alpha weighs smoothness, delta colour constancy,
-    gamma gradient constancy; omega is the SOR relaxation factor.
+    gamma gradient constancy; omega is the SOR relaxation factor; epsilon is the robust
+    penaliser's (OpenCV's default 0.001; DIS sets 0.01).
     """
     _check(i0, i1, flow)
     d = _derivatives(i0, i1, flow)
     xs, ys = _pixel_grid(*flow.shape[1:3], flow.device)
     red = (xs + ys).remainder(2) == 0
     omega = float(np.float32(omega))
+    eps2 = float(np.float32(epsilon) * np.float32(epsilon))
     du = torch.zeros_like(flow[..., 0])
     dv = torch.zeros_like(du)
     current = flow
     for _ in range(fixed_point_iterations):
-        system = _linear_system(d, flow, current, du, dv, red, alpha, delta, gamma)
+        system = _linear_system(d, flow, current, du, dv, red, alpha, delta, gamma, eps2)
         for _ in range(sor_iterations):
             du, dv = _sor_pass(system, du, dv, red, omega)
             du, dv = _sor_pass(system, du, dv, ~red, omega)
