@@ -152,6 +152,22 @@ def _sobel(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 # --- patch inverse search ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Site:
+    """The reference side of one patch per stripe: positions, patches and their sums (B0, K, …)."""
+
+    i: torch.Tensor
+    j: float
+    i0: torch.Tensor
+    ix: torch.Tensor
+    iy: torch.Tensor
+    x_sum: torch.Tensor
+    y_sum: torch.Tensor
+    xx: torch.Tensor
+    yy: torch.Tensor
+    xy: torch.Tensor
+
+
 class _Level:
     """One pyramid level's patch search: reference patches and tensors, the padded frames."""
 
@@ -180,20 +196,27 @@ class _Level:
         r = torch.arange(psz + 1, device=i1.device)
         self.offsets = (r[:, None] * self.w_ext + r[None, :]).reshape(-1)
 
+    def site(self, rows: torch.Tensor, js: int) -> _Site:
+        """The reference side of the patches (rows, js), cut once per visit."""
+        stride = self.p.patch_stride
+        at = (slice(None), rows, js)
+        return _Site(
+            (rows * stride).to(self.xx.dtype), float(js * stride), self.i0p[at], self.ixp[at], self.iyp[at],
+            self.x_sum[at], self.y_sum[at], self.xx[at], self.yy[at], self.xy[at],
+        )  # fmt: skip
+
     def ssd(
-        self, ux: torch.Tensor, uy: torch.Tensor, rows: torch.Tensor, js: int, grad: bool = False
+        self, ux: torch.Tensor, uy: torch.Tensor, at: _Site, grad: bool = False
     ) -> tuple[torch.Tensor, ...]:
-        """SSD of the patches (rows, js) against the frame displaced by (ux, uy): (B, K) each.
+        """SSD of the patches at ``at`` against the frame displaced by (ux, uy): (B, K) each.
 
         With ``grad`` also the Gauss–Newton right-hand side (dUx, dUy). OpenCV's arithmetic:
         clamped positions in the padded frame, bilinear weights from the fractional parts.
         """
         p = self.p
         psz = p.patch_size
-        i = (rows * p.patch_stride).to(ux.dtype)
-        j = float(js * p.patch_stride)
-        i_pos = torch.clamp(i + uy + BORDER, BORDER - psz + 1.0, BORDER + self.h - 1.0)
-        j_pos = torch.clamp(j + ux + BORDER, BORDER - psz + 1.0, BORDER + self.w - 1.0)
+        i_pos = torch.clamp(at.i + uy + BORDER, BORDER - psz + 1.0, BORDER + self.h - 1.0)
+        j_pos = torch.clamp(at.j + ux + BORDER, BORDER - psz + 1.0, BORDER + self.w - 1.0)
         fi, fj = torch.floor(i_pos), torch.floor(j_pos)
         w11 = ((i_pos - fi) * (j_pos - fj))[..., None, None]
         w10 = ((i_pos - fi) * (fj + 1 - j_pos))[..., None, None]
@@ -209,40 +232,32 @@ class _Level:
             + w10 * window[..., 1:, :-1]
             + w11 * window[..., 1:, 1:]
         )
-        diff = warped - self.i0p[:, rows, js]
+        diff = warped - at.i0
         sq = (diff * diff).sum((-1, -2))
+        n = float(psz * psz)
+        s = diff.sum((-1, -2)) if p.use_mean_normalization else None
         if not grad:
-            if p.use_mean_normalization:
-                s = diff.sum((-1, -2))
-                return (sq - s * s / float(psz * psz),)
-            return (sq,)
-        dux = (diff * self.ixp[:, rows, js]).sum((-1, -2))
-        duy = (diff * self.iyp[:, rows, js]).sum((-1, -2))
-        if p.use_mean_normalization:
-            n = float(psz * psz)
-            s = diff.sum((-1, -2))
-            return (
-                sq - s * s / n,
-                dux - s * self.x_sum[:, rows, js] / n,
-                duy - s * self.y_sum[:, rows, js] / n,
-            )
+            return (sq - s * s / n,) if s is not None else (sq,)
+        dux = (diff * at.ix).sum((-1, -2))
+        duy = (diff * at.iy).sum((-1, -2))
+        if s is not None:
+            return sq - s * s / n, dux - s * at.x_sum / n, duy - s * at.y_sum / n
         return sq, dux, duy
 
     def descend(
-        self, ux: torch.Tensor, uy: torch.Tensor, rows: torch.Tensor, js: int, steps: int
+        self, ux: torch.Tensor, uy: torch.Tensor, at: _Site, steps: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Gauss–Newton from (ux, uy), each patch stopping once its SSD stops decreasing.
 
         As in OpenCV the step of the iteration that finds no decrease is still taken.
         """
-        xx, yy, xy = self.xx[:, rows, js], self.yy[:, rows, js], self.xy[:, rows, js]
-        det = xx * yy - xy * xy
+        det = at.xx * at.yy - at.xy * at.xy
         det = torch.where(det.abs() < EPS, torch.full_like(det, EPS), det)
-        inv11, inv12, inv22 = yy / det, -xy / det, xx / det
+        inv11, inv12, inv22 = at.yy / det, -at.xy / det, at.xx / det
         prev = torch.full_like(ux, INF)
         active = torch.ones_like(ux, dtype=torch.bool)
         for _ in range(steps):
-            ssd, dux, duy = self.ssd(ux, uy, rows, js, grad=True)
+            ssd, dux, duy = self.ssd(ux, uy, at, grad=True)
             ux = torch.where(active, ux - (inv11 * dux + inv12 * duy), ux)
             uy = torch.where(active, uy - (inv12 * dux + inv22 * duy), uy)
             active = active & (ssd < prev)
@@ -295,19 +310,20 @@ class _Level:
     ) -> None:
         """One patch per stripe: best of itself and its visited neighbours, then descent."""
         start_x, start_y = sx[:, rows, js], sy[:, rows, js]
+        at = self.site(rows, js)
         if self.p.use_spatial_propagation:
-            (best,) = self.ssd(start_x, start_y, rows, js)
+            (best,) = self.ssd(start_x, start_y, at)
             candidates = []
             if has_horizontal:
                 candidates.append((sx[:, rows, js - step], sy[:, rows, js - step]))
             if has_vertical:
                 candidates.append((sx[:, rows - step, js], sy[:, rows - step, js]))
             for cx, cy in candidates:
-                (cost,) = self.ssd(cx, cy, rows, js)
+                (cost,) = self.ssd(cx, cy, at)
                 better = cost < best
                 best = torch.where(better, cost, best)
                 start_x, start_y = torch.where(better, cx, start_x), torch.where(better, cy, start_y)
-        ux, uy = self.descend(start_x, start_y, rows, js, steps)
+        ux, uy = self.descend(start_x, start_y, at, steps)
         keep = torch.hypot(ux - start_x, uy - start_y) <= self.p.patch_size
         sx[:, rows, js] = torch.where(keep, ux, start_x)
         sy[:, rows, js] = torch.where(keep, uy, start_y)
