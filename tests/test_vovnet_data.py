@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from napari_mespot.core.intervals import Interval
+from napari_mespot.core.landmark_cache import landmarks_for_video
 from napari_mespot.core.landmarks import FaceLandmarks, MediaPipeFaceMesh
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.vovnet import DataSettings, features_for_video
@@ -113,3 +114,25 @@ class _Frames:
 
     def __getitem__(self, k):
         return self.frames[k]
+
+
+def test_flows_through_the_torch_port_are_opencvs_within_its_bound(clip, monkeypatch):
+    """The GPU path of the features (here on CPU tensors): pairs batched, each with its own
+    reference, through the DIS port, which tests/test_flow_torch_dis.py holds to 1e-3 px mean of
+    OpenCV's. A small batch makes the run flush several full batches and a partial last one."""
+    from napari_mespot.core.spotters.vovnet import data
+
+    path, _ = clip
+    monkeypatch.setattr(data, "FLOW_BATCH", 7)
+    with open_video(path) as video:
+        lm = run_to_end(landmarks_for_video(video, MediaPipeFaceMesh()))
+        cv = run_to_end(data.compute_features(video, lm, SETTINGS))
+        port = run_to_end(data.compute_features(video, lm, SETTINGS, flow_device="cpu"))
+    assert np.array_equal(cv.frames, port.frames) and np.array_equal(cv.found, port.found)
+    a, b = np.asarray(cv.flow, np.float32), np.asarray(port.flow, np.float32)
+    epe = np.hypot(a[:, 0] - b[:, 0], a[:, 1] - b[:, 1])
+    assert epe.mean() <= 1e-3, float(epe.mean())
+    assert not b[:2].any()  # the first flow_gap frames have no pair
+    # a pair written to its neighbour's frame would be far outside the bound
+    shifted = np.hypot(a[3:, 0] - a[2:-1, 0], a[3:, 1] - a[2:-1, 1])
+    assert shifted.mean() > 5e-3, float(shifted.mean())

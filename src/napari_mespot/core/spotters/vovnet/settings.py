@@ -155,6 +155,7 @@ class TrainSettings:
       thresholds (never the test subject). 0 = use the training windows (single subject).
     - ``seed``: weight init, window order; everything is deterministic on the CPU.
     - ``amp``: mixed precision on CUDA (ignored on the CPU).
+    - ``device``: as :class:`SpotSettings`'s (features not yet cached get their flows there).
     - ``flip``: mirror a random half of the training windows left–right (the flow's x component
       changes sign): a mirrored face is still a face, and it doubles scarce training data (ours).
     """
@@ -216,7 +217,8 @@ class SpotSettings:
     - ``nms_iou``: temporal NMS suppresses a same-class interval overlapping a better one by more.
     - ``window_stride``: frames between inference windows (0 = half the checkpoint's window).
     - ``batch_size``: windows per forward pass (memory only).
-    - ``device``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+    - ``device``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``. On CUDA the features' optical
+      flows are computed there too, batched through the torch port of OpenCV's method.
     - ``cache_dir``: where face crops and flow are cached ("" = the user cache folder).
     """
 

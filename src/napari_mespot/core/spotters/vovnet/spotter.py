@@ -48,6 +48,12 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def gpu_flow_device(device: torch.device) -> str | None:
+    """Where the features' flows run: on the GPU through the torch port when the network does
+    (every VoVNet flow method is ported), else with OpenCV on the CPU."""
+    return "cuda" if device.type == "cuda" else None
+
+
 def infer(
     ckpt: Checkpoint,
     feats: Features,
@@ -155,7 +161,9 @@ def spot(
     if name is None:
         path = getattr(video, "path", None)
         name = Path(path).stem if path is not None else "video"
-    feats = yield from features_for_video(video, ckpt.data, settings.cache_dir or None, landmarks)
+    feats = yield from features_for_video(
+        video, ckpt.data, settings.cache_dir or None, landmarks, gpu_flow_device(device)
+    )
     stride = settings.window_stride or max(1, ckpt.window // 2)
     dets, curves = yield from infer(ckpt, feats, stride, device, settings.batch_size, float(thresholds.min()))
     found = np.asarray(feats.found, dtype=bool)

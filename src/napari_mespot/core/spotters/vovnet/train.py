@@ -43,7 +43,7 @@ from .head import assign_targets, points
 from .losses import detection_loss
 from .model import VoVNetSpotter
 from .settings import CLASSES, NMS_IOU, DataSettings, ModelConfig, TrainSettings, to_dict
-from .spotter import infer, resolve_device, to_intervals
+from .spotter import gpu_flow_device, infer, resolve_device, to_intervals
 
 #: Candidate thresholds searched on the validation videos.
 THRESHOLD_GRID = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
@@ -70,13 +70,17 @@ class TrainResult:
 
 
 def load_features(
-    videos: Sequence[LabelledVideo], data: DataSettings, cache_dir: str | os.PathLike | None
+    videos: Sequence[LabelledVideo],
+    data: DataSettings,
+    cache_dir: str | os.PathLike | None,
+    flow_device: str | None = None,
 ) -> Generator[Progress, None, list[Features]]:
-    """Face crops and flow of every video (cached on disk; see :mod:`.data`)."""
+    """Face crops and flow of every video (cached on disk; see :mod:`.data`); ``flow_device``
+    as :func:`.data.compute_features`."""
     out = []
     for i, v in enumerate(videos):
         with open_video(v.path) as video:
-            gen = features_for_video(video, data, cache_dir)
+            gen = features_for_video(video, data, cache_dir, flow_device=flow_device)
             while True:
                 try:
                     p = next(gen)
@@ -304,7 +308,7 @@ def train(
     device = resolve_device(settings.device)
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    feats = yield from load_features(videos, data, cache_dir)
+    feats = yield from load_features(videos, data, cache_dir, gpu_flow_device(device))
     tr_idx, val_idx = split_validation(videos, settings.val_subjects, settings.seed)
     sub = lambda idx: ([feats[i] for i in idx], [videos[i] for i in idx])  # noqa: E731
     train_set = WindowBatches(*sub(tr_idx), settings.window, settings.window_stride, config.levels)
