@@ -18,6 +18,18 @@ def fixtures_dir() -> Path:
     return FIXTURES
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch intra-op thread for a module: on the shared 2-core machines OpenMP barriers
+    stall for milliseconds, which the many small ops of the flow ports feel most."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _user_data_in_tmp(tmp_path_factory, monkeypatch):
     """Sessions and landmark caches of read-only videos go to the user's folders: one per test."""

@@ -52,13 +52,7 @@ TVL1_FIXED = {"epsilon": 0.0, "nscales": 3, "warps": 2, "outer_iterations": 2, "
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: GPU path not tested")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on the shared 2-core machines OpenMP barriers stall for milliseconds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def texture(h: int, w: int, seed: int = 0) -> np.ndarray:

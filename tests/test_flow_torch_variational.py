@@ -55,13 +55,7 @@ TEXTURE_SEED = 6161  # the synthetic texture of the known-warp cases; used nowhe
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: GPU path not tested")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: on the shared 2-core machines OpenMP barriers stall for milliseconds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
