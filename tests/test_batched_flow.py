@@ -174,8 +174,10 @@ def test_device_resolution_per_flow_method():
     device, notes = resolve_device("cuda", "energy")  # a plugin's method without a torch port
     assert device == "cpu" and "energy flow has no GPU implementation" in notes[0]
     gpu = cuda_available()
-    for method in ("farneback", "tvl1", "dis"):
+    for method in ("farneback", "tvl1"):
         assert resolve_device("auto", method)[0] == ("cuda" if gpu else "cpu")
+    assert resolve_device("auto", "dis") == ("cpu", ())  # auto keeps DIS on OpenCV's CPU threads
+    assert resolve_device("cuda", "dis") == (("cuda", ()) if gpu else resolve_device("cuda", "farneback"))
     assert resolve_device("auto", "energy") == ("cpu", ())
     if not gpu:
         device, notes = resolve_device("cuda", "farneback")

@@ -17,8 +17,10 @@ TV-L1. What of OpenCV is reproduced, stage by stage (Kroeger et al. 2016, as Ope
   inverse-compositional Gauss–Newton steps on the frame (replicate border of 16 pixels,
   clamped positions), stopping when the SSD stops decreasing, and kept only if it moved less
   than a patch. Propagation is sequential within each of OpenCV's 8 fixed row stripes (OpenCV
-  fixes 8 so that its result does not depend on its thread count); the port runs one patch
-  per stripe per step, for every frame of the batch at once.
+  fixes 8 so that its result does not depend on its thread count). A patch reads only the two
+  neighbours it may take, both on the previous anti-diagonal of its stripe, so
+  the port visits every stripe's anti-diagonals as waves, for every frame of the batch at once:
+  OpenCV's raster-order result in rows + columns − 1 steps per stripe.
 - **Densification**: each pixel averages the vectors of the patches that cover it (the last
   patch where none does), weighted by 1 / max(1, |photometric error|).
 - **Variational refinement** (``fast`` and ``medium``): :mod:`.flow_torch_variational`, the port
@@ -26,9 +28,9 @@ TV-L1. What of OpenCV is reproduced, stage by stage (Kroeger et al. 2016, as Ope
 - Between levels the dense flow is resized bilinearly and doubled; the finest level's flow is
   resized to the image and scaled by 2^finest.
 
-The sequential sweep makes the cost a fixed number of small steps per level whatever the batch
-(≈ 450 for a 140×120 level), so the port pays off on a GPU with large batches — every frame of a
-window, or thousands of VoVNet pairs — not frame by frame.
+The waves still make the cost a fixed number of small sequential steps per level whatever the
+batch (98 for a 140×120 level: 49 per sweep), so the port pays off on a GPU with large batches —
+every frame of a window, or hundreds of VoVNet pairs — not frame by frame.
 
 Images smaller than OpenCV's depth formula allows (coarsest scale below the finest) are
 refused: OpenCV's own result is undefined there.
@@ -157,7 +159,7 @@ class _Site:
     """The reference side of one patch per stripe: positions, patches and their sums (B0, K, …)."""
 
     i: torch.Tensor
-    j: float
+    j: torch.Tensor
     i0: torch.Tensor
     ix: torch.Tensor
     iy: torch.Tensor
@@ -166,6 +168,17 @@ class _Site:
     xx: torch.Tensor
     yy: torch.Tensor
     xy: torch.Tensor
+
+
+@dataclass(frozen=True)
+class _Wave:
+    """Patches visited at once: their grid rows and columns, and which neighbours they may take
+    (``vertical``: the one above forward / below backward; ``horizontal``: left / right)."""
+
+    rows: torch.Tensor
+    cols: torch.Tensor
+    vertical: torch.Tensor
+    horizontal: torch.Tensor
 
 
 class _Level:
@@ -196,12 +209,13 @@ class _Level:
         r = torch.arange(psz + 1, device=i1.device)
         self.offsets = (r[:, None] * self.w_ext + r[None, :]).reshape(-1)
 
-    def site(self, rows: torch.Tensor, js: int) -> _Site:
-        """The reference side of the patches (rows, js), cut once per visit."""
+    def site(self, rows: torch.Tensor, cols: torch.Tensor) -> _Site:
+        """The reference side of the patches (rows, cols), cut once per visit."""
         stride = self.p.patch_stride
-        at = (slice(None), rows, js)
+        at = (slice(None), rows, cols)
+        dtype = self.xx.dtype
         return _Site(
-            (rows * stride).to(self.xx.dtype), float(js * stride), self.i0p[at], self.ixp[at], self.iyp[at],
+            (rows * stride).to(dtype), (cols * stride).to(dtype), self.i0p[at], self.ixp[at], self.iyp[at],
             self.x_sum[at], self.y_sum[at], self.xx[at], self.yy[at], self.xy[at],
         )  # fmt: skip
 
@@ -274,59 +288,69 @@ class _Level:
             slice(psz2, psz2 + stride * self.ws, stride),
         )
         sx, sy = ux[centre].clone(), uy[centre].clone()
-        stripes = STRIPES if p.use_spatial_propagation else 1
-        size = math.ceil(self.hs / stripes)
-        bounds = [(min(n * size, self.hs), min((n + 1) * size, self.hs)) for n in range(stripes)]
         sweeps = 2 if p.use_spatial_propagation else 1
         steps = p.gradient_descent_iterations // sweeps
-        device = ux.device
         for sweep in range(sweeps):
-            forward = sweep % 2 == 0
-            for r in range(size):
-                rows_list = (
-                    [a + r for a, b in bounds if a + r < b]
-                    if forward
-                    else [b - 1 - r for a, b in bounds if b - 1 - r >= a]
-                )
-                if not rows_list:
-                    continue
-                rows = torch.tensor(rows_list, device=device)
-                for c in range(self.ws):
-                    js = c if forward else self.ws - 1 - c
-                    step = 1 if forward else -1
-                    self._visit(sx, sy, rows, js, step, r > 0, c > 0, steps)
+            step = 1 if sweep % 2 == 0 else -1
+            for wave in self._waves(step, ux.device):
+                self._visit(sx, sy, wave, step, steps)
         return sx, sy
 
-    def _visit(
-        self,
-        sx: torch.Tensor,
-        sy: torch.Tensor,
-        rows: torch.Tensor,
-        js: int,
-        step: int,
-        has_vertical: bool,
-        has_horizontal: bool,
-        steps: int,
-    ) -> None:
-        """One patch per stripe: best of itself and its visited neighbours, then descent."""
-        start_x, start_y = sx[:, rows, js], sy[:, rows, js]
-        at = self.site(rows, js)
+    def _waves(self, step: int, device: torch.device) -> list[_Wave]:
+        """The sweep's patches in waves of mutually independent ones, in dependency order.
+
+        OpenCV visits each stripe row by row, and a patch reads only the two neighbours visited
+        just before it (left and above forward; right and below backward), which lie on the
+        previous anti-diagonal of its stripe. So the patches of one anti-diagonal of every stripe
+        form a wave: visiting the waves in turn gives OpenCV's raster-order result exactly, in
+        rows + columns − 1 steps per stripe instead of rows × columns. Without spatial
+        propagation no patch reads another, and all of them are one wave.
+        """
+        if not self.p.use_spatial_propagation:
+            rows, cols = torch.meshgrid(torch.arange(self.hs), torch.arange(self.ws), indexing="ij")
+            none = torch.zeros(rows.numel(), dtype=torch.bool, device=device)
+            return [_Wave(rows.reshape(-1).to(device), cols.reshape(-1).to(device), none, none)]
+        size = math.ceil(self.hs / STRIPES)
+        bounds = [(min(n * size, self.hs), min((n + 1) * size, self.hs)) for n in range(STRIPES)]
+        waves = []
+        for d in range(size + self.ws - 1):
+            picked = [
+                (
+                    a + r if step > 0 else b - 1 - r,
+                    d - r if step > 0 else self.ws - 1 - (d - r),
+                    r > 0,
+                    d - r > 0,
+                )
+                for r in range(max(0, d - self.ws + 1), min(size - 1, d) + 1)
+                for a, b in bounds
+                if a + r < b
+            ]
+            if picked:
+                rows, cols, vertical, horizontal = (
+                    torch.tensor(v, device=device) for v in zip(*picked, strict=True)
+                )
+                waves.append(_Wave(rows, cols, vertical, horizontal))
+        return waves
+
+    def _visit(self, sx: torch.Tensor, sy: torch.Tensor, wave: _Wave, step: int, steps: int) -> None:
+        """One wave of patches: each the best of itself and its visited neighbours, then descent."""
+        rows, cols = wave.rows, wave.cols
+        start_x, start_y = sx[:, rows, cols], sy[:, rows, cols]
+        at = self.site(rows, cols)
         if self.p.use_spatial_propagation:
             (best,) = self.ssd(start_x, start_y, at)
-            candidates = []
-            if has_horizontal:
-                candidates.append((sx[:, rows, js - step], sy[:, rows, js - step]))
-            if has_vertical:
-                candidates.append((sx[:, rows - step, js], sy[:, rows - step, js]))
-            for cx, cy in candidates:
+            beside = (cols - step).clamp(0, self.ws - 1)
+            over = (rows - step).clamp(0, self.hs - 1)
+            for (r, c), valid in (((rows, beside), wave.horizontal), ((over, cols), wave.vertical)):
+                cx, cy = sx[:, r, c], sy[:, r, c]
                 (cost,) = self.ssd(cx, cy, at)
-                better = cost < best
+                better = valid & (cost < best)
                 best = torch.where(better, cost, best)
                 start_x, start_y = torch.where(better, cx, start_x), torch.where(better, cy, start_y)
         ux, uy = self.descend(start_x, start_y, at, steps)
         keep = torch.hypot(ux - start_x, uy - start_y) <= self.p.patch_size
-        sx[:, rows, js] = torch.where(keep, ux, start_x)
-        sy[:, rows, js] = torch.where(keep, uy, start_y)
+        sx[:, rows, cols] = torch.where(keep, ux, start_x)
+        sy[:, rows, cols] = torch.where(keep, uy, start_y)
 
     def densify(
         self, sx: torch.Tensor, sy: torch.Tensor, i0: torch.Tensor, i1: torch.Tensor

@@ -49,11 +49,12 @@ class PrototypeSettings:
       results); on a GPU, the frames sent to the device in one batched flow call.
     - ``threads``: frames whose flows are computed at once on the CPU (OpenCV releases the GIL);
       0 means one per CPU core. No effect on results.
-    - ``device``: ``auto``, ``cpu`` or ``cuda``. On ``cuda`` (or ``auto`` with a CUDA GPU) a
-      Farneback, TV-L1 or DIS run computes its flows with the batched torch port of OpenCV's
+    - ``device``: ``auto``, ``cpu`` or ``cuda``. On ``cuda`` a Farneback, TV-L1 or DIS run
+      computes its flows with the batched torch port of OpenCV's
       (:mod:`napari_mespot.core.flow_torch`, :mod:`~napari_mespot.core.flow_torch_dis`) on the
-      GPU; other methods, and ``cuda`` asked for where there is none, run on the CPU and say
-      so in the result's notes.
+      GPU; ``auto`` does so for Farneback and TV-L1 when there is a GPU, and keeps DIS on the
+      CPU (see ``AUTO_GPU_FLOW_METHODS`` in the spotter). Other methods, and ``cuda`` asked for
+      where there is none, run on the CPU and say so in the result's notes.
     - ``landmarks``: the landmark provider used when none are passed in.
     """
 

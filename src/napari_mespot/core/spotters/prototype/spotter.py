@@ -66,6 +66,12 @@ def resolve_thresholds(prototypes: PrototypeSet, settings: PrototypeSettings) ->
 #: Flow methods with a batched torch port of OpenCV's (:mod:`napari_mespot.core.flow_torch`,
 #: :mod:`napari_mespot.core.flow_torch_dis`).
 TORCH_FLOW_METHODS = ("farneback", "tvl1", "dis")
+#: Those whose port ``auto`` sends to a GPU: Farneback and TV-L1 are a few hundred whole-image
+#: operations per batch. DIS's port is exact only because it sweeps the patches in OpenCV's
+#: propagation order, thousands of small sequential operations per window whatever the batch,
+#: while OpenCV's DIS costs a few ms a pair per CPU core; so ``auto`` keeps DIS on the CPU
+#: and its GPU port runs when ``cuda`` is asked for.
+AUTO_GPU_FLOW_METHODS = ("farneback", "tvl1")
 
 
 @functools.cache
@@ -88,13 +94,14 @@ def cuda_available() -> bool:
 def resolve_device(device: str, method: str = "farneback") -> tuple[str, tuple[str, ...]]:
     """The device the ``method`` flows run on and a note when that is not what was asked for.
 
-    ``auto`` takes the GPU when there is one and the method has a torch port, else the CPU.
+    ``auto`` takes the GPU when there is one and the method is in :data:`AUTO_GPU_FLOW_METHODS`,
+    else the CPU; ``cuda`` takes it for any method with a torch port.
     """
     if device == "cpu":
         return "cpu", ()
     has_port = method in TORCH_FLOW_METHODS
     if device == "auto":
-        return ("cuda" if has_port and cuda_available() else "cpu"), ()
+        return ("cuda" if method in AUTO_GPU_FLOW_METHODS and cuda_available() else "cpu"), ()
     if not has_port:
         return "cpu", (f"device cuda requested: {method} flow has no GPU implementation; it ran on the CPU",)
     if not cuda_available():
