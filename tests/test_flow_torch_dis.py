@@ -125,6 +125,26 @@ def test_cuda_flows_match_opencv(face_frames, preset):
         assert_exact(got[k], opencv(ref, frame, preset), f"cuda {preset} frame {k}")
 
 
+SWITCHES = [(False, True), (True, False), (False, False)]
+
+
+@pytest.mark.parametrize(("propagation", "mean_normalization"), SWITCHES)
+def test_opencvs_switches_for_propagation_and_mean_normalisation_are_followed(
+    face_frames, propagation, mean_normalization
+):
+    """Off the presets: every patch independent (one wave), and plain SSD instead of the
+    mean-normalised one, each as ``cv2.DISOpticalFlow`` with the same setter."""
+    ref, frame, _ = cut(face_frames, (120, 140))
+    solver = cv2.DISOpticalFlow_create(CV_PRESETS["medium"])
+    solver.setUseSpatialPropagation(propagation)
+    solver.setUseMeanNormalization(mean_normalization)
+    p = dataclasses.replace(
+        PRESETS["medium"], use_spatial_propagation=propagation, use_mean_normalization=mean_normalization
+    )
+    got = dis_with(torch.from_numpy(ref).float(), torch.from_numpy(frame).float()[None], p)[0].numpy()
+    assert_exact(got, solver.calc(ref, frame, None), f"propagation {propagation}, mean {mean_normalization}")
+
+
 def test_a_batch_gives_each_frame_its_own_flow(face_frames):
     ref, a, b = cut(face_frames, (120, 140))
     ref_t, frames_t = torch.from_numpy(ref).float(), torch.from_numpy(np.stack([a, b])).float()
