@@ -84,6 +84,31 @@ def test_killed_midway_then_rerun_finishes_only_the_rest(fixtures_dir, tmp_path,
         assert read_labels(out / f"clip{k:02d}.csv").videos  # every file whole and readable
 
 
+def test_settings_are_resolved_once_as_mespot_spot_would(tmp_path, capsys):
+    """A batch spots with the method's default preset, as ``mespot spot`` does; a preset or a
+    field it does not have fails before any video is sent."""
+    from dataclasses import replace
+
+    from napari_mespot.cli import main
+    from napari_mespot.core.batch import BatchError, job_settings
+    from napari_mespot.core.spotters.prototype import PRESETS
+
+    assert job_settings("prototype", {}) == PRESETS["recommended"]
+    assert job_settings("prototype", {"preset": "fast"}) == PRESETS["fast"]
+    one_thread = replace(PRESETS["recommended"], threads=1)
+    assert job_settings("prototype", {"settings": {"threads": 1}}) == one_thread
+    given = replace(PRESETS["paper"], window_s=5.0)
+    assert job_settings("prototype", {"settings": given}) is given
+    with pytest.raises(BatchError, match="no preset 'nope'"):
+        job_settings("prototype", {"preset": "nope"})
+    with pytest.raises(BatchError, match=r"no setting\(s\) \['bogus'\]"):
+        job_settings("prototype", {"settings": {"bogus": 1}})
+    (tmp_path / "a.mp4").write_bytes(b"")
+    assert main(["batch", str(tmp_path), "--out", str(tmp_path / "out"), "--preset", "nope"]) != 0
+    assert "no preset 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "out" / MANIFEST).exists()
+
+
 def test_names_stay_unique_and_lists_are_read(tmp_path):
     a, b = tmp_path / "s1" / "EP01.mp4", tmp_path / "s2" / "EP01.mp4"
     jobs = plan([a, b], tmp_path / "out")

@@ -8,8 +8,8 @@ import os
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..core.head_motion import HEAD_MOTION_MODES
     from ..plugins import spotters
+    from .spot import add_spot_options
 
     p = sub.add_parser(
         "batch",
@@ -32,32 +32,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="FILE", help="the method's model file (default: its shipped one)")
     p.add_argument("--prototypes", metavar="FILE", help="prototype file, the same as --model for prototype")
     p.add_argument("--fps", type=float, help="frame rate of image folders")
-    p.add_argument(
-        "--head-motion",
-        nargs="?",
-        const="translation",
-        choices=HEAD_MOTION_MODES,
-        help="remove head motion before matching: translation (the flag alone) or similarity",
-    )
-    p.add_argument(
-        "--flow", choices=("farneback", "dis", "tvl1"), help="flow method (default: the prototypes')"
-    )
     p.add_argument("--scheduler", metavar="ADDRESS", help="address of an existing dask scheduler")
     p.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="local workers (default: one per core)"
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_spot_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..core.batch import find_videos, report_dict, run_batch
+    from ..plugins import get_spotter
     from ._progress import drive
+    from .spot import model_path, spot_settings
 
-    settings = {"head_motion": args.head_motion} if args.head_motion else {}
-    if args.flow:
-        settings["flow_method"] = args.flow
-    options = {"model": args.model or args.prototypes, "fps": args.fps, "settings": settings}
+    spotter = get_spotter(args.method)
+    settings = spot_settings(args, spotter)  # the same options, the same settings as `mespot spot`
+    options = {"model": model_path(args, spotter), "fps": args.fps, "settings": settings}
     videos = find_videos(args.source)
     gen = run_batch(videos, args.out, args.method, options, scheduler=args.scheduler, workers=args.workers)
     report = drive(gen, "batch")

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import time
 from collections import Counter
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,14 +133,35 @@ def _spot(job: BatchJob, method: str, options: dict[str, Any]):
     """Spot one video with the registered spotter ``method`` (looked up on the worker, where
     entry-point plugins load themselves)."""
     from ..plugins import get_spotter
-    from .spotters.base import settings_from_mapping
     from .video import open_video
 
     spotter = get_spotter(method)
-    settings = settings_from_mapping(spotter.settings, options.get("settings", {}))
     model = options.get("model") or options.get("prototypes")  # the prototype method's spelling
     with open_video(job.video, fps=options.get("fps")) as video:
-        return run_to_end(spotter.run(video, model, settings, name=job.name))
+        return run_to_end(spotter.run(video, model, options["settings"], name=job.name))
+
+
+def job_settings(method: str, options: Mapping[str, Any]) -> Any:
+    """The settings every video of the batch is spotted with, resolved once on the driver.
+
+    ``options["settings"]`` is either the method's settings object (what ``mespot batch``
+    builds from its options, as ``mespot spot`` does) or a mapping of fields applied over
+    ``options["preset"]`` — the method's default preset when none is named, so a batch and
+    ``mespot spot`` with the same options spot alike. A bad preset or field fails here, before
+    any task is sent.
+    """
+    from ..plugins import get_spotter
+    from .spotters.base import settings_from_mapping
+
+    spotter = get_spotter(method)
+    given = options.get("settings") or {}
+    if isinstance(given, spotter.settings):
+        return given
+    try:
+        base = spotter.base_settings(options.get("preset"))
+        return settings_from_mapping(spotter.settings, given, base=base)
+    except ValueError as exc:
+        raise BatchError(str(exc)) from None
 
 
 def run_batch(
@@ -156,8 +177,8 @@ def run_batch(
     progress per finished video.
 
     ``options``: ``model`` (the method's model file; ``prototypes`` is the prototype method's
-    spelling; default: the method's shipped model), ``settings`` (fields of the method's
-    settings dataclass; default: its defaults) and ``fps`` (of image folders). Closing the
+    spelling; default: the method's shipped model), ``preset`` and ``settings`` (see
+    :func:`job_settings`; default: the method's default preset) and ``fps`` (of image folders). Closing the
     generator cancels the outstanding tasks and shuts a local cluster down; what finished stays
     recorded.
     """
@@ -171,6 +192,7 @@ def run_batch(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     options = dict(options or {})
+    options["settings"] = job_settings(method, options)
     entries = load_manifest(out)
     jobs = plan(videos, out)
     if not jobs:

@@ -191,8 +191,9 @@ class Spotter:
         return (yield from self.spot(video, model, settings, name=name))
 
 
-def settings_from_mapping(cls: type, values: Mapping[str, Any]) -> Any:
-    """Build the settings dataclass ``cls`` from a mapping, rejecting unknown keys by name.
+def settings_from_mapping(cls: type, values: Mapping[str, Any], base: Any = None) -> Any:
+    """Build the settings dataclass ``cls`` from a mapping (over ``base``, an instance of it,
+    when given), rejecting unknown keys by name.
 
     Lets the CLI, the GUI and a saved result all construct settings the same way, with a
     readable error instead of ``TypeError: unexpected keyword``.
@@ -201,7 +202,7 @@ def settings_from_mapping(cls: type, values: Mapping[str, Any]) -> Any:
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"{cls.__name__} has no setting(s) {unknown}; known: {sorted(known)}")
-    return cls(**values)
+    return dataclasses.replace(base, **values) if base is not None else cls(**values)
 
 
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
