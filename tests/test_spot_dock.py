@@ -9,6 +9,7 @@ from napari_mespot._widgets.curves_plot import CurvesPlot
 from napari_mespot._widgets.spot_dock import SpotWidget
 from napari_mespot._widgets.video_review import review_for
 from napari_mespot.core.spotters.prototype import Prototype, PrototypeSet
+from napari_mespot.core.spotters.prototype.spotter import cuda_available
 
 pytestmark = pytest.mark.gui
 FIXTURE_VIDEOS = ("WolfgangLanger_Pexels.mp4", "face_noface.mov", "no_face.mp4", "single_face.mp4")
@@ -87,6 +88,22 @@ def test_cancel_leaves_no_track(make_napari_viewer_proxy, qtbot, fixtures_dir, l
     assert dock.status.value == "cancelled"
     assert review_for(layer).results == {}
     assert dock.run_button.enabled
+
+
+@pytest.mark.skipif(cuda_available(), reason="this machine has a GPU: cuda is not refused")
+def test_the_runs_notes_reach_the_status(
+    make_napari_viewer_proxy, qtbot, fixtures_dir, lip_corner_prototypes
+):
+    """cuda chosen without a GPU: the run goes on on the CPU and the dock says so, as the CLI."""
+    viewer = make_napari_viewer_proxy()
+    layer = viewer.open(str(fixtures_dir / "video" / "single_face.mp4"), plugin="napari-mespot")[0]
+    dock = SpotWidget(viewer)
+    dock.prototypes.value = lip_corner_prototypes
+    dock.video_combo.value = layer
+    dock.settings.device.value = "cuda"
+    run_and_wait(qtbot, dock)
+    assert list(review_for(layer).results) == ["prototype 1"], dock.status.value
+    assert "device cuda requested, but no CUDA GPU is available" in dock.status.value
 
 
 def test_bad_settings_are_reported_not_run(make_napari_viewer_proxy, fixtures_dir, lip_corner_prototypes):

@@ -318,6 +318,7 @@ class SpotWidget(QWidget):
         message = f"{run}: {len(result.intervals)} intervals"
         if skipped:
             message += f"; {skipped} frames skipped (no face)"
+        message += "".join(f"; {note}" for note in result.notes)  # what `mespot spot` prints too
         self.status.value = message
         self._outcome = "done"
         show_info(message)
