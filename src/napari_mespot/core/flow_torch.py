@@ -148,6 +148,14 @@ def _pixel_grid(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, tor
     return xs, ys
 
 
+def _pixels_at(img: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``img[b, y[b, ...], x[b, ...]]`` for (B, H, W) ``img`` and integer index tensors inside it:
+    the exact grey levels OpenCV's own bilinear formulas read (``grid_sample`` rounds its
+    weights differently)."""
+    b, _, w = img.shape
+    return img.reshape(b, -1).gather(1, (y * w + x).reshape(b, -1)).reshape(y.shape)
+
+
 def _sample(img: torch.Tensor, x: torch.Tensor, y: torch.Tensor, mode: str) -> torch.Tensor:
     """``img`` (B, C, H, W) sampled at pixel coordinates (B, H, W), zero outside the image."""
     h, w = img.shape[-2:]

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .flow_torch import _device_of, _filter, _resize, as_batch
+from .flow_torch import _device_of, _filter, _pixel_grid, _pixels_at, _resize, as_batch
 
 #: OpenCV's border of the frame pyramid, its determinant floor and its "no SSD yet".
 BORDER = 16
@@ -156,7 +156,7 @@ def _sobel(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 @dataclass(frozen=True)
 class _Site:
-    """The reference side of one patch per stripe: positions, patches and their sums (B0, K, …)."""
+    """The reference side of one wave's patches: positions, patches and their sums (B0, K, …)."""
 
     i: torch.Tensor
     j: torch.Tensor
@@ -371,9 +371,7 @@ class _Level:
 
         y_first, y_last = cover(h, self.hs)
         x_first, x_last = cover(w, self.ws)
-        ys = torch.arange(h, device=device, dtype=sx.dtype)[:, None]
-        xs = torch.arange(w, device=device, dtype=sx.dtype)[None, :]
-        i1_flat = i1.reshape(i1.shape[0], -1)
+        xs, ys = _pixel_grid(h, w, device)
         i0 = i0.expand(b, -1, -1)
         sum_coef = torch.zeros((b, h, w), device=device, dtype=sx.dtype)
         sum_x, sum_y = torch.zeros_like(sum_coef), torch.zeros_like(sum_coef)
@@ -393,15 +391,11 @@ class _Level:
                 j_u, i_u = j_l + 1, i_l + 1
                 fx_hi, fy_hi = j_m - j_l, i_m - i_l
                 fx_lo, fy_lo = j_u - j_m, i_u - i_m
-
-                def at(yi: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
-                    return i1_flat.gather(1, (yi * w + xi).reshape(b, -1)).reshape(b, h, w)
-
                 diff = (
-                    fx_hi * fy_hi * at(i_u, j_u)
-                    + fx_lo * fy_hi * at(i_u, j_l)
-                    + fx_hi * fy_lo * at(i_l, j_u)
-                    + fx_lo * fy_lo * at(i_l, j_l)
+                    fx_hi * fy_hi * _pixels_at(i1, i_u, j_u)
+                    + fx_lo * fy_hi * _pixels_at(i1, i_u, j_l)
+                    + fx_hi * fy_lo * _pixels_at(i1, i_l, j_u)
+                    + fx_lo * fy_lo * _pixels_at(i1, i_l, j_l)
                     - i0
                 )
                 coef = torch.where(ok, 1.0 / torch.clamp(diff.abs(), min=1.0), torch.zeros_like(diff))

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .flow_torch import _filter, _pixel_grid
+from .flow_torch import _filter, _pixel_grid, _pixels_at
 
 #: OpenCV's fixed robust-penaliser constants (not settable in its API).
 _ZETA = np.float32(0.1)
@@ -116,14 +116,10 @@ def _remap_replicate(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     fx, fy = mx - x0, my - y0
     x0, y0 = x0.long(), y0.long()
     cols = (x0.clamp(0, w - 1), (x0 + 1).clamp(0, w - 1))
-    rows = (y0.clamp(0, h - 1) * w, (y0 + 1).clamp(0, h - 1) * w)
-    flat = img.expand(b, h, w).reshape(b, h * w)
-
-    def at(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        return flat.gather(1, (r + c).reshape(b, -1)).reshape(b, h, w)
-
-    p00, p01 = at(rows[0], cols[0]), at(rows[0], cols[1])
-    p10, p11 = at(rows[1], cols[0]), at(rows[1], cols[1])
+    rows = (y0.clamp(0, h - 1), (y0 + 1).clamp(0, h - 1))
+    img = img.expand(b, h, w)
+    p00, p01 = _pixels_at(img, rows[0], cols[0]), _pixels_at(img, rows[0], cols[1])
+    p10, p11 = _pixels_at(img, rows[1], cols[0]), _pixels_at(img, rows[1], cols[1])
     top, bottom = _fma(fx, p01 - p00, p00), _fma(fx, p11 - p10, p10)
     return _fma(fy, bottom - top, top)
 

@@ -157,13 +157,14 @@ def compute_features(
     flow = np.zeros((n, 2, s, s), np.float16) if settings.flow else None
     recent: deque[np.ndarray] = deque(maxlen=settings.flow_gap + 1)
     pending: list[tuple[int, np.ndarray, np.ndarray]] = []
-
-    def flush() -> None:
+    if flow_device is not None:
         from ...batched_flow import torch_params
         from ...flow import get_method
         from ...flow_torch import flow_batch
 
         params = torch_params(get_method(settings.flow_method), {})
+
+    def flush() -> None:
         refs, grays = np.stack([p[1] for p in pending]), np.stack([p[2] for p in pending])
         flows = flow_batch(refs, grays, settings.flow_method, device=flow_device, chunk=FLOW_BATCH, **params)
         for (k, _, _), f in zip(pending, flows, strict=True):
