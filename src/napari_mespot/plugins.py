@@ -190,7 +190,7 @@ def plugin_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(MespotSpecs)
     pm.register(_Builtins(), name="napari-mespot")
-    # farneback-torch / tvl1-torch; torch itself is imported only when one of them computes.
+    # farneback-torch / tvl1-torch / dis-torch; torch is imported only when one of them computes.
     from .core import flow_torch_methods
 
     pm.register(flow_torch_methods, name="napari-mespot-torch")
