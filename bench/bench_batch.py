@@ -21,7 +21,7 @@ OUT = HERE / "out" / "batch"
 
 
 def make_videos(count: int) -> list[Path]:
-    from napari_mespot.core.synth import SynthSettings, write_synthetic_video
+    from napari_mespot.core.synth.generator import SynthSettings, write_synthetic_video
 
     folder = OUT / "videos"
     folder.mkdir(parents=True, exist_ok=True)
@@ -38,8 +38,8 @@ def make_videos(count: int) -> list[Path]:
 
 
 def timed_batch(videos: list[Path], workers: int, options: dict) -> float:
-    from napari_mespot.core.batch import run_batch
     from napari_mespot.core.progress import run_to_end
+    from napari_mespot.jobs.batch import run_batch
 
     out = OUT / f"run_{workers}"
     shutil.rmtree(out, ignore_errors=True)

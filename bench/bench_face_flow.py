@@ -41,7 +41,7 @@ def timed(fn, repeats: int) -> float:
 
 def bench_landmarks(frames: np.ndarray):
     """fps of both MediaPipe modes; returns them and the video-mode landmarks."""
-    from napari_mespot.core.landmarks import MediaPipeFaceMesh
+    from napari_mespot.core.face.landmarks import MediaPipeFaceMesh
 
     out, tracked = {}, None
     for mode, static in (("video", False), ("static", True)):
@@ -57,7 +57,7 @@ def synthetic_epe() -> dict:
     """Mean endpoint error (px) on a 280×240 texture moved by a known translation and warp."""
     import cv2
 
-    from napari_mespot.core.flow import flow
+    from napari_mespot.core.flow.methods import flow
 
     rng = np.random.default_rng(0)
     t = cv2.GaussianBlur(rng.normal(size=(240, 280)).astype(np.float32), (0, 0), 2.0)
@@ -85,9 +85,9 @@ def synthetic_epe() -> dict:
 
 
 def bench_flow(frames: np.ndarray, landmarks) -> dict:
-    from napari_mespot.core.flow import flow, to_gray
-    from napari_mespot.core.region_flow import region_flows_pair, window_region_flows
-    from napari_mespot.core.regions import face_regions
+    from napari_mespot.core.face.regions import face_regions
+    from napari_mespot.core.flow.methods import flow, to_gray
+    from napari_mespot.core.flow.regions import region_flows_pair, window_region_flows
 
     # Flow is always against the window's first frame: near (a quarter second, the scale of a
     # micro-expression) and far (2 s into the window, here with a large head movement).
@@ -168,7 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    from napari_mespot.core.video import open_video
+    from napari_mespot.core.media.video import open_video
 
     if not VIDEO.exists():
         sys.exit(f"fixture video missing: {VIDEO}")

@@ -44,8 +44,8 @@ def region_frames(size: tuple[int, int], count: int) -> np.ndarray:
     """Grey crops (count + 1, H, W): the reference, then the frames after it."""
     import cv2
 
-    from napari_mespot.core.flow import to_gray
-    from napari_mespot.core.video import open_video
+    from napari_mespot.core.flow.methods import to_gray
+    from napari_mespot.core.media.video import open_video
 
     with open_video(VIDEO) as video:
         crops = [to_gray(video.frame(REFERENCE + i))[60:340, 300:620] for i in range(count + 1)]
@@ -72,7 +72,7 @@ def mean_epe(flows: np.ndarray, cv_flows: np.ndarray, inside_only: bool = False)
 
 def dither_sensitivity(ref: np.ndarray, frame: np.ndarray, method: str) -> float:
     """How far OpenCV's own flow moves (inside) when the frame is dithered by ±1 grey level."""
-    from napari_mespot.core.flow import flow
+    from napari_mespot.core.flow.methods import flow
 
     dither = np.random.default_rng(0).integers(-1, 2, size=frame.shape)
     dithered = np.clip(frame.astype(int) + dither, 0, 255).astype(np.uint8)
@@ -82,8 +82,8 @@ def dither_sensitivity(ref: np.ndarray, frame: np.ndarray, method: str) -> float
 def bench_method(method: str, frames: np.ndarray, devices: list[str]) -> dict:
     import torch
 
-    from napari_mespot.core.flow import flow
-    from napari_mespot.core.flow_torch import flow_batch
+    from napari_mespot.core.flow.methods import flow
+    from napari_mespot.core.flow.torch.ports import flow_batch
 
     ref, pairs = frames[0], frames[1 : 1 + BATCH[(method, "cpu")]]
     cv_ms, cv_flows = timed_ms(lambda: np.stack([flow(ref, f, method) for f in pairs]), lambda: None)

@@ -106,13 +106,13 @@ OUT = HERE / "out"
 
 
 def _settings(duration: float, shakes: bool):
-    from napari_mespot.core.synth import SynthSettings
+    from napari_mespot.core.synth.generator import SynthSettings
 
     return SynthSettings(duration_s=duration, n_me=2, n_mae=2, head_shakes=shakes)
 
 
 def _dataset(seed: int, count: int, duration: float, shakes: bool) -> Path:
-    from napari_mespot.core.synth import write_synthetic_dataset
+    from napari_mespot.core.synth.generator import write_synthetic_dataset
 
     folder = OUT / f"spot_{seed}_{count}x{duration:g}s_{'shakes' if shakes else 'still'}"
     if not (folder / "ground_truth.csv").is_file():
@@ -122,9 +122,9 @@ def _dataset(seed: int, count: int, duration: float, shakes: bool) -> Path:
 
 def f1(args: argparse.Namespace) -> dict:
     from napari_mespot.core.labels import read_labels
+    from napari_mespot.core.media.video import open_video
     from napari_mespot.core.metrics import evaluate
     from napari_mespot.core.spotters.prototype import PRESETS, default_prototypes, spot
-    from napari_mespot.core.video import open_video
 
     report: dict = {"seed": args.seed, "count": args.count, "duration_s": args.duration, "k": 0.5, "runs": {}}
     for preset in args.presets:
@@ -156,10 +156,10 @@ def _primitives(path: Path, lm, result, protos, settings) -> dict:
     """The unavoidable work alone, single-threaded: decode every frame (to grey) once, then the
     same flow calls as the run (every region the prototypes use, plus the nose bridge when head
     motion is compensated) on the same crops (each window's reference transforms)."""
-    from napari_mespot.core.flow import get_method, to_gray
-    from napari_mespot.core.regions import NOSE, face_regions
+    from napari_mespot.core.face.regions import NOSE, face_regions
+    from napari_mespot.core.flow.methods import get_method, to_gray
+    from napari_mespot.core.media.video import open_video
     from napari_mespot.core.spotters.prototype.spotter import flow_settings
-    from napari_mespot.core.video import open_video
 
     name, params = flow_settings(protos, settings)
     method = get_method(name)
@@ -187,10 +187,10 @@ def speed_one(path: Path, preset: str, device: str) -> dict:
     """End to end (landmarks + spotting) and the primitives for one preset on one video."""
     from dataclasses import replace
 
-    from napari_mespot.core.landmark_cache import landmarks_for_video
-    from napari_mespot.core.landmarks import MediaPipeFaceMesh
+    from napari_mespot.core.face.cache import landmarks_for_video
+    from napari_mespot.core.face.landmarks import MediaPipeFaceMesh
+    from napari_mespot.core.media.video import open_video
     from napari_mespot.core.spotters.prototype import PRESETS, default_prototypes, spot
-    from napari_mespot.core.video import open_video
 
     settings = replace(PRESETS[preset], device=device)
     protos = default_prototypes(settings.shipped_prototypes)

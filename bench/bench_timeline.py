@@ -29,7 +29,7 @@ from qtpy.QtWidgets import QApplication
 from napari_mespot._widgets.interval_table import COLUMNS, IntervalFilter, IntervalTableModel
 from napari_mespot._widgets.timeline import TimelineView
 from napari_mespot.core.intervals import Interval
-from napari_mespot.core.review import ReviewModel
+from napari_mespot.core.review.model import ReviewModel
 
 N_FRAMES = 30_000
 PER_TRACK = 500

@@ -30,7 +30,7 @@ def generate(minutes: float) -> Path:
     """A long video with real motion (a drifting texture), cached under bench/out/."""
     import cv2
 
-    from napari_mespot.core.video_writer import write_video
+    from napari_mespot.core.media.writer import write_video
 
     n = round(minutes * 60 * FPS)
     path = OUT / f"long_{n}f_{SIZE[1]}x{SIZE[0]}_gop{GOP}.mp4"
@@ -55,7 +55,7 @@ def generate(minutes: float) -> Path:
 
 
 def measure_access(path: Path, n_random: int = 300, n_sequential: int = 3000) -> dict:
-    from napari_mespot.core.video import open_video
+    from napari_mespot.core.media.video import open_video
 
     t0 = time.perf_counter()
     video = open_video(path, cache_bytes=0, readahead=0)
@@ -90,7 +90,7 @@ def measure_access(path: Path, n_random: int = 300, n_sequential: int = 3000) ->
 
 
 def _sequential_fps(path: Path, start: int, count: int) -> float:
-    from napari_mespot.core.video import open_video
+    from napari_mespot.core.media.video import open_video
 
     with open_video(path) as video:
         video[start]  # position the decoder; what follows is pure sequential reading
@@ -104,7 +104,7 @@ def _raw_pyav_fps(path: Path, start: int, count: int) -> float:
     """The same frames decoded and converted to RGB by PyAV directly: the speed to match."""
     import av
 
-    from napari_mespot.core.video import open_video
+    from napari_mespot.core.media.video import open_video
 
     with open_video(path) as video:
         start_pts = int(video._pts[start])
@@ -132,7 +132,7 @@ def scrub_peak_rss_mb(path: Path, n_reads: int = 1500) -> float:
     """
     code = f"""
 import os, numpy as np
-from napari_mespot.core.video import open_video
+from napari_mespot.core.media.video import open_video
 page = os.sysconf("SC_PAGE_SIZE")
 def rss():
     with open("/proc/self/statm") as fh:

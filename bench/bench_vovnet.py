@@ -79,8 +79,9 @@ from pathlib import Path
 
 import torch
 
-from napari_mespot.core.landmark_cache import landmarks_for_video
-from napari_mespot.core.landmarks import MediaPipeFaceMesh
+from napari_mespot.core.face.cache import landmarks_for_video
+from napari_mespot.core.face.landmarks import MediaPipeFaceMesh
+from napari_mespot.core.media.video import open_video
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.vovnet import (
     SMALL_MODEL,
@@ -92,8 +93,7 @@ from napari_mespot.core.spotters.vovnet import (
 )
 from napari_mespot.core.spotters.vovnet.data import compute_features
 from napari_mespot.core.spotters.vovnet.model import VoVNetSpotter
-from napari_mespot.core.synth import SynthSettings, write_synthetic_video
-from napari_mespot.core.video import open_video
+from napari_mespot.core.synth.generator import SynthSettings, write_synthetic_video
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -243,7 +243,7 @@ def loso_section() -> str:
     """The larger synthetic config: 4 subjects x 2 videos, LOSO, compact model."""
     from napari_mespot.core.labels import read_labels
     from napari_mespot.core.spotters.vovnet import LabelledVideo, TrainSettings, loso
-    from napari_mespot.core.synth import write_synthetic_dataset
+    from napari_mespot.core.synth.generator import write_synthetic_dataset
 
     videos_settings = SynthSettings(duration_s=20.0)
     data = DataSettings(input_size=64, flow_method="dis", flow_size=128, flow_gap=2)
@@ -278,7 +278,7 @@ def synthetic_subjects(root: Path, seeds: tuple[int, ...], count: int) -> list:
     per seed; video k of seed s is the scene (s, k), as ``mespot synth --seed s --count N``."""
     from napari_mespot.core.labels import read_labels
     from napari_mespot.core.spotters.vovnet import LabelledVideo
-    from napari_mespot.core.synth import write_synthetic_dataset
+    from napari_mespot.core.synth.generator import write_synthetic_dataset
 
     videos = []
     for seed in seeds:

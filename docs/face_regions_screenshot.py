@@ -17,7 +17,7 @@ from qtpy.QtWidgets import QApplication
 
 from napari_mespot._reader import video_layer_data
 from napari_mespot._widgets.face_overlay import FaceOverlayWidget
-from napari_mespot.core.video import open_video
+from napari_mespot.core.media.video import open_video
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT.parent / "shared" / "fixtures" / "video" / "WolfgangLanger_Pexels.mp4"

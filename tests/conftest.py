@@ -41,9 +41,9 @@ def _user_data_in_tmp(tmp_path_factory, monkeypatch):
 def scripted_video(tmp_path):
     """An 11 s synthetic face video with two smiles (AU12) and a frown (AU4) at known frames,
     no distractors but sensor noise; returns (path, ground-truth intervals)."""
-    from napari_mespot.core.synth import SynthScene, SynthSettings
-    from napari_mespot.core.synth_schedule import scripted_expression
-    from napari_mespot.core.video_writer import write_video
+    from napari_mespot.core.media.writer import write_video
+    from napari_mespot.core.synth.generator import SynthScene, SynthSettings
+    from napari_mespot.core.synth.schedule import scripted_expression
 
     fps = 30.0
     settings = SynthSettings(

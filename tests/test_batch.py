@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_mespot.core.batch import MANIFEST, find_videos, plan, run_batch
 from napari_mespot.core.labels import read_labels
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.prototype import Prototype, PrototypeSet
+from napari_mespot.jobs.batch import MANIFEST, find_videos, plan, run_batch
 
 pytestmark = pytest.mark.slow
 
@@ -90,8 +90,8 @@ def test_settings_are_resolved_once_as_mespot_spot_would(tmp_path, capsys):
     from dataclasses import replace
 
     from napari_mespot.cli import main
-    from napari_mespot.core.batch import BatchError, job_settings
     from napari_mespot.core.spotters.prototype import PRESETS
+    from napari_mespot.jobs.batch import BatchError, job_settings
 
     assert job_settings("prototype", {}) == PRESETS["recommended"]
     assert job_settings("prototype", {"preset": "fast"}) == PRESETS["fast"]

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from napari_mespot.core.batched_flow import flows_to_reference, torch_params
-from napari_mespot.core.flow import DIS, FARNEBACK, TVL1
+from napari_mespot.core.flow.batched import flows_to_reference, torch_params
+from napari_mespot.core.flow.methods import DIS, FARNEBACK, TVL1
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.prototype import (
     PRESETS,
@@ -114,7 +114,7 @@ def test_torch_parameters_are_opencvs_completed_and_gamma_is_refused():
 
 
 def tiny_set(method: str, params: dict) -> PrototypeSet:
-    from napari_mespot.core.regions import RegionSpec
+    from napari_mespot.core.face.regions import RegionSpec
 
     eye = RegionSpec("eye", ("eye_outer_l", "eye_outer_r"), size=(4, 3))
     return PrototypeSet(
@@ -193,7 +193,7 @@ SMALL_EYE_SIZE, SMALL_MOUTH_SIZE = (56, 48), (52, 32)
 @pytest.fixture(scope="module")
 def window_clip():
     """12 frames of a 360×640 texture under growing smooth warps, and landmarks on frame 0 (ibug68)."""
-    from napari_mespot.core.landmarks import FaceLandmarks
+    from napari_mespot.core.face.landmarks import FaceLandmarks
 
     ref = texture(360, 640, seed=11)
     frames = [np.clip(ref, 0, 255).astype(np.uint8)] + [warped(ref, 0.25 * k, k) for k in range(1, 12)]
@@ -207,7 +207,7 @@ def window_clip():
 
 
 def small_prototypes(method: str) -> PrototypeSet:
-    from napari_mespot.core.regions import EYE, MOUTH
+    from napari_mespot.core.face.regions import EYE, MOUTH
 
     eye, mouth = (
         replace_spec(EYE, SMALL_EYE_SIZE),
@@ -268,8 +268,8 @@ def test_window_curves_through_the_torch_port_are_opencvs_within_the_flow_bound(
 
 def test_a_translations_field_in_region_pixels_is_the_mapped_motion():
     """The constant-field shortcut for translations gives R(S(R⁻¹q)) − q at every pixel q."""
-    from napari_mespot.core.head_motion import region_motion_field
-    from napari_mespot.core.regions import RegionTransform
+    from napari_mespot.core.face.head_motion import region_motion_field
+    from napari_mespot.core.face.regions import RegionTransform
 
     region = RegionTransform("eye", np.array([[1.4, 0.2, -300.0], [-0.2, 1.4, -90.0]]), (28, 24))
     motion = np.array([[1.0, 0.0, 2.5], [0.0, 1.0, -1.25]])
@@ -286,8 +286,8 @@ def test_a_translations_field_in_region_pixels_is_the_mapped_motion():
 
 def test_a_similaritys_field_is_the_pixel_grid_formula_exactly():
     """Row-and-column construction of A q + c gives the full-grid values bit for bit."""
-    from napari_mespot.core.head_motion import region_motion_field
-    from napari_mespot.core.regions import RegionTransform
+    from napari_mespot.core.face.head_motion import region_motion_field
+    from napari_mespot.core.face.regions import RegionTransform
 
     region = RegionTransform("mouth", np.array([[1.3, -0.1, -250.0], [0.1, 1.3, -200.0]]), (26, 16))
     angle, scale = 0.03, 1.01

@@ -6,7 +6,7 @@ import pytest
 
 from napari_mespot.core.compare import compare
 from napari_mespot.core.intervals import Interval
-from napari_mespot.core.review import CORRECTED, ReviewModel
+from napari_mespot.core.review.model import CORRECTED, ReviewModel
 
 
 @pytest.fixture

@@ -9,15 +9,15 @@ import numpy as np
 import openpyxl
 import pytest
 
-from napari_mespot.core.datasets import (
+from napari_mespot.core.intervals import Interval, VideoIntervals
+from napari_mespot.core.labels import Labels, write_labels
+from napari_mespot.core.labels.datasets import (
     DatasetLayoutError,
     discover_cas_me2,
     discover_casme2,
     discover_samm_lv,
     loso_folds,
 )
-from napari_mespot.core.intervals import Interval, VideoIntervals
-from napari_mespot.core.labels import Labels, write_labels
 
 
 def _images(folder, names):

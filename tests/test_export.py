@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from napari_mespot.cli import main
-from napari_mespot.core.export import ExportError, export_corrected, load_session
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.labels import read_labels
-from napari_mespot.core.session import ReviewSession, sidecar_path
-from napari_mespot.core.video import open_video
+from napari_mespot.core.media.video import open_video
+from napari_mespot.core.review.export import ExportError, export_corrected, load_session
+from napari_mespot.core.review.session import ReviewSession, sidecar_path
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_cli_video_name_option(session_file, tmp_path, capsys):
 
 def test_cli_help_names_every_writable_format():
     from napari_mespot.commands.export import FORMATS_HELP
-    from napari_mespot.core.export import EXPORT_FORMATS
+    from napari_mespot.core.review.export import EXPORT_FORMATS
 
     assert sorted(FORMATS_HELP.replace(" or ", ", ").split(", ")) == sorted(EXPORT_FORMATS)
 

@@ -10,7 +10,7 @@ import pytest
 
 from napari_mespot._reader import video_layer_data
 from napari_mespot._widgets.face_overlay import CROP, FLOW, HEATMAP, LANDMARKS, REGIONS, FaceOverlayWidget
-from napari_mespot.core.video import open_video
+from napari_mespot.core.media.video import open_video
 
 pytestmark = pytest.mark.gui
 

@@ -12,7 +12,7 @@ import pytest
 from napari_mespot.cli import main
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.prototype import default_prototypes
-from napari_mespot.core.synth import SynthSettings, write_synthetic_dataset
+from napari_mespot.core.synth.generator import SynthSettings, write_synthetic_dataset
 
 SEED = 616161
 TINY = SynthSettings(duration_s=4.0, size=(320, 240), n_me=1, n_mae=0, head_shakes=False)

@@ -6,16 +6,16 @@ import cv2
 import numpy as np
 import pytest
 
-from napari_mespot.core.flow import DIS, FARNEBACK, flow, flow_sequence, magnitude, to_gray
-from napari_mespot.core.flow_display import grid_vectors, magnitude_image, window_reference
-from napari_mespot.core.landmarks import FaceLandmarks
-from napari_mespot.core.progress import Progress
-from napari_mespot.core.region_flow import (
+from napari_mespot.core.face.landmarks import FaceLandmarks
+from napari_mespot.core.face.regions import EYE, MOUTH, NOSE, NoFaceError, region_transform
+from napari_mespot.core.flow.display import grid_vectors, magnitude_image, window_reference
+from napari_mespot.core.flow.methods import DIS, FARNEBACK, flow, flow_sequence, magnitude, to_gray
+from napari_mespot.core.flow.regions import (
     compensate_head_motion,
     region_flows_pair,
     window_region_flows,
 )
-from napari_mespot.core.regions import EYE, MOUTH, NOSE, NoFaceError, region_transform
+from napari_mespot.core.progress import Progress
 
 # Mean endpoint error bounds (pixels, 16-px border excluded) on the 280×240 textures below.
 # Measured on this machine: farneback 0.06 / 0.09, tvl1 0.01 / 0.05, dis 0.09 / 0.07

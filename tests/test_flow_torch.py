@@ -38,10 +38,10 @@ import numpy as np
 import pytest
 import torch
 
-from napari_mespot.core import flow_torch
-from napari_mespot.core.flow import flow, to_gray
-from napari_mespot.core.flow_torch import DeviceUnavailableError, flow_batch
-from napari_mespot.core.video import open_video
+from napari_mespot.core.flow.methods import flow, to_gray
+from napari_mespot.core.flow.torch import ports as flow_torch
+from napari_mespot.core.flow.torch.ports import DeviceUnavailableError, flow_batch
+from napari_mespot.core.media.video import open_video
 
 EXACT_MEAN, EXACT_P99 = 1e-3, 1e-2
 #: test_flow.py's bounds for OpenCV on known motion (mean EPE, 16-px border excluded).

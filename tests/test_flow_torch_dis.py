@@ -28,10 +28,10 @@ import numpy as np
 import pytest
 import torch
 
-from napari_mespot.core.flow import to_gray
-from napari_mespot.core.flow_torch import flow_batch
-from napari_mespot.core.flow_torch_dis import PRESETS, area_resize, dis, dis_with
-from napari_mespot.core.video import open_video
+from napari_mespot.core.flow.methods import to_gray
+from napari_mespot.core.flow.torch.dis import PRESETS, area_resize, dis, dis_with
+from napari_mespot.core.flow.torch.ports import flow_batch
+from napari_mespot.core.media.video import open_video
 
 EXACT_MEAN, EXACT_P99 = 1e-3, 1e-2
 CV_PRESETS = {
@@ -160,7 +160,7 @@ def test_a_batch_gives_each_frame_its_own_flow(face_frames):
 
 
 def test_flow_batch_and_the_registered_method_run_the_port(face_frames):
-    from napari_mespot.core.flow import flow, get_method
+    from napari_mespot.core.flow.methods import flow, get_method
 
     ref, frame, _ = cut(face_frames, (120, 140))
     expected = opencv(ref, frame, "ultrafast", refinement=False)

@@ -40,9 +40,9 @@ import numpy as np
 import pytest
 import torch
 
-from napari_mespot.core.flow import to_gray
-from napari_mespot.core.flow_torch_variational import variational_refinement
-from napari_mespot.core.video import open_video
+from napari_mespot.core.flow.methods import to_gray
+from napari_mespot.core.flow.torch.variational import variational_refinement
+from napari_mespot.core.media.video import open_video
 
 MEAN_BOUND, MAX_BOUND = 1e-6, 1e-5
 #: DIS medium/fast's settings, also OpenCV's defaults.

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from napari_mespot.core.head_motion import (
+from napari_mespot.core.face.head_motion import (
     HEAD_MOTION_MODES,
     RIGID_POINTS,
     head_motion_mode,
@@ -16,10 +16,10 @@ from napari_mespot.core.head_motion import (
     registered,
     residual_similarity,
 )
-from napari_mespot.core.landmarks import FaceLandmarks
+from napari_mespot.core.face.landmarks import FaceLandmarks
+from napari_mespot.core.face.regions import EYE, MOUTH, NOSE, face_regions
+from napari_mespot.core.flow.regions import region_flows_pair, window_region_flows
 from napari_mespot.core.progress import run_to_end
-from napari_mespot.core.region_flow import region_flows_pair, window_region_flows
-from napari_mespot.core.regions import EYE, MOUTH, NOSE, face_regions
 from napari_mespot.core.spotters.prototype import PRESETS, PrototypeSettings
 
 #: Farneback's own mean endpoint error on these textures is 0.06 px (tests/test_flow.py): with

@@ -9,7 +9,7 @@ from napari_mespot._widgets.interval_table import COLUMNS, IntervalTableWidget
 from napari_mespot._widgets.timeline import TimelineWidget
 from napari_mespot._widgets.video_review import GROUND_TRUTH, review_for
 from napari_mespot.core.intervals import Interval
-from napari_mespot.core.review import CORRECTED
+from napari_mespot.core.review.model import CORRECTED
 
 pytestmark = pytest.mark.gui
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_mespot.core import landmark_cache
-from napari_mespot.core.landmark_cache import landmarks_for_video
-from napari_mespot.core.landmarks import (
+from napari_mespot.core.face import cache as landmark_cache
+from napari_mespot.core.face.cache import landmarks_for_video
+from napari_mespot.core.face.landmarks import (
     KEY_POINTS,
     SCHEMES,
     CsvLandmarkProvider,
@@ -21,8 +21,8 @@ from napari_mespot.core.landmarks import (
     key_points,
     read_landmark_csv,
 )
+from napari_mespot.core.media.video import open_video
 from napari_mespot.core.progress import Progress
-from napari_mespot.core.video import open_video
 
 
 def run(gen):

@@ -11,8 +11,8 @@ import pytest
 
 from napari_mespot import plugins
 from napari_mespot.core.errors import MespotError
-from napari_mespot.core.flow import FlowMethod, flow
-from napari_mespot.core.landmarks import CsvLandmarkProvider, MediaPipeFaceMesh
+from napari_mespot.core.face.landmarks import CsvLandmarkProvider, MediaPipeFaceMesh
+from napari_mespot.core.flow.methods import FlowMethod, flow
 from napari_mespot.plugins import (
     DuplicateNameError,
     LandmarkProviderInfo,
@@ -86,9 +86,10 @@ def test_name_clash_and_unknown_names_are_user_errors():
 def test_core_and_plugins_import_no_gui_toolkit():
     code = (
         "import sys\n"
-        "import napari_mespot.plugins, napari_mespot.core.landmarks, napari_mespot.core.landmark_cache\n"
-        "import napari_mespot.core.regions, napari_mespot.core.flow, napari_mespot.core.region_flow\n"
-        "import napari_mespot.core.flow_display\n"
+        "import napari_mespot.plugins, napari_mespot.core.face.landmarks, napari_mespot.core.face.cache\n"
+        "import napari_mespot.core.face.regions, napari_mespot.core.flow.methods\n"
+        "import napari_mespot.core.flow.regions\n"
+        "import napari_mespot.core.flow.display\n"
         "import napari_mespot.commands.landmarks, napari_mespot.commands.flow\n"
         "bad = {'napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'magicgui', 'vispy', 'superqt'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & bad))\n"

@@ -7,8 +7,8 @@ import pytest
 
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.prototype import LabelledClip, PrototypeError, learn_prototypes
-from napari_mespot.core.synth import SynthScene, SynthSettings, scripted_expression
-from napari_mespot.core.synth_schedule import Expression
+from napari_mespot.core.synth.generator import SynthScene, SynthSettings, scripted_expression
+from napari_mespot.core.synth.schedule import Expression
 
 QUIET = SynthSettings(
     duration_s=2.0,
@@ -160,8 +160,8 @@ def test_fig9_rigid_translation_matches_less_than_the_au_with_head_motion_remove
     """
     import cv2
 
-    from napari_mespot.core.region_flow import region_flows_pair
-    from napari_mespot.core.regions import EYE, MOUTH, NOSE, face_regions
+    from napari_mespot.core.face.regions import EYE, MOUTH, NOSE, face_regions
+    from napari_mespot.core.flow.regions import region_flows_pair
     from napari_mespot.core.spotters.prototype.matching import match_region
 
     amplitude = 1.5
@@ -169,7 +169,7 @@ def test_fig9_rigid_translation_matches_less_than_the_au_with_head_motion_remove
     ex = scripted_expression(5, 20, (au,), amplitude, QUIET.fps)
     scene = SynthScene(QUIET, 9, expressions=[ex])  # a seed the prototypes were not learnt from
     ref, apex = scene.frame(ex.onset), scene.frame(ex.apex)
-    from napari_mespot.core.landmarks import MediaPipeFaceMesh
+    from napari_mespot.core.face.landmarks import MediaPipeFaceMesh
 
     regions = face_regions(
         run_to_end(MediaPipeFaceMesh(static_image_mode=True).detect(ref[None])), 0, (EYE, MOUTH, NOSE)
@@ -199,10 +199,10 @@ def test_fig9_rigid_rotation_matches_less_than_the_au_with_similarity_compensati
     on every frame, as in spotting."""
     import cv2
 
-    from napari_mespot.core.head_motion import landmark_motion
-    from napari_mespot.core.landmarks import FaceLandmarks, MediaPipeFaceMesh
-    from napari_mespot.core.region_flow import region_flows_pair
-    from napari_mespot.core.regions import EYE, MOUTH, face_regions
+    from napari_mespot.core.face.head_motion import landmark_motion
+    from napari_mespot.core.face.landmarks import FaceLandmarks, MediaPipeFaceMesh
+    from napari_mespot.core.face.regions import EYE, MOUTH, face_regions
+    from napari_mespot.core.flow.regions import region_flows_pair
     from napari_mespot.core.spotters.prototype.matching import match_region
 
     amplitude = 1.5

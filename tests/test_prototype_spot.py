@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_mespot.core.media.video import open_video
 from napari_mespot.core.metrics import evaluate
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.prototype import PRESETS, PrototypeSettings, default_prototypes, spot
-from napari_mespot.core.synth import SynthSettings, write_synthetic_video
-from napari_mespot.core.video import open_video
+from napari_mespot.core.synth.generator import SynthSettings, write_synthetic_video
 
 #: The frame size and amplitudes the default prototypes were calibrated at (640×480). At half
 #: size with half the pixel amplitudes the same seed scores much lower (sub-pixel motion, see
@@ -66,8 +66,8 @@ def test_result_is_complete_and_consistent(spotted):
 
 @pytest.mark.slow
 def test_frames_without_a_face_are_skipped_and_reported(small_video):
-    from napari_mespot.core.landmark_cache import landmarks_for_video
-    from napari_mespot.core.landmarks import FaceLandmarks, MediaPipeFaceMesh
+    from napari_mespot.core.face.cache import landmarks_for_video
+    from napari_mespot.core.face.landmarks import FaceLandmarks, MediaPipeFaceMesh
 
     path, _ = small_video
     with open_video(path) as video:

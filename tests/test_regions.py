@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from napari_mespot.core.landmarks import FaceLandmarks, MediaPipeFaceMesh, read_landmark_csv
-from napari_mespot.core.regions import (
+from napari_mespot.core.face.landmarks import FaceLandmarks, MediaPipeFaceMesh, read_landmark_csv
+from napari_mespot.core.face.regions import (
     EYE,
     MOUTH,
     NOSE,
@@ -18,7 +18,7 @@ from napari_mespot.core.regions import (
     face_regions,
     region_transform,
 )
-from napari_mespot.core.video import open_video
+from napari_mespot.core.media.video import open_video
 
 UPRIGHT = {
     "eye_outer_l": np.array([100.0, 200.0]),

@@ -15,10 +15,10 @@ import openpyxl
 import pytest
 
 from napari_mespot.cli import main
-from napari_mespot.core.datasets import DatasetLayoutError, discover_cas_me2
 from napari_mespot.core.errors import MespotError
 from napari_mespot.core.intervals import Interval, VideoIntervals
 from napari_mespot.core.labels import Labels, read_labels, write_labels
+from napari_mespot.core.labels.datasets import DatasetLayoutError, discover_cas_me2
 from napari_mespot.core.metrics import evaluate
 from napari_mespot.core.progress import Progress, run_to_end
 from napari_mespot.core.reproduce import (
@@ -33,7 +33,7 @@ from napari_mespot.core.reproduce import (
     to_label_frames,
 )
 from napari_mespot.core.spotters.base import SpotResult
-from napari_mespot.core.synth import SynthScene, SynthSettings, scripted_expression
+from napari_mespot.core.synth.generator import SynthScene, SynthSettings, scripted_expression
 
 FPS = 30.0
 LONG = SynthSettings(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_mespot.core.media.video import open_video
 from napari_mespot.core.progress import run_to_end
-from napari_mespot.core.retrain import RetrainError, corrected_clips, open_corrected, retrain_prototypes
-from napari_mespot.core.session import ReviewSession
+from napari_mespot.core.review.session import ReviewSession
 from napari_mespot.core.spotters.prototype import Prototype, PrototypeSet
-from napari_mespot.core.video import open_video
+from napari_mespot.jobs.retrain import RetrainError, corrected_clips, open_corrected, retrain_prototypes
 
 
 @pytest.fixture

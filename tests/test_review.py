@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from napari_mespot.core.intervals import Interval
-from napari_mespot.core.review import CORRECTED, ReviewError, ReviewModel
+from napari_mespot.core.review.model import CORRECTED, ReviewError, ReviewModel
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from napari_mespot._widgets.review_keys import SHORTCUTS, ReviewKeysWidget, acti
 from napari_mespot._widgets.timeline import TimelineWidget
 from napari_mespot._widgets.video_review import review_for
 from napari_mespot.core.intervals import Interval
-from napari_mespot.core.review import CORRECTED
+from napari_mespot.core.review.model import CORRECTED
 
 pytestmark = pytest.mark.gui
 
@@ -213,7 +213,7 @@ def sample_copy(tmp_path):
     """The synthetic sample clip, copied so its session sidecar lies beside it in a temp folder."""
     import shutil
 
-    from napari_mespot.core.samples import SYNTHETIC_VIDEO, sample_path
+    from napari_mespot.core.media.samples import SYNTHETIC_VIDEO, sample_path
 
     return Path(shutil.copy(sample_path(SYNTHETIC_VIDEO), tmp_path / "clip.mp4"))
 
@@ -226,8 +226,8 @@ def press_on_canvas(viewer, qtbot, *keys) -> None:
 
 
 def test_keys_work_on_a_restored_session_with_no_dock_open(make_napari_viewer_proxy, qtbot, sample_copy):
-    from napari_mespot.core.session import ReviewSession
-    from napari_mespot.core.video import open_video
+    from napari_mespot.core.media.video import open_video
+    from napari_mespot.core.review.session import ReviewSession
 
     with open_video(sample_copy) as video:  # an earlier napari session spotted this video
         session = ReviewSession.open(video)
@@ -253,7 +253,7 @@ def test_keys_bind_when_a_review_appears_for_a_hand_added_layer(make_napari_view
     once a track is made for it: before, N is not a viewer key at all."""
     from napari.utils.key_bindings import coerce_keybinding
 
-    from napari_mespot.core.video import open_video
+    from napari_mespot.core.media.video import open_video
 
     viewer = make_napari_viewer_proxy(show=True)
     layer = viewer.add_image(open_video(sample_copy), rgb=True, contrast_limits=[0, 255])

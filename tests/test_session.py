@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from napari_mespot.core.intervals import Interval
-from napari_mespot.core.session import ReviewSession, SessionError, sidecar_path
-from napari_mespot.core.video import open_video
+from napari_mespot.core.media.video import open_video
+from napari_mespot.core.review.session import ReviewSession, SessionError, sidecar_path
 
 
 @pytest.fixture
@@ -79,8 +79,8 @@ def test_killing_the_process_loses_no_acknowledged_edit(video_copy):
     child = textwrap.dedent(
         f"""
         import sys, time
-        from napari_mespot.core.session import ReviewSession
-        from napari_mespot.core.video import open_video
+        from napari_mespot.core.review.session import ReviewSession
+        from napari_mespot.core.media.video import open_video
         session = ReviewSession.open(open_video({str(video_copy)!r}))
         for i in range(1000):
             iv = session.model.add(i % 60, i % 60 + 3, note=f"edit {{i}}")
@@ -105,7 +105,7 @@ def test_killing_the_process_loses_no_acknowledged_edit(video_copy):
 
 def test_a_read_only_folder_puts_the_session_in_the_user_data_dir(video_copy, tmp_path, monkeypatch):
     """The folder's permission answer is faked: chmod does not stop root, who runs CI."""
-    import napari_mespot.core.session as session_module
+    import napari_mespot.core.review.session as session_module
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setattr(session_module, "is_writable_dir", lambda path: Path(path) != video_copy.parent)

@@ -10,7 +10,7 @@ import pytest
 from napari_mespot.cli import main
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes
-from napari_mespot.core.synth import SynthSettings, write_synthetic_dataset
+from napari_mespot.core.synth.generator import SynthSettings, write_synthetic_dataset
 
 TINY = SynthSettings(
     duration_s=8.0,
@@ -149,7 +149,7 @@ def test_demo_spots_the_sample_and_scores_it(tmp_path, capsys):
 def test_vovnet_method_spots_with_the_shipped_checkpoint(tmp_path):
     from napari_mespot.cli import main
     from napari_mespot.core.labels import read_labels
-    from napari_mespot.core.samples import SYNTHETIC_VIDEO, sample_path
+    from napari_mespot.core.media.samples import SYNTHETIC_VIDEO, sample_path
 
     out = tmp_path / "vovnet.csv"
     assert main(["spot", "--method", "vovnet", str(sample_path(SYNTHETIC_VIDEO)), "--out", str(out)]) == 0

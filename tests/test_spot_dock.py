@@ -173,7 +173,7 @@ def test_a_plugin_spotter_is_offered_and_runs_from_the_dock(
     make_napari_viewer_proxy, qtbot, energy_plugin, tmp_path
 ):
     from energy_plugin import FPS, EnergySettings, square_frames
-    from napari_mespot.core.video_writer import write_video
+    from napari_mespot.core.media.writer import write_video
 
     path = write_video(tmp_path / "square.mp4", square_frames(), fps=FPS)
     viewer = make_napari_viewer_proxy()

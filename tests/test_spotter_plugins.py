@@ -15,9 +15,9 @@ import pytest
 from energy_plugin import FPS, N_FRAMES, NAME, EnergyPlugin, EnergySettings, square_frames
 from napari_mespot import plugins
 from napari_mespot.cli import main
-from napari_mespot.core.batch import BatchError, run_batch
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.base import Spotter, settings_with
+from napari_mespot.jobs.batch import BatchError, run_batch
 from napari_mespot.plugins import DuplicateNameError, SpotterInfo, get_spotter, hookimpl, spotters
 
 
@@ -44,7 +44,7 @@ def energy_plugin():
 
 @pytest.fixture(scope="module")
 def square_video(tmp_path_factory):
-    from napari_mespot.core.video_writer import write_video
+    from napari_mespot.core.media.writer import write_video
 
     return write_video(tmp_path_factory.mktemp("square") / "square.mp4", square_frames(), fps=FPS)
 

@@ -18,7 +18,8 @@ import pytest
 from napari_mespot.cli import main
 from napari_mespot.core.intervals import type_by_duration
 from napari_mespot.core.labels.native import read_native_csv
-from napari_mespot.core.synth import (
+from napari_mespot.core.synth.face import au_field
+from napari_mespot.core.synth.generator import (
     AU_REGION,
     SAMPLE_NAME,
     SAMPLE_SEED,
@@ -31,8 +32,7 @@ from napari_mespot.core.synth import (
     scripted_expression,
     write_synthetic_video,
 )
-from napari_mespot.core.synth_face import au_field
-from napari_mespot.core.synth_schedule import AU_COMBINATIONS, envelope
+from napari_mespot.core.synth.schedule import AU_COMBINATIONS, envelope
 
 ROOT = Path(__file__).resolve().parents[1]
 SHORT = SynthSettings(duration_s=6.0, n_me=1, n_mae=1)

@@ -10,7 +10,7 @@ from qtpy.QtWidgets import QApplication
 from napari_mespot._widgets.timeline import LANE_H, RULER_H, TimelineWidget
 from napari_mespot._widgets.video_review import GROUND_TRUTH, review_for
 from napari_mespot.core.intervals import Interval
-from napari_mespot.core.review import CORRECTED
+from napari_mespot.core.review.model import CORRECTED
 
 pytestmark = pytest.mark.gui
 
@@ -201,8 +201,8 @@ def test_the_docks_follow_the_active_video_layer(make_napari_viewer_proxy):
 
 def test_a_damaged_session_is_reported_and_nothing_is_edited(make_napari_viewer_proxy):
     from napari_mespot._sample_data import SYNTHETIC_VIDEO, sample_path
-    from napari_mespot.core.session import session_path_for
-    from napari_mespot.core.video import open_video
+    from napari_mespot.core.media.video import open_video
+    from napari_mespot.core.review.session import session_path_for
 
     with open_video(sample_path(SYNTHETIC_VIDEO)) as video:
         sidecar = session_path_for(video, beside_video=False)

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from napari_mespot.core.errors import VideoOpenError, VideoReadError
-from napari_mespot.core.video import ImageSequence, open_video
-from napari_mespot.core.video_writer import write_video
+from napari_mespot.core.media.video import ImageSequence, open_video
+from napari_mespot.core.media.writer import write_video
 
 N_BITS = 10
 BLOCK_W, BLOCK_H = 16, 24

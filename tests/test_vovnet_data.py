@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
+from napari_mespot.core.face.cache import landmarks_for_video
+from napari_mespot.core.face.landmarks import FaceLandmarks, MediaPipeFaceMesh
 from napari_mespot.core.intervals import Interval
-from napari_mespot.core.landmark_cache import landmarks_for_video
-from napari_mespot.core.landmarks import FaceLandmarks, MediaPipeFaceMesh
+from napari_mespot.core.media.video import open_video
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.vovnet import DataSettings, features_for_video
 from napari_mespot.core.spotters.vovnet.data import Features, window_starts, window_targets
-from napari_mespot.core.synth import SynthSettings, write_synthetic_video
-from napari_mespot.core.video import open_video
+from napari_mespot.core.synth.generator import SynthSettings, write_synthetic_video
 
 SETTINGS = DataSettings(input_size=32, flow_method="dis", flow_size=64, flow_gap=2)
 

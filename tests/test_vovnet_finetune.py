@@ -14,9 +14,9 @@ import json
 import pytest
 import torch
 
+from napari_mespot.core.media.video import open_video
 from napari_mespot.core.progress import run_to_end
-from napari_mespot.core.retrain import RetrainError, open_corrected, retrain_vovnet, session_training_videos
-from napari_mespot.core.session import ReviewSession
+from napari_mespot.core.review.session import ReviewSession
 from napari_mespot.core.spotters.vovnet import (
     FINETUNE_EPOCHS,
     FINETUNE_LR,
@@ -33,7 +33,7 @@ from napari_mespot.core.spotters.vovnet import (
 from napari_mespot.core.spotters.vovnet.losses import detection_loss
 from napari_mespot.core.spotters.vovnet.model import VoVNetSpotter
 from napari_mespot.core.spotters.vovnet.train import WindowBatches, load_features, start_from
-from napari_mespot.core.video import open_video
+from napari_mespot.jobs.retrain import RetrainError, open_corrected, retrain_vovnet, session_training_videos
 
 #: A few epochs: enough for a measurable change, CI-sized (not chosen by looking at results).
 EPOCHS = 3

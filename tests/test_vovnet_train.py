@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from napari_mespot.core.labels import read_labels
+from napari_mespot.core.media.video import open_video
 from napari_mespot.core.metrics import evaluate
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.vovnet import (
@@ -28,8 +29,7 @@ from napari_mespot.core.spotters.vovnet import (
     spot_videos,
     train,
 )
-from napari_mespot.core.synth import SynthSettings, write_synthetic_dataset
-from napari_mespot.core.video import open_video
+from napari_mespot.core.synth.generator import SynthSettings, write_synthetic_dataset
 
 TRAIN_SEEDS = (7301, 7302, 7303, 7304)
 TEST_SEED = 7401

@@ -28,7 +28,7 @@ from napari_mespot.core.labels.native import write_native_csv
 from napari_mespot.core.metrics import evaluate
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes_path
-from napari_mespot.core.synth import SynthSettings, write_synthetic_video
+from napari_mespot.core.synth.generator import SynthSettings, write_synthetic_video
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 SEED = 4242

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .core.errors import MespotError
-from .core.video import VideoSource, is_video_path, open_video
+from napari_mespot.core.errors import MespotError
+from napari_mespot.core.media.video import VideoSource, is_video_path, open_video
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def video_layer_data(source: VideoSource, name: str | None = None, **metadata) -
     ``multiscale=False`` so it does not probe the source for pyramid levels. The review keys are
     bound in the viewer the layer goes to, so they work before any review dock is open.
     """
-    from ._widgets.video_review import enable_review_keys
+    from napari_mespot._widgets.video_review import enable_review_keys
 
     enable_review_keys()
     path = Path(source.path)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from ._reader import video_layer_data
-from .core.samples import SINGLE_FACE_VIDEO, SYNTHETIC_GROUND_TRUTH, SYNTHETIC_VIDEO, sample_path
-from .core.video import open_video
+from napari_mespot._reader import video_layer_data
+from napari_mespot.core.media.samples import (
+    SINGLE_FACE_VIDEO,
+    SYNTHETIC_GROUND_TRUTH,
+    SYNTHETIC_VIDEO,
+    sample_path,
+)
+from napari_mespot.core.media.video import open_video
 
 
 def synthetic_face() -> list[tuple]:

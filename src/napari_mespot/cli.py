@@ -16,8 +16,8 @@ import os
 import pkgutil
 import sys
 
-from . import __version__, commands
-from .core.errors import MespotError
+from napari_mespot import __version__, commands
+from napari_mespot.core.errors import MespotError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -46,10 +46,10 @@ from typing import Any
 
 import pluggy
 
-from .core.errors import MespotError
-from .core.flow import FlowMethod
-from .core.landmarks import LandmarkProvider
-from .core.spotters.base import Spotter
+from napari_mespot.core.errors import MespotError
+from napari_mespot.core.face.landmarks import LandmarkProvider
+from napari_mespot.core.flow.methods import FlowMethod
+from napari_mespot.core.spotters.base import Spotter
 
 PROJECT = "napari_mespot"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -92,26 +92,26 @@ class MespotSpecs:
 
     @hookspec
     def mespot_flow_methods(self) -> list[FlowMethod]:
-        """Optical-flow methods (see :class:`napari_mespot.core.flow.FlowMethod`)."""
+        """Optical-flow methods (see :class:`napari_mespot.core.flow.methods.FlowMethod`)."""
 
     @hookspec
     def mespot_landmark_providers(self) -> list[LandmarkProviderInfo]:
-        """Landmark providers (see :class:`napari_mespot.core.landmarks.LandmarkProvider`)."""
+        """Landmark providers (see :class:`napari_mespot.core.face.landmarks.LandmarkProvider`)."""
 
 
 def _load_prototypes(path: str | None, settings: Any):
     """The prototype file of ``path``, else the shipped set the settings (their preset) name."""
-    from .core.spotters.prototype import PrototypeSet, default_prototypes
+    from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes
 
     return default_prototypes(settings.shipped_prototypes) if path is None else PrototypeSet.load(path)
 
 
 def _prototype_spotter() -> Spotter:
     """The AU-prototype spotter (He et al., ECAI 2023); its model is a prototype file."""
-    from .core.head_motion import HEAD_MOTION_MODES
-    from .core.spotters import prototype
-    from .core.spotters.prototype.peaks import BOUNDARIES
-    from .core.spotters.prototype.settings import DEVICES
+    from napari_mespot.core.face.head_motion import HEAD_MOTION_MODES
+    from napari_mespot.core.spotters import prototype
+    from napari_mespot.core.spotters.prototype.peaks import BOUNDARIES
+    from napari_mespot.core.spotters.prototype.settings import DEVICES
 
     return Spotter(
         settings=prototype.PrototypeSettings,
@@ -135,7 +135,7 @@ def _prototype_spotter() -> Spotter:
 
 def _load_checkpoint(path: str | None, settings: Any):
     """The checkpoint of ``path`` (default: the shipped one) on the settings' device."""
-    from .core.spotters import vovnet
+    from napari_mespot.core.spotters import vovnet
 
     device = vovnet.resolve_device(settings.device)
     return vovnet.default_checkpoint(device) if path is None else vovnet.load_checkpoint(path, device)
@@ -143,8 +143,8 @@ def _load_checkpoint(path: str | None, settings: Any):
 
 def _vovnet_spotter() -> Spotter:
     """The VoVNet multi-scale detector (Electronics 2023); its model is a checkpoint (torch)."""
-    from .core.spotters import vovnet
-    from .core.spotters.vovnet.settings import DEVICES
+    from napari_mespot.core.spotters import vovnet
+    from napari_mespot.core.spotters.vovnet.settings import DEVICES
 
     return Spotter(
         settings=vovnet.SpotSettings,
@@ -170,13 +170,13 @@ class _Builtins:
 
     @hookimpl
     def mespot_flow_methods(self) -> list[FlowMethod]:
-        from .core.flow import BUILTIN_METHODS
+        from napari_mespot.core.flow.methods import BUILTIN_METHODS
 
         return list(BUILTIN_METHODS)
 
     @hookimpl
     def mespot_landmark_providers(self) -> list[LandmarkProviderInfo]:
-        from .core.landmarks import CsvLandmarkProvider, MediaPipeFaceMesh
+        from napari_mespot.core.face.landmarks import CsvLandmarkProvider, MediaPipeFaceMesh
 
         return [
             LandmarkProviderInfo("mediapipe", MediaPipeFaceMesh, "MediaPipe Face Mesh, 468 points, tracking"),
@@ -191,7 +191,7 @@ def plugin_manager() -> pluggy.PluginManager:
     pm.add_hookspecs(MespotSpecs)
     pm.register(_Builtins(), name="napari-mespot")
     # farneback-torch / tvl1-torch / dis-torch; torch is imported only when one of them computes.
-    from .core import flow_torch_methods
+    from napari_mespot.core.flow.torch import methods as flow_torch_methods
 
     pm.register(flow_torch_methods, name="napari-mespot-torch")
     pm.load_setuptools_entrypoints(PROJECT)

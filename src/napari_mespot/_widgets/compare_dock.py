@@ -16,11 +16,11 @@ from matplotlib.figure import Figure
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from ..core.compare import Comparison, compare
-from ..core.errors import MespotError
-from ..core.metrics import DEFAULT_KS, MATCHING_MODES
-from .curves_plot import plot_result
-from .video_review import GROUND_TRUTH, review_for, video_layers
+from napari_mespot._widgets.curves_plot import plot_result
+from napari_mespot._widgets.video_review import GROUND_TRUTH, review_for, video_layers
+from napari_mespot.core.compare import Comparison, compare
+from napari_mespot.core.errors import MespotError
+from napari_mespot.core.metrics import DEFAULT_KS, MATCHING_MODES
 
 COLUMNS = ("run", "type", "TP", "FP", "FN", "precision", "recall", "F1")
 

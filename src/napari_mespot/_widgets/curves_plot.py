@@ -17,8 +17,8 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
-from ..core.spotters.base import SpotResult
-from .video_review import review_for, video_layers
+from napari_mespot._widgets.video_review import review_for, video_layers
+from napari_mespot.core.spotters.base import SpotResult
 
 TYPE_COLOURS = {"me": "#e4572e", "mae": "#4c72b0"}
 

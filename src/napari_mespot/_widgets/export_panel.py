@@ -1,6 +1,6 @@
 """Export dock: the current video's corrected track to a label file, as ``mespot export`` does.
 
-The dock only gathers the choices; :func:`napari_mespot.core.export.export_corrected` decides
+The dock only gathers the choices; :func:`napari_mespot.core.review.export.export_corrected` decides
 what is written and refuses to replace an existing file unless the user said so — by ticking
 "overwrite" or by confirming the file dialog's own overwrite question for that very file.
 """
@@ -23,11 +23,11 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.errors import MespotError
-from ..core.export import EXPORT_FORMATS, default_video_name, export_corrected
-from ..core.labels import FORMATS
-from .review_keys import actions_for
-from .video_review import VideoReview
+from napari_mespot._widgets.review_keys import actions_for
+from napari_mespot._widgets.video_review import VideoReview
+from napari_mespot.core.errors import MespotError
+from napari_mespot.core.labels import FORMATS
+from napari_mespot.core.review.export import EXPORT_FORMATS, default_video_name, export_corrected
 
 if TYPE_CHECKING:
     import napari

@@ -1,8 +1,8 @@
 """Dock widget: landmarks, eye/mouth regions, flow arrows, flow heatmap and aligned crops.
 
 Only Qt and layer plumbing lives here; every number comes from the core
-(:mod:`~napari_mespot.core.landmark_cache`, :mod:`~napari_mespot.core.regions`,
-:mod:`~napari_mespot.core.flow_display`).
+(:mod:`~napari_mespot.core.face.cache`, :mod:`~napari_mespot.core.face.regions`,
+:mod:`~napari_mespot.core.flow.display`).
 
 Threading: landmarks and flow are computed in ``thread_worker`` threads that receive plain
 arrays and return plain results; layers are only touched in the ``returned``/``yielded`` slots,
@@ -30,11 +30,11 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.errors import MespotError
-from ..core.flow_display import FrameOverlay, frame_overlay, window_reference
-from ..core.landmarks import CsvLandmarkProvider, FaceLandmarks, LandmarkProvider
-from ..core.regions import EYE, MOUTH, NoFaceError, face_regions
-from .video_review import unwrap, video_layers
+from napari_mespot._widgets.video_review import unwrap, video_layers
+from napari_mespot.core.errors import MespotError
+from napari_mespot.core.face.landmarks import CsvLandmarkProvider, FaceLandmarks, LandmarkProvider
+from napari_mespot.core.face.regions import EYE, MOUTH, NoFaceError, face_regions
+from napari_mespot.core.flow.display import FrameOverlay, frame_overlay, window_reference
 
 if TYPE_CHECKING:
     import napari
@@ -63,7 +63,7 @@ def _landmark_job(video, provider: LandmarkProvider, cache_only: bool = False):
     From the cache when valid; with ``cache_only``, None instead of detecting. The video comes
     back with the result so a result for a video the user has since switched away from is dropped.
     """
-    from ..core.landmark_cache import landmarks_for_video, load_cached
+    from napari_mespot.core.face.cache import landmarks_for_video, load_cached
 
     if cache_only:
         hit = load_cached(video, provider)
@@ -76,7 +76,7 @@ class FaceOverlayWidget(QWidget):
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__()
-        from ..plugins import flow_methods, landmark_providers
+        from napari_mespot.plugins import flow_methods, landmark_providers
 
         self.viewer = napari_viewer
         self.landmarks: FaceLandmarks | None = None
@@ -206,7 +206,7 @@ class FaceOverlayWidget(QWidget):
 
     def find_landmarks(self, checked: bool = False, from_cache_only: bool = False) -> None:
         """Track the face with the chosen provider, or reopen its cached result instantly."""
-        from ..plugins import get_landmark_provider
+        from napari_mespot.plugins import get_landmark_provider
 
         provider = get_landmark_provider(self.provider_combo.currentText())
         self._run_landmarks(provider, cache_only=from_cache_only)

@@ -25,12 +25,12 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.errors import MespotError
-from ..core.intervals import EXPRESSION_TYPES, STATUSES, Interval
-from ..core.labels import format_aus, parse_au_string
-from ..core.review import ReviewModel
-from .review_keys import actions_for
-from .video_review import VideoReview
+from napari_mespot._widgets.review_keys import actions_for
+from napari_mespot._widgets.video_review import VideoReview
+from napari_mespot.core.errors import MespotError
+from napari_mespot.core.intervals import EXPRESSION_TYPES, STATUSES, Interval
+from napari_mespot.core.labels import format_aus, parse_au_string
+from napari_mespot.core.review.model import ReviewModel
 
 if TYPE_CHECKING:
     import napari

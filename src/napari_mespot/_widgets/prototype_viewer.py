@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
-from ..core.errors import MespotError
-from ..core.spotters.prototype import PrototypeSet, default_prototypes_path
+from napari_mespot.core.errors import MespotError
+from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes_path
 
 GRID_STEP = 20
 

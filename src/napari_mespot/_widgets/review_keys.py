@@ -2,11 +2,11 @@
 
 Every review dock (timeline, interval table, this panel) and napari's canvas send keys to the
 same :class:`ReviewActions`, so a key does the same thing wherever the focus is, and every action
-is a plain :class:`~napari_mespot.core.review.ReviewModel` call — the docks redraw from the model's
+is a plain :class:`~napari_mespot.core.review.model.ReviewModel` call — the docks redraw from the model's
 signals, never from the action. The actions work on the *current video* (the active layer when
 it is a video, else the one last used) and on the model's selection.
 
-A refused edit (:class:`~napari_mespot.core.review.ReviewError`) becomes a message in napari's
+A refused edit (:class:`~napari_mespot.core.review.model.ReviewError`) becomes a message in napari's
 status bar and in the docks, never an exception in the event loop.
 
 The keys are bound on the viewer once, by :func:`actions_for`, as soon as there is something to
@@ -40,11 +40,11 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.errors import MespotError
-from ..core.intervals import Interval
-from ..core.labels import format_aus, parse_au_string
-from ..core.review import CORRECTED
-from .video_review import VideoReview, review_for, unwrap, video_layers
+from napari_mespot._widgets.video_review import VideoReview, review_for, unwrap, video_layers
+from napari_mespot.core.errors import MespotError
+from napari_mespot.core.intervals import Interval
+from napari_mespot.core.labels import format_aus, parse_au_string
+from napari_mespot.core.review.model import CORRECTED
 
 if TYPE_CHECKING:
     import napari

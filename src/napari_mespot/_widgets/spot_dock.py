@@ -21,15 +21,20 @@ from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QProgressBar, QVBoxLayout, QWidget
 
-from ..core.errors import MespotError
-from ..core.progress import Progress
-from ..core.retrain import open_corrected, retrain_prototypes, retrain_vovnet
-from ..core.spotters.base import SpotResult, Spotter
-from ..core.spotters.prototype import PrototypeSet, PrototypeSettings
-from ..core.spotters.vovnet import FINETUNE_EPOCHS, TrainResult, finetune_settings, load_checkpoint
-from ..plugins import spotters
-from .settings_form import form_values, settings_form
-from .video_review import review_for, video_layers
+from napari_mespot._widgets.settings_form import form_values, settings_form
+from napari_mespot._widgets.video_review import review_for, video_layers
+from napari_mespot.core.errors import MespotError
+from napari_mespot.core.progress import Progress
+from napari_mespot.core.spotters.base import SpotResult, Spotter
+from napari_mespot.core.spotters.prototype import PrototypeSet, PrototypeSettings
+from napari_mespot.core.spotters.vovnet import (
+    FINETUNE_EPOCHS,
+    TrainResult,
+    finetune_settings,
+    load_checkpoint,
+)
+from napari_mespot.jobs.retrain import open_corrected, retrain_prototypes, retrain_vovnet
+from napari_mespot.plugins import spotters
 
 log = logging.getLogger(__name__)
 

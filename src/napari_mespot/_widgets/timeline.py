@@ -46,10 +46,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.errors import MespotError
-from ..core.review import CORRECTED, ReviewModel, Track
-from .review_keys import actions_for, describe
-from .video_review import VideoReview
+from napari_mespot._widgets.review_keys import actions_for, describe
+from napari_mespot._widgets.video_review import VideoReview
+from napari_mespot.core.errors import MespotError
+from napari_mespot.core.review.model import CORRECTED, ReviewModel, Track
 
 if TYPE_CHECKING:
     import napari

@@ -21,13 +21,13 @@ from typing import Any
 
 from psygnal import Signal, SignalGroup
 
-from ..core.compare import Outcome
-from ..core.errors import LabelFormatError
-from ..core.labels import read_labels
-from ..core.review import ReviewModel
-from ..core.session import ReviewSession
-from ..core.spotters.base import SpotResult
-from ..core.video import VideoSource
+from napari_mespot.core.compare import Outcome
+from napari_mespot.core.errors import LabelFormatError
+from napari_mespot.core.labels import read_labels
+from napari_mespot.core.media.video import VideoSource
+from napari_mespot.core.review.model import ReviewModel
+from napari_mespot.core.review.session import ReviewSession
+from napari_mespot.core.spotters.base import SpotResult
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ _REVIEWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def review_for(layer) -> VideoReview:
     """The review state of ``layer``, created (and its session restored) on first use.
 
-    Raises :class:`~napari_mespot.core.session.SessionError` when the sidecar beside the video
+    Raises :class:`~napari_mespot.core.review.session.SessionError` when the sidecar beside the video
     belongs to another video or is damaged: the dock shows the message and edits nothing.
     """
     layer = unwrap(layer)
@@ -158,6 +158,6 @@ def enable_review_keys(layer=None) -> None:
     viewer = napari.current_viewer()
     if viewer is None or (layer is not None and layer not in viewer.layers):
         return
-    from .review_keys import actions_for
+    from napari_mespot._widgets.review_keys import actions_for
 
     actions_for(viewer)

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
-from ..core.progress import Progress
+from napari_mespot.core.progress import Progress
 
 R = TypeVar("R")
 

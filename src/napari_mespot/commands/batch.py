@@ -8,8 +8,8 @@ import os
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..plugins import spotters
-    from .spot import add_spot_options
+    from napari_mespot.commands.spot import add_spot_options
+    from napari_mespot.plugins import spotters
 
     p = sub.add_parser(
         "batch",
@@ -42,10 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.batch import find_videos, report_dict, run_batch
-    from ..plugins import get_spotter
-    from ._progress import drive
-    from .spot import model_path, spot_settings
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.commands.spot import model_path, spot_settings
+    from napari_mespot.jobs.batch import find_videos, report_dict, run_batch
+    from napari_mespot.plugins import get_spotter
 
     spotter = get_spotter(args.method)
     settings = spot_settings(args, spotter)  # the same options, the same settings as `mespot spot`

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .eval import add_label_options, label_formats, quirk_options
+from napari_mespot.commands.eval import add_label_options, label_formats, quirk_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,8 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.errors import MespotError
-    from ..core.labels import output_format, read_labels, write_labels
+    from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.labels import output_format, read_labels, write_labels
 
     if args.fps is not None and not args.fps > 0:
         raise MespotError(f"--fps must be positive, got {args.fps}")

@@ -38,13 +38,13 @@ def score_lines(evaluation) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.atomic import atomic_write_text
-    from ..core.labels import read_labels
-    from ..core.metrics import evaluate
-    from ..core.samples import SYNTHETIC_GROUND_TRUTH, SYNTHETIC_VIDEO, sample_path
-    from ..core.spotters.prototype import PRESETS, default_prototypes, default_prototypes_path
-    from ..core.synth import prepare_outdir
-    from .spot import intervals_table, spot_file, summary, write_results
+    from napari_mespot.commands.spot import intervals_table, spot_file, summary, write_results
+    from napari_mespot.core.atomic import atomic_write_text
+    from napari_mespot.core.labels import read_labels
+    from napari_mespot.core.media.samples import SYNTHETIC_GROUND_TRUTH, SYNTHETIC_VIDEO, sample_path
+    from napari_mespot.core.metrics import evaluate
+    from napari_mespot.core.spotters.prototype import PRESETS, default_prototypes, default_prototypes_path
+    from napari_mespot.core.synth.generator import prepare_outdir
 
     out = prepare_outdir(args.out)
     video = sample_path(SYNTHETIC_VIDEO)

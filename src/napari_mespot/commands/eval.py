@@ -24,14 +24,14 @@ def add_label_options(p: argparse.ArgumentParser) -> None:
 
 def label_formats(writable: bool = False) -> list[str]:
     """Names of the label formats (only those that can be written, with ``writable``)."""
-    from ..core.labels import FORMATS
+    from napari_mespot.core.labels import FORMATS
 
     return [name for name, fmt in FORMATS.items() if not writable or fmt.writer is not None]
 
 
 def quirk_options(args: argparse.Namespace):
-    from ..core.errors import MespotError
-    from ..core.labels import QuirkOptions
+    from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.labels import QuirkOptions
 
     try:
         return QuirkOptions.parse(args.quirk)
@@ -93,10 +93,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.atomic import atomic_write_text
-    from ..core.errors import MespotError
-    from ..core.labels import read_labels
-    from ..core.metrics import DEFAULT_KS, sweep
+    from napari_mespot.core.atomic import atomic_write_text
+    from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.labels import read_labels
+    from napari_mespot.core.metrics import DEFAULT_KS, sweep
 
     if not 0 < args.k <= 1:
         raise MespotError(f"--k must be in (0, 1], got {args.k}")

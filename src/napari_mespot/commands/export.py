@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 #: Listed here rather than imported, so that ``mespot --help`` does not load the label and video
-#: modules; a test checks the list against :data:`napari_mespot.core.export.EXPORT_FORMATS`.
+#: modules; a test checks the list against :data:`napari_mespot.core.review.export.EXPORT_FORMATS`.
 FORMATS_HELP = "native-csv, native-json, megc-csv or cas-me2-xlsx"
 
 
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.export import default_video_name, export_corrected, load_session
+    from napari_mespot.core.review.export import default_video_name, export_corrected, load_session
 
     session = load_session(args.session)
     video = args.video_name if args.video_name is not None else default_video_name(session.identity.path)

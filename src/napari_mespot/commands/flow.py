@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def parse_params(items: list[str]) -> dict[str, Any]:
     """``["winsize=21", "preset=fast"]`` → ``{"winsize": 21, "preset": "fast"}``."""
-    from ..core.errors import MespotError
+    from napari_mespot.core.errors import MespotError
 
     params: dict[str, Any] = {}
     for item in items:
@@ -71,8 +71,8 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 def _reference_landmarks(video, ref: int, csv: str | None):
     """Landmarks for the reference frame only: the CSV's, or MediaPipe on that one frame."""
-    from ..core.landmarks import FaceLandmarks, MediaPipeFaceMesh, read_landmark_csv
-    from ._progress import drive
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.core.face.landmarks import FaceLandmarks, MediaPipeFaceMesh, read_landmark_csv
 
     if csv:
         full = read_landmark_csv(csv, n_frames=len(video))
@@ -86,12 +86,12 @@ def _reference_landmarks(video, ref: int, csv: str | None):
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..core.atomic import atomic_write_bytes
-    from ..core.errors import MespotError
-    from ..core.flow import flow, get_method, magnitude
-    from ..core.region_flow import region_flows_pair
-    from ..core.regions import EYE, MOUTH, NOSE, NoFaceError, face_regions
-    from ..core.video import open_video
+    from napari_mespot.core.atomic import atomic_write_bytes
+    from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.face.regions import EYE, MOUTH, NOSE, NoFaceError, face_regions
+    from napari_mespot.core.flow.methods import flow, get_method, magnitude
+    from napari_mespot.core.flow.regions import region_flows_pair
+    from napari_mespot.core.media.video import open_video
 
     params = parse_params(args.param)
     method = get_method(args.method)

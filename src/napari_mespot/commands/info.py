@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def video_info(path: str, fps: float | None = None) -> dict:
-    from ..core.video import PyAVVideo, open_video
+    from napari_mespot.core.media.video import PyAVVideo, open_video
 
     with open_video(path, fps=fps) as video:
         n, height, width, _ = video.shape

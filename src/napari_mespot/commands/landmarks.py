@@ -42,8 +42,8 @@ def frame_ranges(frames: np.ndarray) -> str:
 
 
 def _provider(args: argparse.Namespace):
-    from ..core.errors import MespotError
-    from ..plugins import get_landmark_provider
+    from napari_mespot.core.errors import MespotError
+    from napari_mespot.plugins import get_landmark_provider
 
     if args.csv:
         if len(args.videos) > 1:
@@ -61,9 +61,9 @@ def _provider(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.landmark_cache import cache_file, landmarks_for_video
-    from ..core.video import open_video
-    from ._progress import drive
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.core.face.cache import cache_file, landmarks_for_video
+    from napari_mespot.core.media.video import open_video
 
     provider = _provider(args)
     for path in args.videos:

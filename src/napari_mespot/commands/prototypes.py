@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .spot import add_spot_options, load_prototypes, spot_settings
+from napari_mespot.commands.spot import add_spot_options, load_prototypes, spot_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -90,10 +90,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_learn(args: argparse.Namespace) -> int:
-    from ..core.errors import MespotError
-    from ..core.spotters.prototype import casme2_clips, learn_prototypes, synthetic_clips
-    from ._progress import drive
-    from .flow import parse_params
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.commands.flow import parse_params
+    from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.spotters.prototype import casme2_clips, learn_prototypes, synthetic_clips
 
     if args.sessions is not None:
         return learn_from_sessions(args)
@@ -110,7 +110,7 @@ def run_learn(args: argparse.Namespace) -> int:
             "rows_without_clip": len(missing),
         }
     else:
-        from ..core.synth import SynthSettings
+        from napari_mespot.core.synth.generator import SynthSettings
 
         if args.count < 1:
             raise MespotError(f"--count must be at least 1, got {args.count}")
@@ -145,9 +145,9 @@ def run_learn(args: argparse.Namespace) -> int:
 
 def learn_from_sessions(args: argparse.Namespace) -> int:
     """Retrain from annotators' corrections (the same as the Spot dock's Retrain button)."""
-    from ..core.retrain import open_corrected, retrain_prototypes
-    from ..core.spotters.prototype import PrototypeSet, default_prototypes
-    from ._progress import drive
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes
+    from napari_mespot.jobs.retrain import open_corrected, retrain_prototypes
 
     base = PrototypeSet.load(args.base) if args.base else default_prototypes()
     videos = open_corrected(args.sessions)
@@ -165,10 +165,10 @@ def learn_from_sessions(args: argparse.Namespace) -> int:
 
 def training_videos(paths: list[str], gt_path: str, fps: float | None):
     """Open the videos and pair each with its ground truth (by file stem)."""
-    from ..core.errors import MespotError
-    from ..core.labels import read_labels
-    from ..core.spotters.prototype import TrainingVideo
-    from ..core.video import open_video
+    from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.labels import read_labels
+    from napari_mespot.core.media.video import open_video
+    from napari_mespot.core.spotters.prototype import TrainingVideo
 
     truth = read_labels(gt_path)
     out = []
@@ -181,8 +181,8 @@ def training_videos(paths: list[str], gt_path: str, fps: float | None):
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from ..core.spotters.prototype import calibrate
-    from ._progress import drive
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.core.spotters.prototype import calibrate
 
     prototypes = load_prototypes(args.prototypes)
     videos = training_videos(args.videos, args.gt, args.fps)
@@ -199,7 +199,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from ..core.spotters.prototype import default_prototypes_path
+    from napari_mespot.core.spotters.prototype import default_prototypes_path
 
     path = args.file or default_prototypes_path()
     print(f"{path}")

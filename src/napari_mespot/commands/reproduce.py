@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 
-from .eval import add_label_options
+from napari_mespot.commands.eval import add_label_options
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    from .spot import add_spot_options
+    from napari_mespot.commands.spot import add_spot_options
 
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (an earlier run there resumes)")
     p.add_argument(
@@ -34,7 +34,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..plugins import spotters
+    from napari_mespot.plugins import spotters
 
     p = sub.add_parser(
         "reproduce",
@@ -133,9 +133,9 @@ def _vovnet_options(p: argparse.ArgumentParser) -> None:
 def _vovnet_method(args: argparse.Namespace):
     import dataclasses
 
-    from ..core.errors import MespotError
-    from ..core.reproduce.vovnet_method import VoVNetMethod
-    from ..core.spotters.vovnet import SMALL_MODEL, DataSettings, ModelConfig, TrainSettings
+    from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.reproduce.vovnet_method import VoVNetMethod
+    from napari_mespot.core.spotters.vovnet import SMALL_MODEL, DataSettings, ModelConfig, TrainSettings
 
     try:
         data = DataSettings(
@@ -163,17 +163,17 @@ TRAINABLE = ("prototype", "vovnet")
 
 def _fixed_method(args: argparse.Namespace):
     """A registered spotter without a training step, with ``--model`` and its settings."""
-    from ..core.reproduce import FixedModelMethod
-    from ..plugins import get_spotter
-    from .spot import model_path, spot_settings
+    from napari_mespot.commands.spot import model_path, spot_settings
+    from napari_mespot.core.reproduce import FixedModelMethod
+    from napari_mespot.plugins import get_spotter
 
     spotter = get_spotter(args.method)
     return FixedModelMethod(args.method, spotter, spot_settings(args, spotter), model_path(args, spotter))
 
 
 def _settings(args: argparse.Namespace):
-    from ..core.errors import MespotError
-    from .spot import spot_settings
+    from napari_mespot.commands.spot import spot_settings
+    from napari_mespot.core.errors import MespotError
 
     if args.threshold:
         raise MespotError(
@@ -195,9 +195,9 @@ def _report(outcome, quiet: bool) -> int:
 
 
 def run_paper(args: argparse.Namespace) -> int:
-    from ..core.reproduce import prototype_paper
-    from ._progress import drive
-    from .eval import quirk_options
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.commands.eval import quirk_options
+    from napari_mespot.core.reproduce import prototype_paper
 
     gen = prototype_paper(
         args.casme2,
@@ -215,9 +215,9 @@ def run_paper(args: argparse.Namespace) -> int:
 
 
 def run_loso(args: argparse.Namespace) -> int:
-    from ..core.reproduce import LearntPrototypes, discover, loso
-    from ._progress import drive
-    from .eval import quirk_options
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.commands.eval import quirk_options
+    from napari_mespot.core.reproduce import LearntPrototypes, discover, loso
 
     settings = _settings(args)
     quirks = quirk_options(args)
@@ -238,9 +238,9 @@ def run_loso(args: argparse.Namespace) -> int:
 
 
 def run_vovnet(args: argparse.Namespace) -> int:
-    from ..core.reproduce import discover, loso, paper_vovnet
-    from ._progress import drive
-    from .eval import quirk_options
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.commands.eval import quirk_options
+    from napari_mespot.core.reproduce import discover, loso, paper_vovnet
 
     dataset = discover(args.dataset, args.root, args.labels, quirk_options(args))
     gen = loso(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..core.spotters.base import SpotResult, Spotter
+    from napari_mespot.core.spotters.base import SpotResult, Spotter
 
 #: The method-specific spellings of ``--model``: each is accepted for a method whose model
 #: is called so (``Spotter.model_label``).
@@ -27,8 +27,8 @@ def add_spot_options(p: argparse.ArgumentParser) -> None:
     A preset gives every value; each option given explicitly overrides its preset value. An
     option the chosen method's settings have no field for is refused, not ignored.
     """
-    from ..core.head_motion import HEAD_MOTION_MODES
-    from ..core.spotters.prototype import PRESETS
+    from napari_mespot.core.face.head_motion import HEAD_MOTION_MODES
+    from napari_mespot.core.spotters.prototype import PRESETS
 
     g = p.add_argument_group("spotter settings (each overrides the preset)")
     g.add_argument(
@@ -115,8 +115,8 @@ def spot_settings(args: argparse.Namespace, spotter: Spotter | None = None):
     applied; ``spotter`` defaults to the prototype method."""
     from dataclasses import fields, replace
 
-    from ..core.errors import MespotError
-    from ..core.spotters.base import settings_with
+    from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.spotters.base import settings_with
 
     spotter = spotter or _registered("prototype")
     thresholds = {}
@@ -144,14 +144,14 @@ def spot_settings(args: argparse.Namespace, spotter: Spotter | None = None):
 
 
 def _registered(name: str) -> Spotter:
-    from ..plugins import get_spotter
+    from napari_mespot.plugins import get_spotter
 
     return get_spotter(name)
 
 
 def model_path(args: argparse.Namespace, spotter: Spotter) -> str | None:
     """The model file of ``--model`` (or its method-specific spelling); ``None``: the default."""
-    from ..core.errors import MespotError
+    from napari_mespot.core.errors import MespotError
 
     given = {
         f"--{opt}": getattr(args, opt, None) for opt in ("model", *MODEL_OPTIONS) if getattr(args, opt, None)
@@ -167,13 +167,13 @@ def model_path(args: argparse.Namespace, spotter: Spotter) -> str | None:
 
 
 def load_prototypes(path: str | None):
-    from ..core.spotters.prototype import PrototypeSet, default_prototypes
+    from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes
 
     return default_prototypes() if path is None else PrototypeSet.load(path)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..plugins import spotters
+    from napari_mespot.plugins import spotters
 
     registered = spotters()
     p = sub.add_parser(
@@ -217,15 +217,15 @@ def spot_file(
     path: str | Path, prototypes, settings, fps: float | None = None, quiet: bool = False
 ) -> SpotResult:
     """Open one video and run the prototype spotter on it with a progress bar."""
-    from ..core.spotters.prototype import spot
+    from napari_mespot.core.spotters.prototype import spot
 
     return spot_with(path, lambda video: spot(video, prototypes, settings), fps, quiet)
 
 
 def spot_with(path: str | Path, spotter, fps: float | None = None, quiet: bool = False) -> SpotResult:
     """Open one video and drive ``spotter(video)`` (a spotting generator) with a progress bar."""
-    from ..core.video import open_video
-    from ._progress import drive
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.core.media.video import open_video
 
     video = open_video(path, fps=fps)
     try:
@@ -260,11 +260,11 @@ def intervals_table(result: SpotResult) -> str:
 
 def write_results(results: list[SpotResult], out: str | Path, curves: str | Path | None = None) -> None:
     """The native CSV of all results and, with ``curves``, each video's curve files."""
-    from ..core.labels import Labels, write_labels
+    from napari_mespot.core.labels import Labels, write_labels
 
     names = [r.video for r in results]
     if len(set(names)) != len(names):
-        from ..core.errors import MespotError
+        from napari_mespot.core.errors import MespotError
 
         raise MespotError(f"two videos share a file stem ({', '.join(names)}); the CSV keys videos by stem")
     write_labels(out, Labels({r.video: r.video_intervals() for r in results}, "native-csv"), "native-csv")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from ..core.synth_settings import SynthSettings
+from napari_mespot.core.synth.settings import SynthSettings
 
 if TYPE_CHECKING:
-    from ..core.synth import SynthResult
+    from napari_mespot.core.synth.generator import SynthResult
 
 _DEFAULTS = SynthSettings()
 _CRF = 20
@@ -81,7 +81,7 @@ def settings_from_args(args: argparse.Namespace) -> SynthSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.synth import SynthError
+    from napari_mespot.core.synth.generator import SynthError
 
     if args.sample:
         clashing = [f"--{d.replace('_', '-')}" for d in _SHAPING if getattr(args, d) not in (None, False)]
@@ -95,8 +95,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_dataset(args: argparse.Namespace, crf: int) -> int:
-    from ..core.synth import GROUND_TRUTH_CSV, write_synthetic_dataset
-    from ._progress import drive
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.core.synth.generator import GROUND_TRUTH_CSV, write_synthetic_dataset
 
     seed = 0 if args.seed is None else args.seed
     count = 1 if args.count is None else args.count
@@ -110,8 +110,8 @@ def _run_dataset(args: argparse.Namespace, crf: int) -> int:
 
 
 def _run_sample(args: argparse.Namespace) -> int:
-    from ..core.synth import write_sample
-    from ._progress import drive
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.core.synth.generator import write_sample
 
     result = drive(write_sample(args.outdir), "synth", quiet=args.quiet)
     if not args.quiet:

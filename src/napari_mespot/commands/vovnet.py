@@ -141,7 +141,7 @@ def _video_path(folder: Path, name: str) -> Path:
             return folder / f"{name}{ext}"
     if (folder / name).is_dir():
         return folder / name
-    from ..core.errors import MespotError
+    from napari_mespot.core.errors import MespotError
 
     raise MespotError(
         f"{folder}: no video named {name} (looked for {', '.join(VIDEO_EXTENSIONS)} or a folder)"
@@ -150,9 +150,9 @@ def _video_path(folder: Path, name: str) -> Path:
 
 def labelled_videos(folders: list[str], labels_name: str) -> list:
     """Every labelled video of the folders, with its subject."""
-    from ..core.errors import MespotError
-    from ..core.labels import read_labels
-    from ..core.spotters.vovnet import LabelledVideo
+    from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.labels import read_labels
+    from napari_mespot.core.spotters.vovnet import LabelledVideo
 
     out = []
     for folder in map(Path, folders):
@@ -171,13 +171,13 @@ def labelled_videos(folders: list[str], labels_name: str) -> list:
 
 def session_videos(paths: list[str]) -> list:
     """The corrected videos of review sessions, as labelled videos (each its own subject)."""
-    from ..core.retrain import open_corrected, session_training_videos
+    from napari_mespot.jobs.retrain import open_corrected, session_training_videos
 
     return session_training_videos(open_corrected(paths))
 
 
 def training_videos(args: argparse.Namespace) -> list:
-    from ..core.errors import MespotError
+    from napari_mespot.core.errors import MespotError
 
     if not args.folders and not args.sessions:
         raise MespotError("give labelled folders, --sessions, or both")
@@ -188,7 +188,7 @@ def training_videos(args: argparse.Namespace) -> list:
 def start_checkpoint(args: argparse.Namespace) -> str | None:
     """The checkpoint to fine-tune: ``--init``, else the shipped one for ``--sessions`` (unless
     ``--from-scratch``), else none (train from random weights)."""
-    from ..core.spotters.vovnet import default_checkpoint_path
+    from napari_mespot.core.spotters.vovnet import default_checkpoint_path
 
     if args.init:
         return args.init
@@ -200,7 +200,7 @@ def start_checkpoint(args: argparse.Namespace) -> str | None:
 def model_and_data(args: argparse.Namespace, base) -> tuple:
     """The architecture and input settings: the options given on top of the paper's defaults, or
     of ``base``'s when fine-tuning (where any difference is then reported as a conflict)."""
-    from ..core.spotters.vovnet import SMALL_MODEL, DataSettings, ModelConfig
+    from napari_mespot.core.spotters.vovnet import SMALL_MODEL, DataSettings, ModelConfig
 
     given = {"input_size": args.input_size, "flow_method": args.flow, "flow_gap": args.flow_gap}
     given["flow_size"] = args.flow_size
@@ -217,7 +217,7 @@ def model_and_data(args: argparse.Namespace, base) -> tuple:
 
 def train_settings(args: argparse.Namespace, base):
     """The options given on top of the paper's training settings, or of the fine-tuning ones."""
-    from ..core.spotters.vovnet import TrainSettings, finetune_settings
+    from napari_mespot.core.spotters.vovnet import TrainSettings, finetune_settings
 
     given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "window": args.window}
     given["window_stride"] = args.window_stride
@@ -231,10 +231,10 @@ def train_settings(args: argparse.Namespace, base):
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ..core.errors import MespotError
-    from ..core.retrain import open_corrected, retrain_vovnet
-    from ..core.spotters.vovnet import load_checkpoint, loso, train
-    from ._progress import drive
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.spotters.vovnet import load_checkpoint, loso, train
+    from napari_mespot.jobs.retrain import open_corrected, retrain_vovnet
 
     if not args.folders and not args.sessions:
         raise MespotError("give labelled folders, --sessions, or both")
@@ -284,11 +284,11 @@ def training_summary(result) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from ..core.labels.native import write_native_csv
-    from ..core.metrics import evaluate
-    from ..core.spotters.vovnet import load_checkpoint, spot_videos
-    from ..core.spotters.vovnet.spotter import resolve_device
-    from ._progress import drive
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.core.labels.native import write_native_csv
+    from napari_mespot.core.metrics import evaluate
+    from napari_mespot.core.spotters.vovnet import load_checkpoint, spot_videos
+    from napari_mespot.core.spotters.vovnet.spotter import resolve_device
 
     videos = training_videos(args)
     ckpt = load_checkpoint(args.checkpoint, resolve_device(args.device))
@@ -303,10 +303,10 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from ..core.spotters.vovnet import load_checkpoint, save_checkpoint
-    from ..core.spotters.vovnet.spotter import resolve_device
-    from ..core.spotters.vovnet.train import choose_thresholds, load_features
-    from ._progress import drive
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.core.spotters.vovnet import load_checkpoint, save_checkpoint
+    from napari_mespot.core.spotters.vovnet.spotter import resolve_device
+    from napari_mespot.core.spotters.vovnet.train import choose_thresholds, load_features
 
     videos = training_videos(args)
     device = resolve_device(args.device)
@@ -320,11 +320,11 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 
 def run_spot(args: argparse.Namespace) -> int:
-    from ..core.labels.native import write_native_csv
-    from ..core.spotters.vovnet import SpotSettings, default_checkpoint, load_checkpoint, spot
-    from ..core.spotters.vovnet.spotter import resolve_device
-    from ..core.video import open_video
-    from ._progress import drive
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.core.labels.native import write_native_csv
+    from napari_mespot.core.media.video import open_video
+    from napari_mespot.core.spotters.vovnet import SpotSettings, default_checkpoint, load_checkpoint, spot
+    from napari_mespot.core.spotters.vovnet.spotter import resolve_device
 
     device = resolve_device(args.device)
     ckpt = load_checkpoint(args.checkpoint, device) if args.checkpoint else default_checkpoint(device)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .intervals import Interval
-from .metrics import Evaluation, evaluate, match_intervals
-from .review import CORRECTED, ReviewModel
+from napari_mespot.core.intervals import Interval
+from napari_mespot.core.metrics import Evaluation, evaluate, match_intervals
+from napari_mespot.core.review.model import CORRECTED, ReviewModel
 
 OUTCOMES = ("tp", "fp", "fn")
 

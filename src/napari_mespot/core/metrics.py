@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .intervals import Interval, VideoIntervals, type_by_duration
+from napari_mespot.core.intervals import Interval, VideoIntervals, type_by_duration
 
 MATCHING_MODES = ("one-to-one", "megc2020")
 TYPE_BY = ("type", "duration")

@@ -15,16 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LabelFormatError
-from ._xlsx import find_header, read_sheets
-from .aus import format_aus, parse_au_string
-from .base import Labels, LabelSet, Quirk, QuirkOptions
-from .cas_me2 import read_cas_me2_xlsx, write_cas_me2_xlsx
-from .casme2 import read_casme2_xlsx
-from .megc import read_megc_csv, write_megc_csv
-from .native import load_native_csv, read_native_csv, save_native_csv, write_native_csv
-from .native_json import read_native_json, write_native_json
-from .samm import read_samm_lv_xlsx
+from napari_mespot.core.errors import LabelFormatError
+from napari_mespot.core.labels._xlsx import find_header, read_sheets
+from napari_mespot.core.labels.aus import format_aus, parse_au_string
+from napari_mespot.core.labels.base import Labels, LabelSet, Quirk, QuirkOptions
+from napari_mespot.core.labels.casme_ii import read_casme2_xlsx
+from napari_mespot.core.labels.casme_sq import read_cas_me2_xlsx, write_cas_me2_xlsx
+from napari_mespot.core.labels.megc import read_megc_csv, write_megc_csv
+from napari_mespot.core.labels.native import (
+    load_native_csv,
+    read_native_csv,
+    save_native_csv,
+    write_native_csv,
+)
+from napari_mespot.core.labels.native_json import read_native_json, write_native_json
+from napari_mespot.core.labels.samm import read_samm_lv_xlsx
 
 __all__ = [
     "FORMATS",

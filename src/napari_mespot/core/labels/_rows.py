@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import Quirk, QuirkOptions, format_error
+from napari_mespot.core.labels.base import Quirk, QuirkOptions, format_error
 
 #: Cell texts that mean "no apex annotated" (CASME II writes '/').
 _NO_APEX_TEXT = {"", "/", "-"}

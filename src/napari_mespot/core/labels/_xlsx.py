@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .base import format_error
+from napari_mespot.core.labels.base import format_error
 
 Row = tuple[Any, ...]
 

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ..errors import LabelFormatError
-from ..intervals import EXPRESSION_TYPES, Interval, VideoIntervals
+from napari_mespot.core.errors import LabelFormatError
+from napari_mespot.core.intervals import EXPRESSION_TYPES, Interval, VideoIntervals
 
 log = logging.getLogger("napari_mespot.labels")
 

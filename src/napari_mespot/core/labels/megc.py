@@ -13,10 +13,10 @@ import io
 import os
 from pathlib import Path
 
-from ..atomic import atomic_write_text
-from ..intervals import Interval, VideoIntervals, sort_intervals, type_by_duration
-from .base import Labels, format_error
-from .native import csv_writer
+from napari_mespot.core.atomic import atomic_write_text
+from napari_mespot.core.intervals import Interval, VideoIntervals, sort_intervals, type_by_duration
+from napari_mespot.core.labels.base import Labels, format_error
+from napari_mespot.core.labels.native import csv_writer
 
 COLUMNS = ("vid", "pred_onset", "pred_offset", "type")
 _TYPES = {

@@ -16,11 +16,11 @@ import math
 import os
 from pathlib import Path
 
-from ..atomic import atomic_write_text
-from ..errors import LabelFormatError
-from ..intervals import Interval, VideoIntervals, sort_intervals
-from .aus import format_aus
-from .base import Labels, LabelSet, format_error
+from napari_mespot.core.atomic import atomic_write_text
+from napari_mespot.core.errors import LabelFormatError
+from napari_mespot.core.intervals import Interval, VideoIntervals, sort_intervals
+from napari_mespot.core.labels.aus import format_aus
+from napari_mespot.core.labels.base import Labels, LabelSet, format_error
 
 __all__ = [
     "COLUMNS",

@@ -11,9 +11,9 @@ import json
 import os
 from pathlib import Path
 
-from ..atomic import atomic_write_text
-from ..intervals import VideoIntervals
-from .base import Labels, format_error
+from napari_mespot.core.atomic import atomic_write_text
+from napari_mespot.core.intervals import VideoIntervals
+from napari_mespot.core.labels.base import Labels, format_error
 
 FORMAT_TAG = "mespot-labels"
 VERSION = 1

@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..intervals import Interval
-from ._rows import RowContext
-from ._xlsx import cell_text, column_label, data_rows, sheet_with_header
-from .aus import au_raw_text, parse_au_string
-from .base import Labels, QuirkOptions, group_intervals, report_quirks
+from napari_mespot.core.intervals import Interval
+from napari_mespot.core.labels._rows import RowContext
+from napari_mespot.core.labels._xlsx import cell_text, column_label, data_rows, sheet_with_header
+from napari_mespot.core.labels.aus import au_raw_text, parse_au_string
+from napari_mespot.core.labels.base import Labels, QuirkOptions, group_intervals, report_quirks
 
 FPS = 200.0
 REQUIRED = ("Filename", "Onset", "Apex", "Offset", "Type")

@@ -10,11 +10,16 @@ report with every number.
 
 from __future__ import annotations
 
-from .fixed import FixedModelMethod
-from .methods import CalibratedPrototypes, LearntPrototypes, ProtocolMethod, open_record
-from .protocols import DISCOVER, ProtocolOutcome, discover, loso, prototype_paper
-from .report import PAPER_PROTOTYPE, format_table, paper_vovnet, score
-from .runner import FoldResult, LosoRun, run_loso, start_run, to_label_frames
+from napari_mespot.core.reproduce.fixed import FixedModelMethod
+from napari_mespot.core.reproduce.methods import (
+    CalibratedPrototypes,
+    LearntPrototypes,
+    ProtocolMethod,
+    open_record,
+)
+from napari_mespot.core.reproduce.protocols import DISCOVER, ProtocolOutcome, discover, loso, prototype_paper
+from napari_mespot.core.reproduce.report import PAPER_PROTOTYPE, format_table, paper_vovnet, score
+from napari_mespot.core.reproduce.runner import FoldResult, LosoRun, run_loso, start_run, to_label_frames
 
 __all__ = [
     "DISCOVER",

@@ -16,10 +16,10 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..datasets import VideoRecord
-from ..progress import Progress
-from ..spotters.base import SpotResult, Spotter
-from .methods import open_record
+from napari_mespot.core.labels.datasets import VideoRecord
+from napari_mespot.core.progress import Progress
+from napari_mespot.core.reproduce.methods import open_record
+from napari_mespot.core.spotters.base import SpotResult, Spotter
 
 
 class FixedModelMethod:

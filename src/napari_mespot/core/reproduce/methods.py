@@ -33,20 +33,20 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes
-from ..datasets import DatasetLayoutError, VideoRecord
-from ..errors import MespotError, VideoReadError
-from ..progress import Progress
-from ..spotters.base import SpotResult
-from ..spotters.prototype import (
+from napari_mespot.core.atomic import atomic_write_bytes
+from napari_mespot.core.errors import MespotError, VideoReadError
+from napari_mespot.core.labels.datasets import DatasetLayoutError, VideoRecord
+from napari_mespot.core.media.video import VideoSource, open_video
+from napari_mespot.core.progress import Progress
+from napari_mespot.core.spotters.base import SpotResult
+from napari_mespot.core.spotters.prototype import (
     LabelledClip,
     PrototypeSet,
     PrototypeSettings,
     learn_prototypes,
 )
-from ..spotters.prototype import spot as prototype_spot
-from ..spotters.prototype.calibration import choose_thresholds, video_margins
-from ..video import VideoSource, open_video
+from napari_mespot.core.spotters.prototype import spot as prototype_spot
+from napari_mespot.core.spotters.prototype.calibration import choose_thresholds, video_margins
 
 
 class ProtocolMethod(Protocol):

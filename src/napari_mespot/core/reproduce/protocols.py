@@ -22,15 +22,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..datasets import Dataset, discover_cas_me2, discover_casme2, discover_samm_lv
-from ..errors import MespotError
-from ..labels import QuirkOptions
-from ..metrics import Evaluation
-from ..progress import Progress
-from ..spotters.prototype import PrototypeSet, PrototypeSettings, learn_prototypes
-from .methods import CalibratedPrototypes, ProtocolMethod, record_clips, settings_dict
-from .report import PAPER_PROTOTYPE, build_report, format_table, score, write_outputs
-from .runner import LosoRun, run_loso, start_run
+from napari_mespot.core.errors import MespotError
+from napari_mespot.core.labels import QuirkOptions
+from napari_mespot.core.labels.datasets import Dataset, discover_cas_me2, discover_casme2, discover_samm_lv
+from napari_mespot.core.metrics import Evaluation
+from napari_mespot.core.progress import Progress
+from napari_mespot.core.reproduce.methods import (
+    CalibratedPrototypes,
+    ProtocolMethod,
+    record_clips,
+    settings_dict,
+)
+from napari_mespot.core.reproduce.report import (
+    PAPER_PROTOTYPE,
+    build_report,
+    format_table,
+    score,
+    write_outputs,
+)
+from napari_mespot.core.reproduce.runner import LosoRun, run_loso, start_run
+from napari_mespot.core.spotters.prototype import PrototypeSet, PrototypeSettings, learn_prototypes
 
 DISCOVER: dict[str, Callable[..., Dataset]] = {
     "cas-me2": discover_cas_me2,

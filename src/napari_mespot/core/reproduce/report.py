@@ -14,10 +14,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write_text
-from ..labels import Labels, write_labels
-from ..metrics import DEFAULT_KS, Evaluation, sweep
-from .runner import LosoRun
+from napari_mespot.core.atomic import atomic_write_text
+from napari_mespot.core.labels import Labels, write_labels
+from napari_mespot.core.metrics import DEFAULT_KS, Evaluation, sweep
+from napari_mespot.core.reproduce.runner import LosoRun
 
 #: He et al., ECAI 2023 (DESIGN.md §2.1), CAS(ME)² with prototypes from CASME II, as printed.
 #: Table 3 at k = 0.5; Table 4 overall precision, recall and F1 by k. The paper's precision and

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write_text
-from ..datasets import Dataset, Fold, VideoRecord
-from ..errors import MespotError
-from ..intervals import Interval, VideoIntervals
-from ..progress import Progress
-from .methods import ProtocolMethod, safe_name
+from napari_mespot.core.atomic import atomic_write_text
+from napari_mespot.core.errors import MespotError
+from napari_mespot.core.intervals import Interval, VideoIntervals
+from napari_mespot.core.labels.datasets import Dataset, Fold, VideoRecord
+from napari_mespot.core.progress import Progress
+from napari_mespot.core.reproduce.methods import ProtocolMethod, safe_name
 
 FOLD_FILE = "fold.json"
 PROTOCOL_FILE = "protocol.json"

@@ -12,10 +12,11 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..datasets import VideoRecord
-from ..progress import Progress
-from ..spotters.base import SpotResult
-from ..spotters.vovnet import (
+from napari_mespot.core.labels.datasets import VideoRecord
+from napari_mespot.core.progress import Progress
+from napari_mespot.core.reproduce.methods import open_record
+from napari_mespot.core.spotters.base import SpotResult
+from napari_mespot.core.spotters.vovnet import (
     Checkpoint,
     DataSettings,
     LabelledVideo,
@@ -26,9 +27,8 @@ from ..spotters.vovnet import (
     spot,
     train,
 )
-from ..spotters.vovnet.settings import to_dict
-from ..spotters.vovnet.spotter import resolve_device
-from .methods import open_record
+from napari_mespot.core.spotters.vovnet.settings import to_dict
+from napari_mespot.core.spotters.vovnet.spotter import resolve_device
 
 CHECKPOINT = "checkpoint.pt"
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes, atomic_write_text
-from ..intervals import Interval, VideoIntervals
-from ..progress import Progress
+from napari_mespot.core.atomic import atomic_write_bytes, atomic_write_text
+from napari_mespot.core.intervals import Interval, VideoIntervals
+from napari_mespot.core.progress import Progress
 
 
 @dataclass(frozen=True)

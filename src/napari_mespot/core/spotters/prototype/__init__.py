@@ -9,11 +9,22 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from .calibration import TrainingVideo, calibrate
-from .learning import LabelledClip, casme2_clips, learn_prototypes, synthetic_clips
-from .prototypes import AU_REGIONS, PAPER_AUS, Prototype, PrototypeError, PrototypeSet
-from .settings import PRESETS, SHIPPED_PROTOTYPES, PrototypeSettings
-from .spotter import METHOD, spot
+from napari_mespot.core.spotters.prototype.calibration import TrainingVideo, calibrate
+from napari_mespot.core.spotters.prototype.learning import (
+    LabelledClip,
+    casme2_clips,
+    learn_prototypes,
+    synthetic_clips,
+)
+from napari_mespot.core.spotters.prototype.prototypes import (
+    AU_REGIONS,
+    PAPER_AUS,
+    Prototype,
+    PrototypeError,
+    PrototypeSet,
+)
+from napari_mespot.core.spotters.prototype.settings import PRESETS, SHIPPED_PROTOTYPES, PrototypeSettings
+from napari_mespot.core.spotters.prototype.spotter import METHOD, spot
 
 DEFAULT_PROTOTYPES_FILE = "default_prototypes.npz"
 

@@ -28,13 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from ...intervals import Interval
-from ...landmarks import FaceLandmarks
-from ...progress import Progress
-from .peaks import clip_negative, lowpass, peak_margin, runs
-from .prototypes import PrototypeError, PrototypeSet
-from .settings import PrototypeSettings
-from .windows import face_segments, frames_in
+from napari_mespot.core.face.landmarks import FaceLandmarks
+from napari_mespot.core.intervals import Interval
+from napari_mespot.core.progress import Progress
+from napari_mespot.core.spotters.prototype.peaks import clip_negative, lowpass, peak_margin, runs
+from napari_mespot.core.spotters.prototype.prototypes import PrototypeError, PrototypeSet
+from napari_mespot.core.spotters.prototype.settings import PrototypeSettings
+from napari_mespot.core.spotters.prototype.windows import face_segments, frames_in
 
 GRID_SIZE = 400
 
@@ -54,9 +54,9 @@ def video_margins(
 ) -> Generator[Progress, None, np.ndarray]:
     """Per frame and AU, the largest eq. 24 margin over half-overlapping windows: (V, n); NaN
     where no window looked (frames without a face)."""
-    from ....plugins import get_landmark_provider
-    from ...landmark_cache import landmarks_for_video
-    from .spotter import window_matching
+    from napari_mespot.core.face.cache import landmarks_for_video
+    from napari_mespot.core.spotters.prototype.spotter import window_matching
+    from napari_mespot.plugins import get_landmark_provider
 
     fps, n = float(video.fps), len(video)
     if landmarks is None:

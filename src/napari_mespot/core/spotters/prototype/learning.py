@@ -8,7 +8,7 @@ the data. Averaging is what makes a prototype useful: motion shared by an AU add
 motion, blinks and flow errors average towards 0 (eq. 13–15).
 
 Clip sources: :func:`casme2_clips` (the CASME II folder layout plus its coding workbook) and
-:func:`synthetic_clips` (expressions rendered by :mod:`napari_mespot.core.synth`).
+:func:`synthetic_clips` (expressions rendered by :mod:`napari_mespot.core.synth.generator`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from ...landmarks import FaceLandmarks, FrameSource, LandmarkProvider
-from ...progress import Progress
-from ...region_flow import window_region_flows
-from ...regions import NoFaceError, RegionSpec
-from .prototypes import AU_REGIONS, DEFAULT_REGIONS, Prototype, PrototypeError, PrototypeSet
+from napari_mespot.core.face.landmarks import FaceLandmarks, FrameSource, LandmarkProvider
+from napari_mespot.core.face.regions import NoFaceError, RegionSpec
+from napari_mespot.core.flow.regions import window_region_flows
+from napari_mespot.core.progress import Progress
+from napari_mespot.core.spotters.prototype.prototypes import (
+    AU_REGIONS,
+    DEFAULT_REGIONS,
+    Prototype,
+    PrototypeError,
+    PrototypeSet,
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ def apex_flows(
 ) -> dict[str, np.ndarray]:
     """Eq. 16–17: the onset → apex flow of each region, regions fitted on the onset frame.
 
-    Raises :class:`~napari_mespot.core.regions.NoFaceError` when the onset frame has no face.
+    Raises :class:`~napari_mespot.core.face.regions.NoFaceError` when the onset frame has no face.
     """
     pair = np.stack([np.asarray(clip.frames[clip.onset]), np.asarray(clip.frames[clip.apex])])
     landmarks = _onset_landmarks(clip, pair, provider)
@@ -127,7 +133,7 @@ def learn_prototypes(
     if min_count < 1:
         raise PrototypeError(f"min_count must be at least 1, got {min_count}")
     if provider is None:
-        from ...landmarks import MediaPipeFaceMesh
+        from napari_mespot.core.face.landmarks import MediaPipeFaceMesh
 
         provider = MediaPipeFaceMesh(static_image_mode=True)
     region_names = {r.name for r in regions}
@@ -192,7 +198,7 @@ class _SceneFrames:
 
 def synthetic_clips(settings: Any, seeds: Iterable[int | tuple[int, ...]]) -> list[LabelledClip]:
     """One clip per expression of the synthetic scene of each seed (frames rendered lazily)."""
-    from ...synth import SynthScene
+    from napari_mespot.core.synth.generator import SynthScene
 
     clips = []
     for seed in seeds:
@@ -213,8 +219,8 @@ def casme2_clips(
     Returns the clips and, per clip left out, the reason (folder missing, no apex, frame
     number not in the folder).
     """
-    from ...labels import read_labels
-    from ...video import open_video
+    from napari_mespot.core.labels import read_labels
+    from napari_mespot.core.media.video import open_video
 
     root = Path(root)
     labels = read_labels(coding, format="casme2-xlsx")

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...intervals import type_by_duration
+from napari_mespot.core.intervals import type_by_duration
 
 BOUNDARIES = ("peak-points", "valleys")
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ...atomic import atomic_write_bytes
-from ...errors import MespotError
-from ...regions import EYE, MOUTH, RegionSpec
+from napari_mespot.core.atomic import atomic_write_bytes
+from napari_mespot.core.errors import MespotError
+from napari_mespot.core.face.regions import EYE, MOUTH, RegionSpec
 
 FORMAT_VERSION = 1
 

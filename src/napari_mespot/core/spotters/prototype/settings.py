@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ...head_motion import head_motion_mode
-from .peaks import BOUNDARIES
+from napari_mespot.core.face.head_motion import head_motion_mode
+from napari_mespot.core.spotters.prototype.peaks import BOUNDARIES
 
 DEVICES = ("auto", "cpu", "cuda")
 #: The shipped prototype sets (``napari_mespot/data/<name>_prototypes.npz``).
@@ -41,7 +41,7 @@ class PrototypeSettings:
       ``off``; ``translation``, the nose bridge's median flow subtracted from each region (what
       MEGC optical-flow spotters do); ``similarity``, the head's rotation, scale and translation
       fitted on the rigid landmarks undone by cutting each frame where the head went, then the
-      nose-bridge translation (see :mod:`napari_mespot.core.head_motion`). ``True`` / ``False``,
+      nose-bridge translation (see :mod:`napari_mespot.core.face.head_motion`). ``True`` / ``False``,
       the former on/off switch, mean ``translation`` / ``off``.
     - ``min_segment_s``: face segments (runs of frames with a face) shorter than this are
       skipped and reported.
@@ -51,7 +51,7 @@ class PrototypeSettings:
       0 means one per CPU core. No effect on results.
     - ``device``: ``auto``, ``cpu`` or ``cuda``. On ``cuda`` a Farneback, TV-L1 or DIS run
       computes its flows with the batched torch port of OpenCV's
-      (:mod:`napari_mespot.core.flow_torch`, :mod:`~napari_mespot.core.flow_torch_dis`) on the
+      (:mod:`napari_mespot.core.flow.torch.ports`, :mod:`~napari_mespot.core.flow.torch.dis`) on the
       GPU; ``auto`` does so for Farneback and TV-L1 when there is a GPU, and keeps DIS on the
       CPU (see ``AUTO_GPU_FLOW_METHODS`` in the spotter). Other methods, and ``cuda`` asked for
       where there is none, run on the CPU and say so in the result's notes.

@@ -28,17 +28,25 @@ from typing import Any
 
 import numpy as np
 
-from ...intervals import Interval
-from ...landmark_cache import landmarks_for_video
-from ...landmarks import FaceLandmarks
-from ...progress import Progress
-from ...region_flow import window_region_flows
-from ..base import SpotResult
-from .matching import matching_matrix
-from .peaks import FusedInterval, au_intervals, clip_negative, expression_type, fuse, lowpass, overlap_index
-from .prototypes import PrototypeError, PrototypeSet
-from .settings import PrototypeSettings
-from .windows import face_segments, frames_in, settle
+from napari_mespot.core.face.cache import landmarks_for_video
+from napari_mespot.core.face.landmarks import FaceLandmarks
+from napari_mespot.core.flow.regions import window_region_flows
+from napari_mespot.core.intervals import Interval
+from napari_mespot.core.progress import Progress
+from napari_mespot.core.spotters.base import SpotResult
+from napari_mespot.core.spotters.prototype.matching import matching_matrix
+from napari_mespot.core.spotters.prototype.peaks import (
+    FusedInterval,
+    au_intervals,
+    clip_negative,
+    expression_type,
+    fuse,
+    lowpass,
+    overlap_index,
+)
+from napari_mespot.core.spotters.prototype.prototypes import PrototypeError, PrototypeSet
+from napari_mespot.core.spotters.prototype.settings import PrototypeSettings
+from napari_mespot.core.spotters.prototype.windows import face_segments, frames_in, settle
 
 METHOD = "prototype"
 
@@ -63,8 +71,8 @@ def resolve_thresholds(prototypes: PrototypeSet, settings: PrototypeSettings) ->
     return theta
 
 
-#: Flow methods with a batched torch port of OpenCV's (:mod:`napari_mespot.core.flow_torch`,
-#: :mod:`napari_mespot.core.flow_torch_dis`).
+#: Flow methods with a batched torch port of OpenCV's (:mod:`napari_mespot.core.flow.torch.ports`,
+#: :mod:`napari_mespot.core.flow.torch.dis`).
 TORCH_FLOW_METHODS = ("farneback", "tvl1", "dis")
 #: Those whose port ``auto`` sends to a GPU: Farneback and TV-L1 are a few hundred whole-image
 #: operations per batch. DIS's port is exact only because it sweeps the patches in OpenCV's
@@ -110,7 +118,7 @@ def resolve_device(device: str, method: str = "farneback") -> tuple[str, tuple[s
 
 
 def _resolved(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    from ...flow import get_method
+    from napari_mespot.core.flow.methods import get_method
 
     return {**get_method(method).defaults, **params}
 
@@ -218,7 +226,7 @@ def spot(
     landmarks: FaceLandmarks | None = None,
     name: str | None = None,
 ) -> Generator[Progress, None, SpotResult]:
-    """Spot expressions in ``video`` (a :class:`~napari_mespot.core.video.VideoSource` or any
+    """Spot expressions in ``video`` (a :class:`~napari_mespot.core.media.video.VideoSource` or any
     (n, H, W, 3) uint8 array with an ``fps`` attribute) with ``prototypes``.
 
     ``landmarks`` default to the settings' provider, cached beside the video. ``name`` is the
@@ -226,7 +234,7 @@ def spot(
     """
     from pathlib import Path
 
-    from ....plugins import get_landmark_provider
+    from napari_mespot.plugins import get_landmark_provider
 
     settings = settings or PrototypeSettings()
     if len(prototypes) == 0:

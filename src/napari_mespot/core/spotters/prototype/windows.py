@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..base import SkippedSpan
+from napari_mespot.core.spotters.base import SkippedSpan
 
 
 def frames_in(seconds: float, fps: float, minimum: int = 1) -> int:
@@ -83,7 +83,7 @@ def settle(
 
 def face_segments(found: np.ndarray, min_length: int) -> tuple[list[tuple[int, int]], list[SkippedSpan]]:
     """Runs of frames with a face (inclusive) of at least ``min_length`` frames, and what was skipped."""
-    from .peaks import runs
+    from napari_mespot.core.spotters.prototype.peaks import runs
 
     found = np.asarray(found, dtype=bool)
     segments, skipped = [], []

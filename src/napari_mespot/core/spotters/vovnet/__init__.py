@@ -11,9 +11,14 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from .data import Features, LabelledVideo, features_for_video
-from .settings import (
+from napari_mespot.core.spotters.vovnet.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
+from napari_mespot.core.spotters.vovnet.data import Features, LabelledVideo, features_for_video
+from napari_mespot.core.spotters.vovnet.settings import (
     FINETUNE_EPOCHS,
     FINETUNE_LR,
     SMALL_MODEL,
@@ -23,8 +28,8 @@ from .settings import (
     TrainSettings,
     finetune_settings,
 )
-from .spotter import METHOD, resolve_device, spot
-from .train import LosoResult, TrainResult, loso, spot_videos, train
+from napari_mespot.core.spotters.vovnet.spotter import METHOD, resolve_device, spot
+from napari_mespot.core.spotters.vovnet.train import LosoResult, TrainResult, loso, spot_videos, train
 
 DEFAULT_CHECKPOINT_FILE = "vovnet_default.pt"
 

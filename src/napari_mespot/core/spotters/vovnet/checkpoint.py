@@ -19,10 +19,10 @@ from typing import Any
 
 import torch
 
-from ...atomic import atomic_write_bytes, atomic_write_text
-from ...errors import MespotError
-from .model import VoVNetSpotter
-from .settings import CLASSES, DataSettings, ModelConfig, from_dict, to_dict
+from napari_mespot.core.atomic import atomic_write_bytes, atomic_write_text
+from napari_mespot.core.errors import MespotError
+from napari_mespot.core.spotters.vovnet.model import VoVNetSpotter
+from napari_mespot.core.spotters.vovnet.settings import CLASSES, DataSettings, ModelConfig, from_dict, to_dict
 
 FORMAT = "napari-mespot/vovnet"
 VERSION = 1

@@ -29,16 +29,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from ....plugins import get_landmark_provider
-from ...atomic import atomic_write_text, atomic_writer
-from ...flow import flow as compute_flow
-from ...flow import to_gray
-from ...intervals import Interval
-from ...landmark_cache import landmarks_for_video, video_identity
-from ...landmarks import FaceLandmarks
-from ...progress import Progress
-from ...regions import RegionSpec, region_transform
-from .settings import CLASSES, DataSettings, to_dict
+from napari_mespot.core.atomic import atomic_write_text, atomic_writer
+from napari_mespot.core.face.cache import landmarks_for_video, video_identity
+from napari_mespot.core.face.landmarks import FaceLandmarks
+from napari_mespot.core.face.regions import RegionSpec, region_transform
+from napari_mespot.core.flow.methods import flow as compute_flow
+from napari_mespot.core.flow.methods import to_gray
+from napari_mespot.core.intervals import Interval
+from napari_mespot.core.progress import Progress
+from napari_mespot.core.spotters.vovnet.settings import CLASSES, DataSettings, to_dict
+from napari_mespot.plugins import get_landmark_provider
 
 #: Bumped when the cached arrays change meaning.
 CACHE_VERSION = 1
@@ -158,9 +158,9 @@ def compute_features(
     recent: deque[np.ndarray] = deque(maxlen=settings.flow_gap + 1)
     pending: list[tuple[int, np.ndarray, np.ndarray]] = []
     if flow_device is not None:
-        from ...batched_flow import torch_params
-        from ...flow import get_method
-        from ...flow_torch import flow_batch
+        from napari_mespot.core.flow.batched import torch_params
+        from napari_mespot.core.flow.methods import get_method
+        from napari_mespot.core.flow.torch.ports import flow_batch
 
         params = torch_params(get_method(settings.flow_method), {})
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .head import Points
+from napari_mespot.core.spotters.vovnet.head import Points
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .head import DetectionHead
-from .pyramid import TemporalPyramid
-from .settings import ModelConfig
+from napari_mespot.core.spotters.vovnet.head import DetectionHead
+from napari_mespot.core.spotters.vovnet.pyramid import TemporalPyramid
+from napari_mespot.core.spotters.vovnet.settings import ModelConfig
 
 
 class ConvBNReLU(nn.Sequential):

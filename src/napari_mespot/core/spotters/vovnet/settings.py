@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..base import settings_from_mapping
+from napari_mespot.core.spotters.base import settings_from_mapping
 
 DEVICES = ("auto", "cpu", "cuda")
 CLASSES = ("me", "mae")

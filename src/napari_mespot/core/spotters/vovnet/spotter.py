@@ -24,15 +24,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...intervals import Interval
-from ...landmarks import FaceLandmarks
-from ...progress import Progress
-from ..base import SkippedSpan, SpotResult
-from .checkpoint import Checkpoint
-from .data import Features, features_for_video, window_starts
-from .decode import Detections, decode, nms
-from .head import points
-from .settings import CLASSES, SpotSettings
+from napari_mespot.core.face.landmarks import FaceLandmarks
+from napari_mespot.core.intervals import Interval
+from napari_mespot.core.progress import Progress
+from napari_mespot.core.spotters.base import SkippedSpan, SpotResult
+from napari_mespot.core.spotters.vovnet.checkpoint import Checkpoint
+from napari_mespot.core.spotters.vovnet.data import Features, features_for_video, window_starts
+from napari_mespot.core.spotters.vovnet.decode import Detections, decode, nms
+from napari_mespot.core.spotters.vovnet.head import points
+from napari_mespot.core.spotters.vovnet.settings import CLASSES, SpotSettings
 
 METHOD = "vovnet"
 
@@ -40,7 +40,7 @@ METHOD = "vovnet"
 def resolve_device(device: str) -> torch.device:
     """``auto`` → CUDA when available, else the CPU; ``cuda`` without a GPU is an error."""
     if device == "cuda" and not torch.cuda.is_available():
-        from .checkpoint import CheckpointError
+        from napari_mespot.core.spotters.vovnet.checkpoint import CheckpointError
 
         raise CheckpointError("device cuda requested but no CUDA GPU is available")
     if device == "auto":
@@ -151,7 +151,7 @@ def spot(
     ``checkpoint`` defaults to the shipped one (:func:`default_checkpoint`); ``landmarks`` to the
     checkpoint's provider, cached beside the video; ``name`` to the file stem.
     """
-    from . import default_checkpoint
+    from napari_mespot.core.spotters.vovnet import default_checkpoint
 
     settings = settings or SpotSettings()
     ckpt = checkpoint or default_checkpoint()

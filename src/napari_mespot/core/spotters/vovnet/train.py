@@ -32,18 +32,36 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...atomic import atomic_write_bytes
-from ...intervals import Interval
-from ...metrics import Evaluation, evaluate
-from ...progress import Progress
-from ...video import open_video
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from .data import Features, LabelledVideo, features_for_video, window_starts, window_targets
-from .head import assign_targets, points
-from .losses import detection_loss
-from .model import VoVNetSpotter
-from .settings import CLASSES, NMS_IOU, DataSettings, ModelConfig, TrainSettings, to_dict
-from .spotter import gpu_flow_device, infer, resolve_device, to_intervals
+from napari_mespot.core.atomic import atomic_write_bytes
+from napari_mespot.core.intervals import Interval
+from napari_mespot.core.media.video import open_video
+from napari_mespot.core.metrics import Evaluation, evaluate
+from napari_mespot.core.progress import Progress
+from napari_mespot.core.spotters.vovnet.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
+from napari_mespot.core.spotters.vovnet.data import (
+    Features,
+    LabelledVideo,
+    features_for_video,
+    window_starts,
+    window_targets,
+)
+from napari_mespot.core.spotters.vovnet.head import assign_targets, points
+from napari_mespot.core.spotters.vovnet.losses import detection_loss
+from napari_mespot.core.spotters.vovnet.model import VoVNetSpotter
+from napari_mespot.core.spotters.vovnet.settings import (
+    CLASSES,
+    NMS_IOU,
+    DataSettings,
+    ModelConfig,
+    TrainSettings,
+    to_dict,
+)
+from napari_mespot.core.spotters.vovnet.spotter import gpu_flow_device, infer, resolve_device, to_intervals
 
 #: Candidate thresholds searched on the validation videos.
 THRESHOLD_GRID = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
@@ -431,8 +449,8 @@ def spot_videos(
     device: str = "auto",
 ) -> Generator[Progress, None, dict[str, list[Interval]]]:
     """Spot each of ``videos`` with ``ckpt``: {video name: intervals}."""
-    from .settings import SpotSettings
-    from .spotter import spot
+    from napari_mespot.core.spotters.vovnet.settings import SpotSettings
+    from napari_mespot.core.spotters.vovnet.spotter import spot
 
     out = {}
     settings = SpotSettings(device=device, cache_dir=str(cache_dir or ""))

@@ -1,0 +1,153 @@
+"""Flows of many frames against one reference per region: the hot loop of prototype spotting.
+
+A window's flows are independent given the reference crops, so they are computed two ways that
+give the per-frame loop's results:
+
+- **OpenCV on a thread pool** (the CPU path). OpenCV releases the GIL inside its calls, so
+  ``threads`` frames are computed at once while the calling thread decodes and cuts the next
+  frames (decoding must stay sequential: a video decodes forward, and out-of-order requests
+  would seek). Each flow is the same call on the same crops as in a serial loop, so the results
+  are identical whatever the number of threads.
+- **The batched torch port** (:mod:`.flow_torch`, the GPU path): every frame's crop of a region
+  against the reference crop in one call on the device. ``farneback``, ``tvl1`` and ``dis``
+  are ported; their results agree with OpenCV's within the errors stated in
+  ``tests/test_flow_torch.py`` and ``tests/test_flow_torch_dis.py``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from napari_mespot.core.flow.methods import FlowMethod, get_method
+from napari_mespot.core.progress import Progress
+
+Crops = Mapping[str, np.ndarray]
+#: Per-frame post-processing of the flows (e.g. head-motion removal): all regions' flows of one
+#: frame in, the flows to keep out.
+Finish = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
+
+
+def torch_params(method: FlowMethod, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` completed with the method's defaults, as the torch port takes them.
+
+    OpenCV's TV-L1 illumination term (``gamma``) is not ported; its default, 0, is what runs,
+    and any other value is refused rather than ignored.
+    """
+    full = {**method.defaults, **params}
+    if method.name == "tvl1":
+        gamma = full.pop("gamma", 0.0)
+        if gamma:
+            raise ValueError(f"the torch TV-L1 has no illumination term: gamma must be 0, got {gamma}")
+    return full
+
+
+def flows_to_reference(
+    references: Crops,
+    frames: Iterable[Crops],
+    count: int,
+    method: str | FlowMethod = "farneback",
+    *,
+    threads: int = 1,
+    device: str | None = None,
+    finish: Finish | None = None,
+    label: str = "",
+    **params: Any,
+) -> Generator[Progress, None, dict[str, np.ndarray]]:
+    """Flow from ``references[name]`` to each frame's ``crops[name]``: ``{name: (count, h, w, 2)}``.
+
+    ``frames`` yields ``count`` dicts of uint8 grey crops (same names and sizes as
+    ``references``), read lazily in order. ``device`` ``None`` uses OpenCV on ``threads``
+    threads; ``"cpu"`` or ``"cuda"`` uses the torch port on that device. ``finish`` maps each
+    frame's flows to what is returned (on the CPU path it runs in the worker threads too).
+    """
+    m = get_method(method)
+    label = label or f"{m.name} flow"
+    out: dict[str, np.ndarray] = {}
+
+    def store(k: int, flows: dict[str, np.ndarray]) -> None:
+        for name, f in (finish(flows) if finish is not None else flows).items():
+            if name not in out:
+                out[name] = np.empty((count, *f.shape), np.float32)
+            out[name][k] = f
+
+    if device is not None:
+        yield from _torch_flows(references, frames, count, m, device, label, store, params)
+    else:
+        yield from _opencv_flows(references, frames, count, m, max(1, threads), label, store, params)
+    return out
+
+
+def _opencv_flows(
+    references: Crops,
+    frames: Iterable[Crops],
+    count: int,
+    m: FlowMethod,
+    threads: int,
+    label: str,
+    store: Callable[[int, dict[str, np.ndarray]], None],
+    params: Mapping[str, Any],
+) -> Generator[Progress, None, None]:
+    def one(k: int, crops: Crops) -> None:
+        store(k, {name: m(ref, crops[name], **params) for name, ref in references.items()})
+
+    if threads == 1:
+        for k, crops in enumerate(frames):
+            yield Progress(k, count, label)
+            one(k, crops)
+        yield Progress(count, count, label)
+        return
+    # At most 2 × threads frames in flight: the pool stays busy while the crops held stay few.
+    # The first frame runs alone so that every output array exists before threads write to it.
+    pending: deque[Future] = deque()
+    done = 0
+
+    def settle(keep: int) -> Generator[Progress, None, None]:
+        """Wait for the oldest frames until at most ``keep`` are in flight."""
+        nonlocal done
+        while len(pending) > keep:
+            pending.popleft().result()
+            done += 1
+            yield Progress(done, count, label)
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mespot-flow") as pool:
+        for k, crops in enumerate(frames):
+            if k == 0:
+                one(0, crops)
+                done = 1
+                yield Progress(done, count, label)
+                continue
+            pending.append(pool.submit(one, k, crops))
+            yield from settle(2 * threads - 1)
+        yield from settle(0)
+
+
+def _torch_flows(
+    references: Crops,
+    frames: Iterable[Crops],
+    count: int,
+    m: FlowMethod,
+    device: str,
+    label: str,
+    store: Callable[[int, dict[str, np.ndarray]], None],
+    params: Mapping[str, Any],
+) -> Generator[Progress, None, None]:
+    from napari_mespot.core.flow.torch.ports import flow_batch
+
+    full = torch_params(m, params)
+    stacks = {name: np.empty((count, *ref.shape), np.uint8) for name, ref in references.items()}
+    for k, crops in enumerate(frames):
+        yield Progress(k, 2 * count, f"{label}: cutting")
+        for name in references:
+            stacks[name][k] = crops[name]
+    flows = {}
+    for j, (name, ref) in enumerate(references.items()):
+        yield Progress(count + j * count // len(references), 2 * count, f"{label} on {device}")
+        flows[name] = flow_batch(ref, stacks[name], m.name, device=device, chunk=max(1, count), **full)
+    for k in range(count):
+        store(k, {name: f[k] for name, f in flows.items()})
+    yield Progress(2 * count, 2 * count, label)

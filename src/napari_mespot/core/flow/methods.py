@@ -1,0 +1,199 @@
+"""Dense optical flow behind one signature: ``flow(ref, img) -> (H, W, 2) float32``.
+
+``flow[y, x] = (dx, dy)`` is the displacement that takes the pixel at (x, y) of ``ref`` to its
+position in ``img``: ref(x, y) ≈ img(x + dx, y + dy) (OpenCV's convention). Built-in methods:
+
+- ``farneback`` — polynomial-expansion flow, the AU-prototype paper's method (eq. 1–7).
+- ``tvl1`` — dual TV-L1 (``cv2.optflow``, contrib build), the VoVNet paper's input.
+- ``dis`` — dense inverse search, an order of magnitude faster, for the fast preset.
+
+Plugins add methods through :mod:`napari_mespot.plugins`; :func:`flow` resolves a name there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from napari_mespot.core.progress import Progress
+
+FlowFunction = Callable[..., np.ndarray]
+
+
+@dataclass(frozen=True)
+class FlowMethod:
+    """A named flow method: ``compute(ref_gray, img_gray, **params)`` plus its default parameters.
+
+    ``compute`` receives two same-shape uint8 grey images and returns (H, W, 2) float32; calling
+    the method itself accepts RGB or grey input of any numeric type and merges the defaults.
+    """
+
+    name: str
+    compute: FlowFunction
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def __call__(self, ref: np.ndarray, img: np.ndarray, **params: Any) -> np.ndarray:
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise TypeError(f"flow method {self.name!r} has no parameter(s) {sorted(unknown)}")
+        a, b = to_gray(ref), to_gray(img)
+        if a.shape != b.shape:
+            raise ValueError(f"flow needs same-size images, got {a.shape} and {b.shape}")
+        out = self.compute(a, b, **{**self.defaults, **params})
+        return np.asarray(out, dtype=np.float32)
+
+
+def to_gray(img: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 from RGB or grey; floats are taken as 0..1 when their maximum is ≤ 1."""
+    import cv2
+
+    arr = np.asarray(img)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.dtype != np.uint8:
+        scale = (
+            255.0
+            if np.issubdtype(arr.dtype, np.floating) and float(np.nanmax(arr, initial=0)) <= 1.0
+            else 1.0
+        )
+        arr = np.clip(np.nan_to_num(arr.astype(np.float32) * scale), 0, 255).astype(np.uint8)
+    if arr.ndim == 3:
+        if arr.shape[2] != 3:
+            raise ValueError(f"expected an RGB or grey image, got shape {arr.shape}")
+        arr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2GRAY)
+    if arr.ndim != 2:
+        raise ValueError(f"expected an RGB or grey image, got shape {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def _farneback(ref: np.ndarray, img: np.ndarray, **p: Any) -> np.ndarray:
+    import cv2
+
+    return cv2.calcOpticalFlowFarneback(
+        ref,
+        img,
+        None,
+        p["pyr_scale"],
+        p["levels"],
+        p["winsize"],
+        p["iterations"],
+        p["poly_n"],
+        p["poly_sigma"],
+        0,
+    )
+
+
+def _tvl1(ref: np.ndarray, img: np.ndarray, **p: Any) -> np.ndarray:
+    import cv2
+
+    # A fresh solver per call: OpenCV algorithm objects are not safe to share across threads.
+    solver = cv2.optflow.DualTVL1OpticalFlow_create(
+        tau=p["tau"],
+        lambda_=p["lambda_"],
+        theta=p["theta"],
+        nscales=p["nscales"],
+        warps=p["warps"],
+        epsilon=p["epsilon"],
+        innnerIterations=p["inner_iterations"],
+        outerIterations=p["outer_iterations"],
+        scaleStep=p["scale_step"],
+        gamma=p["gamma"],
+        medianFiltering=p["median_filtering"],
+    )
+    return solver.calc(ref, img, None)
+
+
+_DIS_PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}
+
+
+def _dis(ref: np.ndarray, img: np.ndarray, **p: Any) -> np.ndarray:
+    import cv2
+
+    if p["preset"] not in _DIS_PRESETS:
+        raise ValueError(f"dis preset must be one of {sorted(_DIS_PRESETS)}, got {p['preset']!r}")
+    solver = cv2.DISOpticalFlow_create(_DIS_PRESETS[p["preset"]])
+    return solver.calc(ref, img, None)
+
+
+FARNEBACK = FlowMethod(
+    "farneback",
+    _farneback,
+    MappingProxyType(
+        # OpenCV's usual settings with 5 iterations (the paper names the method, not its parameters).
+        {"pyr_scale": 0.5, "levels": 3, "winsize": 15, "iterations": 5, "poly_n": 5, "poly_sigma": 1.2}
+    ),
+    "Farneback polynomial expansion (AU-prototype paper)",
+)
+TVL1 = FlowMethod(
+    "tvl1",
+    _tvl1,
+    MappingProxyType(
+        # cv2.optflow's defaults, named here so they can be overridden and recorded.
+        {
+            "tau": 0.25,
+            "lambda_": 0.15,
+            "theta": 0.3,
+            "nscales": 5,
+            "warps": 5,
+            "epsilon": 0.01,
+            "inner_iterations": 30,
+            "outer_iterations": 10,
+            "scale_step": 0.8,
+            "gamma": 0.0,
+            "median_filtering": 5,
+        }
+    ),
+    "dual TV-L1 (VoVNet paper; slow)",
+)
+DIS = FlowMethod("dis", _dis, MappingProxyType({"preset": "medium"}), "dense inverse search (fast)")
+
+#: The methods registered by :mod:`napari_mespot.plugins` as built-ins.
+BUILTIN_METHODS: tuple[FlowMethod, ...] = (FARNEBACK, TVL1, DIS)
+
+
+def get_method(method: str | FlowMethod) -> FlowMethod:
+    """A method object from a name (built-in or registered by a plugin) or the object itself."""
+    if isinstance(method, FlowMethod):
+        return method
+    from napari_mespot.plugins import get_flow_method
+
+    return get_flow_method(method)
+
+
+def flow(
+    ref: np.ndarray, img: np.ndarray, method: str | FlowMethod = "farneback", **params: Any
+) -> np.ndarray:
+    """Dense flow from ``ref`` to ``img`` as (H, W, 2) float32 (dx, dy) per pixel of ``ref``."""
+    return get_method(method)(ref, img, **params)
+
+
+def flow_sequence(
+    ref: np.ndarray,
+    frames: Sequence[np.ndarray] | np.ndarray,
+    method: str | FlowMethod = "farneback",
+    **params: Any,
+) -> Generator[Progress, None, np.ndarray]:
+    """Flow from ``ref`` to each of ``frames`` (eq. 8: F_i = Flow(I_1, I_{i+1})) → (N, H, W, 2).
+
+    A generator yielding :class:`Progress` and returning the stacked flows, so a GUI can run it
+    in a worker and cancel between frames.
+    """
+    m = get_method(method)
+    ref_gray = to_gray(ref)
+    n = len(frames)
+    out = np.empty((n, *ref_gray.shape, 2), dtype=np.float32)
+    for i in range(n):
+        yield Progress(i, n, m.name)
+        out[i] = m(ref_gray, frames[i], **params)
+    yield Progress(n, n, m.name)
+    return out
+
+
+def magnitude(flow_field: np.ndarray) -> np.ndarray:
+    """Per-pixel flow magnitude sqrt(dx² + dy²) (the paper's heatmap, eq. 32)."""
+    return np.hypot(flow_field[..., 0], flow_field[..., 1])

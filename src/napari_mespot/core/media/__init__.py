@@ -1,0 +1,1 @@
+"""Reading and writing videos: frame-accurate sources, the encoder, the shipped samples."""

@@ -1,0 +1,1 @@
+"""Reviewing spotted intervals: the track model, the JSON sidecar session, export."""

@@ -1,0 +1,1 @@
+"""Synthetic face videos with ground truth (the first generator)."""

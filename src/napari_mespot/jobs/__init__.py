@@ -1,0 +1,1 @@
+"""Orchestration above the science: many videos on dask (batch) and retraining from sessions."""
