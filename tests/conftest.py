@@ -30,6 +30,21 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture
+def fresh_plugins(monkeypatch):
+    """Core's registries back to the built-ins and the plugin manager not yet loaded, so a test
+    can install plugins as a new process would find them; both are put back afterwards."""
+    from napari_mespot import plugins
+    from napari_mespot.core import registry
+
+    saved = registry.REGISTRIES.copy()
+    registry.REGISTRIES.restore(registry.builtin_registries())
+    plugins.plugin_manager.cache_clear()
+    yield
+    plugins.plugin_manager.cache_clear()
+    registry.REGISTRIES.restore(saved)
+
+
 @pytest.fixture(autouse=True)
 def _user_data_in_tmp(tmp_path_factory, monkeypatch):
     """Sessions and landmark caches of read-only videos go to the user's folders: one per test."""

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
+from napari_mespot.core.device import cuda_available, fallback_note
 from napari_mespot.core.flow.batched import flows_to_reference, torch_params
 from napari_mespot.core.flow.methods import DIS, FARNEBACK, TVL1
 from napari_mespot.core.progress import run_to_end
@@ -27,7 +28,7 @@ from napari_mespot.core.spotters.prototype import (
     default_prototypes,
     default_prototypes_path,
 )
-from napari_mespot.core.spotters.prototype.spotter import cuda_available, flow_settings, resolve_device
+from napari_mespot.core.spotters.prototype.spotter import flow_settings, resolve_device
 
 #: The agreement of the torch Farneback (tests/test_flow_torch.py) and DIS
 #: (tests/test_flow_torch_dis.py) with OpenCV's (mean EPE, px).
@@ -177,11 +178,12 @@ def test_device_resolution_per_flow_method():
     for method in ("farneback", "tvl1"):
         assert resolve_device("auto", method)[0] == ("cuda" if gpu else "cpu")
     assert resolve_device("auto", "dis") == ("cpu", ())  # auto keeps DIS on OpenCV's CPU threads
-    assert resolve_device("cuda", "dis") == (("cuda", ()) if gpu else resolve_device("cuda", "farneback"))
+    no_gpu = ("cpu", (fallback_note("the dis flow"),))
+    assert resolve_device("cuda", "dis") == (("cuda", ()) if gpu else no_gpu)
     assert resolve_device("auto", "energy") == ("cpu", ())
     if not gpu:
         device, notes = resolve_device("cuda", "farneback")
-        assert device == "cpu" and "no CUDA GPU is available" in notes[0]
+        assert device == "cpu" and notes == (fallback_note("the farneback flow"),)
 
 
 # --- a whole window through the spotter --------------------------------------------------------

@@ -38,9 +38,10 @@ import numpy as np
 import pytest
 import torch
 
+from napari_mespot.core.device import DeviceUnavailableError, fallback_note, torch_device
 from napari_mespot.core.flow.methods import flow, to_gray
-from napari_mespot.core.flow.torch import ports as flow_torch
-from napari_mespot.core.flow.torch.ports import DeviceUnavailableError, flow_batch
+from napari_mespot.core.flow.torch import tvl1 as tvl1_port
+from napari_mespot.core.flow.torch.ports import flow_batch
 from napari_mespot.core.media.video import open_video
 
 EXACT_MEAN, EXACT_P99 = 1e-3, 1e-2
@@ -191,14 +192,16 @@ def test_registered_methods_take_opencvs_parameters_and_a_device():
         flow(a, b, "farneback-torch", device="tpu")
     with pytest.raises(ValueError, match="same size"):
         flow_batch(a, b[:32], "farneback", device="cpu")
-    assert flow_torch.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert torch_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
-def test_cuda_asked_for_without_a_gpu_is_a_clear_error():
+def test_cuda_asked_for_without_a_gpu_runs_on_the_cpu_and_says_so(caplog):
     a, b, _ = moved_pair("translation", 64, 64)
-    with pytest.raises(DeviceUnavailableError, match="no CUDA GPU"):
-        flow(a, b, "farneback-torch", device="cuda")
+    with caplog.at_level("WARNING"):
+        got = flow(a, b, "farneback-torch", device="cuda")
+    np.testing.assert_array_equal(got, flow(a, b, "farneback-torch", device="cpu"))
+    assert fallback_note("the farneback flow") in caplog.text
 
 
 def test_listing_flow_methods_does_not_import_torch():
@@ -233,5 +236,5 @@ def test_median_network_is_cv2_median_blur(size):
     rng = np.random.default_rng(4)
     for u in (rng.normal(size=(2, 23, 31)), rng.integers(0, 3, size=(2, 9, 7))):
         u = u.astype(np.float32)
-        got = flow_torch._median(torch.from_numpy(u), size).numpy()
+        got = tvl1_port._median(torch.from_numpy(u), size).numpy()
         np.testing.assert_array_equal(got, np.stack([cv2.medianBlur(plane, size) for plane in u]))

@@ -22,7 +22,6 @@ from napari_mespot.plugins import (
     get_landmark_provider,
     hookimpl,
     landmark_providers,
-    plugin_manager,
 )
 
 
@@ -49,8 +48,7 @@ def test_builtins_are_registered():
 
 
 def test_a_plugin_adds_a_flow_method_reachable_by_name():
-    pm = plugin_manager()
-    pm.register(ThirdParty(), name="third-party")
+    plugins.register(ThirdParty(), name="third-party")
     try:
         assert "constant" in flow_methods()
         img = np.zeros((5, 7), np.uint8)
@@ -58,7 +56,7 @@ def test_a_plugin_adds_a_flow_method_reachable_by_name():
         assert out.shape == (5, 7, 2) and (out == 2.0).all()
         assert get_landmark_provider("fixed", a=1) == ("fixed-provider", {"a": 1})
     finally:
-        pm.unregister(name="third-party")
+        plugins.unregister("third-party")
     with pytest.raises(UnknownMethodError, match="available: farneback, tvl1, dis"):
         flow(img, img, "constant")
 
@@ -66,7 +64,6 @@ def test_a_plugin_adds_a_flow_method_reachable_by_name():
 def test_name_clash_and_unknown_names_are_user_errors():
     pm = pluggy.PluginManager(plugins.PROJECT)
     pm.add_hookspecs(plugins.MespotSpecs)
-    pm.register(plugins._Builtins())
     pm.register(ThirdParty(), name="a")
 
     class Clash:

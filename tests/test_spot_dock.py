@@ -8,8 +8,8 @@ import pytest
 from napari_mespot._widgets.curves_plot import CurvesPlot
 from napari_mespot._widgets.spot_dock import SpotWidget
 from napari_mespot._widgets.video_review import review_for
+from napari_mespot.core.device import cuda_available, fallback_note
 from napari_mespot.core.spotters.prototype import Prototype, PrototypeSet
-from napari_mespot.core.spotters.prototype.spotter import cuda_available
 
 pytestmark = pytest.mark.gui
 FIXTURE_VIDEOS = ("WolfgangLanger_Pexels.mp4", "face_noface.mov", "no_face.mp4", "single_face.mp4")
@@ -103,7 +103,7 @@ def test_the_runs_notes_reach_the_status(
     dock.settings.device.value = "cuda"
     run_and_wait(qtbot, dock)
     assert list(review_for(layer).results) == ["prototype 1"], dock.status.value
-    assert "device cuda requested, but no CUDA GPU is available" in dock.status.value
+    assert fallback_note("the farneback flow") in dock.status.value
 
 
 def test_bad_settings_are_reported_not_run(make_napari_viewer_proxy, fixtures_dir, lip_corner_prototypes):
@@ -162,11 +162,11 @@ def test_the_vovnet_method_runs_from_the_dock(make_napari_viewer_proxy, qtbot):
 @pytest.fixture
 def energy_plugin():
     from energy_plugin import EnergyPlugin
-    from napari_mespot.plugins import plugin_manager
+    from napari_mespot import plugins
 
-    plugin_manager().register(EnergyPlugin(), name="energy-test-plugin")
+    plugins.register(EnergyPlugin(), name="energy-test-plugin")
     yield
-    plugin_manager().unregister(name="energy-test-plugin")
+    plugins.unregister("energy-test-plugin")
 
 
 def test_a_plugin_spotter_is_offered_and_runs_from_the_dock(
@@ -245,8 +245,9 @@ def test_the_model_field_shows_the_file_the_preset_spots_with(make_napari_viewer
 def test_a_presets_fields_the_form_leaves_out_still_reach_the_run(make_napari_viewer_proxy):
     """A plugin whose preset sets a field its form hides: the run gets the preset's value."""
     from energy_plugin import EnergySettings, energy_spotter
+    from napari_mespot import plugins
     from napari_mespot.core.spotters.base import Spotter
-    from napari_mespot.plugins import SpotterInfo, hookimpl, plugin_manager
+    from napari_mespot.plugins import SpotterInfo, hookimpl
 
     base = energy_spotter()
     spotter = Spotter(
@@ -263,13 +264,13 @@ def test_a_presets_fields_the_form_leaves_out_still_reach_the_run(make_napari_vi
         def mespot_spotters(self):
             return [SpotterInfo("energy-presets", "energy with presets", lambda: spotter)]
 
-    plugin_manager().register(Plugin(), name="energy-presets")
+    plugins.register(Plugin(), name="energy-presets")
     try:
         viewer = make_napari_viewer_proxy()
         viewer.open_sample("napari-mespot", "synthetic_face")
         dock = SpotWidget(viewer)
     finally:
-        plugin_manager().unregister(name="energy-presets")
+        plugins.unregister("energy-presets")
     form = dock.forms["energy-presets"]
     assert dock.preset_combos["energy-presets"].value == "loose" and form.factor.value == 2.0
     assert "floor" not in [w.name for w in form]

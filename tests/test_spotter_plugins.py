@@ -36,10 +36,9 @@ class ArrayVideo:
 
 @pytest.fixture
 def energy_plugin():
-    pm = plugins.plugin_manager()
-    pm.register(EnergyPlugin(), name="energy-test-plugin")
+    plugins.register(EnergyPlugin(), name="energy-test-plugin")
     yield
-    pm.unregister(name="energy-test-plugin")
+    plugins.unregister("energy-test-plugin")
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +121,6 @@ def test_vovnet_refuses_prototype_options_instead_of_ignoring_them(tmp_path, cap
 def test_duplicate_spotter_names_are_an_error():
     pm = pluggy.PluginManager(plugins.PROJECT)
     pm.add_hookspecs(plugins.MespotSpecs)
-    pm.register(plugins._Builtins())
     pm.register(EnergyPlugin(), name="a")
     assert list(spotters(pm)) == ["prototype", "vovnet", NAME]
 
@@ -138,18 +136,31 @@ def test_duplicate_spotter_names_are_an_error():
         get_spotter("vovnet", pm)
 
 
-def test_a_name_clash_in_an_installed_plugin_is_one_line_from_the_cli(capsys):
+def test_a_clash_at_run_time_leaves_the_registry_as_it_was(energy_plugin):
+    class Clash:
+        @hookimpl
+        def mespot_spotters(self):
+            first = SpotterInfo("late", "added first", EnergyPlugin)
+            return [first, SpotterInfo(NAME, "again", EnergyPlugin)]
+
+    with pytest.raises(DuplicateNameError, match=f"spotter '{NAME}'"):
+        plugins.register(Clash(), name="clash")
+    assert list(spotters()) == ["prototype", "vovnet", NAME]
+    assert plugins.plugin_manager().get_plugin("clash") is None
+
+
+def test_a_name_clash_in_an_installed_plugin_is_one_line_from_the_cli(fresh_plugins, monkeypatch, capsys):
     class Clash:
         @hookimpl
         def mespot_spotters(self):
             return [SpotterInfo("vovnet", "a second vovnet", EnergyPlugin)]
 
-    pm = plugins.plugin_manager()
-    pm.register(Clash(), name="clash")
-    try:
-        assert main(["info", "x.mp4"]) == 2
-    finally:
-        pm.unregister(name="clash")
+    def installed(pm, group, name=None):  # the boundary: an installed package's entry point
+        pm.register(Clash(), name="clash")
+        return 1
+
+    monkeypatch.setattr(pluggy.PluginManager, "load_setuptools_entrypoints", installed)
+    assert main(["info", "x.mp4"]) == 2
     assert "two plugins register the spotter 'vovnet'" in capsys.readouterr().err
 
 

@@ -6,9 +6,10 @@ A third-party package extends napari-mespot by exposing a module (or object) wit
     [project.entry-points.napari_mespot]
     my_plugin = "my_package.mespot_hooks"
 
-The built-ins register through the very same hooks (:class:`_Builtins`), so there is one path
-for every method. Each hook returns a list of contributions; the registry merges them, and a
-name may be claimed once (a clash is an error rather than a silent override).
+The built-ins are preloaded in core's registries (:mod:`napari_mespot.core.registry`); this module
+feeds the contributions of installed plugins into the same registries, once per process, so core
+never reaches up here. Each hook returns a list of contributions; a name may be claimed once
+(a clash is an error rather than a silent override).
 
 The hooks:
 
@@ -40,47 +41,36 @@ A minimal spotter plugin::
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 import pluggy
 
-from napari_mespot.core.errors import MespotError
-from napari_mespot.core.face.landmarks import LandmarkProvider
+from napari_mespot.core import registry
+from napari_mespot.core.errors import DuplicateNameError, UnknownMethodError
 from napari_mespot.core.flow.methods import FlowMethod
+from napari_mespot.core.registry import LandmarkProviderInfo, Registries, SpotterInfo
 from napari_mespot.core.spotters.base import Spotter
 
 PROJECT = "napari_mespot"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
+__all__ = [
+    "DuplicateNameError",
+    "LandmarkProviderInfo",
+    "SpotterInfo",
+    "UnknownMethodError",
+    "hookimpl",
+]
 
-class UnknownMethodError(MespotError):
-    """A spotter, flow method or landmark provider name that nothing registered."""
-
-
-class DuplicateNameError(MespotError):
-    """Two plugins registered the same spotter, method or provider name."""
-
-
-@dataclass(frozen=True)
-class LandmarkProviderInfo:
-    """A landmark provider contribution: ``factory(**settings)`` builds a provider."""
-
-    name: str
-    factory: Callable[..., LandmarkProvider]
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class SpotterInfo:
-    """A spotter contribution: ``load()`` imports the method and returns its
-    :class:`~napari_mespot.core.spotters.base.Spotter` (called when the method is used)."""
-
-    name: str
-    description: str
-    load: Callable[[], Spotter]
+#: The registry (attribute of :class:`~napari_mespot.core.registry.Registries`) each hook feeds.
+_HOOKS = {
+    "spotters": "mespot_spotters",
+    "flow_methods": "mespot_flow_methods",
+    "landmark_providers": "mespot_landmark_providers",
+}
+KINDS = tuple(_HOOKS)
 
 
 class MespotSpecs:
@@ -99,149 +89,107 @@ class MespotSpecs:
         """Landmark providers (see :class:`napari_mespot.core.face.landmarks.LandmarkProvider`)."""
 
 
-def _load_prototypes(path: str | None, settings: Any):
-    """The prototype file of ``path``, else the shipped set the settings (their preset) name."""
-    from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes
-
-    return default_prototypes(settings.shipped_prototypes) if path is None else PrototypeSet.load(path)
-
-
-def _prototype_spotter() -> Spotter:
-    """The AU-prototype spotter (He et al., ECAI 2023); its model is a prototype file."""
-    from napari_mespot.core.face.head_motion import HEAD_MOTION_MODES
-    from napari_mespot.core.spotters import prototype
-    from napari_mespot.core.spotters.prototype.peaks import BOUNDARIES
-    from napari_mespot.core.spotters.prototype.settings import DEVICES
-
-    return Spotter(
-        settings=prototype.PrototypeSettings,
-        spot=prototype.spot,
-        load_model=_load_prototypes,
-        default_model_path=lambda settings: prototype.default_prototypes_path(settings.shipped_prototypes),
-        model_label="prototypes",
-        model_filter="*.npz",
-        presets=prototype.PRESETS,
-        default_preset="recommended",
-        choices={
-            "boundaries": BOUNDARIES,
-            "device": DEVICES,
-            "flow_method": [None, *sorted(flow_methods())],
-            "shipped_prototypes": prototype.SHIPPED_PROTOTYPES,
-            "head_motion": HEAD_MOTION_MODES,
-        },
-        hidden=("landmarks", "flow_batch"),
-    )
+def _contributions(pm: pluggy.PluginManager, kind: str, plugin: object | None = None) -> list[Any]:
+    """The contributions of one kind from ``pm``'s plugins (or from ``plugin`` alone), in
+    registration order (pluggy calls the last registered first)."""
+    hook = _HOOKS[kind]
+    if plugin is None:
+        return [item for batch in reversed(getattr(pm.hook, hook)()) for item in batch or ()]
+    return [
+        item
+        for caller in pm.get_hookcallers(plugin) or ()
+        if caller.name == hook
+        for impl in caller.get_hookimpls()
+        if impl.plugin is plugin
+        for item in impl.function() or ()
+    ]
 
 
-def _load_checkpoint(path: str | None, settings: Any):
-    """The checkpoint of ``path`` (default: the shipped one) on the settings' device."""
-    from napari_mespot.core.spotters import vovnet
-
-    device = vovnet.resolve_device(settings.device)
-    return vovnet.default_checkpoint(device) if path is None else vovnet.load_checkpoint(path, device)
-
-
-def _vovnet_spotter() -> Spotter:
-    """The VoVNet multi-scale detector (Electronics 2023); its model is a checkpoint (torch)."""
-    from napari_mespot.core.spotters import vovnet
-    from napari_mespot.core.spotters.vovnet.settings import DEVICES
-
-    return Spotter(
-        settings=vovnet.SpotSettings,
-        spot=vovnet.spot,
-        load_model=_load_checkpoint,
-        default_model_path=lambda settings: vovnet.default_checkpoint_path(),
-        model_label="checkpoint",
-        model_filter="*.pt",
-        choices={"device": DEVICES},
-        hidden=("cache_dir", "batch_size"),
-    )
+def feed(
+    pm: pluggy.PluginManager, into: Registries, plugin: object | None = None, kinds: Iterable[str] = KINDS
+) -> Registries:
+    """Add the contributions of ``pm``'s plugins (or of ``plugin`` alone) to ``into``; a name
+    claimed twice is an error."""
+    for kind in kinds:
+        for item in _contributions(pm, kind, plugin):
+            into.add(kind, item)
+    return into
 
 
-class _Builtins:
-    """napari-mespot's own contributions, registered like any plugin's."""
-
-    @hookimpl
-    def mespot_spotters(self) -> list[SpotterInfo]:
-        return [
-            SpotterInfo("prototype", "AU prototypes (He et al., ECAI 2023)", _prototype_spotter),
-            SpotterInfo("vovnet", "VoVNet (Electronics 2023)", _vovnet_spotter),
-        ]
-
-    @hookimpl
-    def mespot_flow_methods(self) -> list[FlowMethod]:
-        from napari_mespot.core.flow.methods import BUILTIN_METHODS
-
-        return list(BUILTIN_METHODS)
-
-    @hookimpl
-    def mespot_landmark_providers(self) -> list[LandmarkProviderInfo]:
-        from napari_mespot.core.face.landmarks import CsvLandmarkProvider, MediaPipeFaceMesh
-
-        return [
-            LandmarkProviderInfo("mediapipe", MediaPipeFaceMesh, "MediaPipe Face Mesh, 468 points, tracking"),
-            LandmarkProviderInfo("csv", CsvLandmarkProvider, "68-point CSV from OpenFace 2 / py-feat"),
-        ]
+def collect(pm: pluggy.PluginManager, kinds: Iterable[str] = KINDS) -> Registries:
+    """The built-ins plus ``pm``'s plugins (of ``kinds``), in new registries: checks a set of
+    plugins without touching the process's registries."""
+    return feed(pm, registry.builtin_registries(), kinds=kinds)
 
 
 @functools.cache
 def plugin_manager() -> pluggy.PluginManager:
-    """The process-wide plugin manager: built-ins plus the ``napari_mespot`` entry points."""
+    """The process-wide plugin manager; loading it feeds the ``napari_mespot`` entry points into
+    core's registries (once)."""
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(MespotSpecs)
-    pm.register(_Builtins(), name="napari-mespot")
-    # farneback-torch / tvl1-torch / dis-torch; torch is imported only when one of them computes.
-    from napari_mespot.core.flow.torch import methods as flow_torch_methods
-
-    pm.register(flow_torch_methods, name="napari-mespot-torch")
     pm.load_setuptools_entrypoints(PROJECT)
+    feed(pm, registry.REGISTRIES)
     return pm
 
 
-def _collect(pm: pluggy.PluginManager | None, hook: str, kind: str) -> dict[str, Any]:
-    """Every contribution of ``hook`` by name, built-ins first (pluggy calls the last registered
-    first); a name claimed twice is an error."""
-    results = getattr((pm or plugin_manager()).hook, hook)()
-    merged: dict[str, Any] = {}
-    for contribution in (item for batch in reversed(results) for item in batch or ()):
-        if contribution.name in merged:
-            raise DuplicateNameError(f"two plugins register the {kind} {contribution.name!r}")
-        merged[contribution.name] = contribution
-    return merged
+def register(plugin: object, name: str) -> None:
+    """Register ``plugin`` at run time and add its contributions to core's registries."""
+    pm = plugin_manager()
+    pm.register(plugin, name=name)
+    before = registry.REGISTRIES.copy()
+    try:
+        feed(pm, registry.REGISTRIES, plugin)
+    except DuplicateNameError:
+        registry.REGISTRIES.restore(before)
+        pm.unregister(name=name)
+        raise
 
 
-def _lookup(registered: dict[str, Any], name: str, kind: str) -> Any:
-    if name not in registered:
-        raise UnknownMethodError(f"unknown {kind} {name!r}; available: {', '.join(registered)}")
-    return registered[name]
+def unregister(name: str) -> None:
+    """Remove the run-time plugin ``name`` and its contributions."""
+    pm = plugin_manager()
+    plugin = pm.get_plugin(name)
+    if plugin is None:
+        return
+    for kind in KINDS:
+        for item in _contributions(pm, kind, plugin):
+            getattr(registry.REGISTRIES, kind).remove(item.name)
+    pm.unregister(name=name)
+
+
+def _registries(pm: pluggy.PluginManager | None, kind: str) -> Registries:
+    """The process's registries (plugins loaded), or those of ``pm`` alone for ``kind``."""
+    if pm is None:
+        plugin_manager()
+        return registry.REGISTRIES
+    return collect(pm, (kind,))
 
 
 def spotters(pm: pluggy.PluginManager | None = None) -> dict[str, SpotterInfo]:
     """Every registered spotter by name (built-ins first)."""
-    return _collect(pm, "mespot_spotters", "spotter")
+    return _registries(pm, "spotters").spotters.items()
 
 
 def get_spotter(name: str, pm: pluggy.PluginManager | None = None) -> Spotter:
     """The spotter registered as ``name``, loaded."""
-    return _lookup(spotters(pm), name, "spotter").load()
+    return _registries(pm, "spotters").spotters.get(name).load()
 
 
 def flow_methods(pm: pluggy.PluginManager | None = None) -> dict[str, FlowMethod]:
     """Every registered flow method by name (built-ins first)."""
-    return _collect(pm, "mespot_flow_methods", "flow method")
+    return _registries(pm, "flow_methods").flow_methods.items()
 
 
 def get_flow_method(name: str, pm: pluggy.PluginManager | None = None) -> FlowMethod:
-    return _lookup(flow_methods(pm), name, "flow method")
+    return _registries(pm, "flow_methods").flow_methods.get(name)
 
 
 def landmark_providers(pm: pluggy.PluginManager | None = None) -> dict[str, LandmarkProviderInfo]:
     """Every registered landmark provider by name (built-ins first)."""
-    return _collect(pm, "mespot_landmark_providers", "landmark provider")
+    return _registries(pm, "landmark_providers").landmark_providers.items()
 
 
-def get_landmark_provider(
-    name: str, pm: pluggy.PluginManager | None = None, **settings: Any
-) -> LandmarkProvider:
+def get_landmark_provider(name: str, pm: pluggy.PluginManager | None = None, **settings: Any) -> Any:
     """Build the provider ``name`` with ``settings`` (e.g. ``min_detection_confidence=0.7``)."""
-    return _lookup(landmark_providers(pm), name, "landmark provider").factory(**settings)
+    return _registries(pm, "landmark_providers").landmark_providers.get(name).factory(**settings)

@@ -285,13 +285,13 @@ def training_summary(result) -> str:
 
 def run_eval(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
+    from napari_mespot.core.device import torch_device
     from napari_mespot.core.labels.native import write_native_csv
     from napari_mespot.core.metrics import evaluate
     from napari_mespot.core.spotters.vovnet import load_checkpoint, spot_videos
-    from napari_mespot.core.spotters.vovnet.spotter import resolve_device
 
     videos = training_videos(args)
-    ckpt = load_checkpoint(args.checkpoint, resolve_device(args.device))
+    ckpt = load_checkpoint(args.checkpoint, torch_device(args.device, "VoVNet"))
     pred = drive(spot_videos(ckpt, videos, args.cache_dir, args.device), "spotting", args.quiet)
     ev = evaluate({v.video_name: list(v.intervals) for v in videos}, pred, k=args.k)
     print(f"{len(videos)} videos, IoU >= {args.k}")
@@ -304,12 +304,12 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_calibrate(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
+    from napari_mespot.core.device import torch_device
     from napari_mespot.core.spotters.vovnet import load_checkpoint, save_checkpoint
-    from napari_mespot.core.spotters.vovnet.spotter import resolve_device
     from napari_mespot.core.spotters.vovnet.train import choose_thresholds, load_features
 
     videos = training_videos(args)
-    device = resolve_device(args.device)
+    device = torch_device(args.device, "VoVNet")
     ckpt = load_checkpoint(args.checkpoint, device)
     feats = drive(load_features(videos, ckpt.data, args.cache_dir), "features", args.quiet)
     ckpt.thresholds = choose_thresholds(ckpt, feats, videos, device)
@@ -321,12 +321,12 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 def run_spot(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
+    from napari_mespot.core.device import torch_device
     from napari_mespot.core.labels.native import write_native_csv
     from napari_mespot.core.media.video import open_video
     from napari_mespot.core.spotters.vovnet import SpotSettings, default_checkpoint, load_checkpoint, spot
-    from napari_mespot.core.spotters.vovnet.spotter import resolve_device
 
-    device = resolve_device(args.device)
+    device = torch_device(args.device, "VoVNet")
     ckpt = load_checkpoint(args.checkpoint, device) if args.checkpoint else default_checkpoint(device)
     settings = SpotSettings(device=args.device, cache_dir=args.cache_dir or "")
     with open_video(args.video) as video:

@@ -19,3 +19,11 @@ class VideoReadError(MespotError):
 
 class LabelFormatError(MespotError):
     """A label file that does not follow its format; the message names file, sheet, row, column."""
+
+
+class UnknownMethodError(MespotError):
+    """A spotter, flow method or landmark provider name that nothing registered."""
+
+
+class DuplicateNameError(MespotError):
+    """Two plugins registered the same spotter, method or provider name."""

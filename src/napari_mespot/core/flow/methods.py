@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_mespot.core import registry
 from napari_mespot.core.progress import Progress
 
 FlowFunction = Callable[..., np.ndarray]
@@ -160,9 +161,7 @@ def get_method(method: str | FlowMethod) -> FlowMethod:
     """A method object from a name (built-in or registered by a plugin) or the object itself."""
     if isinstance(method, FlowMethod):
         return method
-    from napari_mespot.plugins import get_flow_method
-
-    return get_flow_method(method)
+    return registry.flow_methods.get(method)
 
 
 def flow(

@@ -12,6 +12,7 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
+from napari_mespot.core.device import torch_device
 from napari_mespot.core.labels.datasets import VideoRecord
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.reproduce.methods import open_record
@@ -28,7 +29,6 @@ from napari_mespot.core.spotters.vovnet import (
     train,
 )
 from napari_mespot.core.spotters.vovnet.settings import to_dict
-from napari_mespot.core.spotters.vovnet.spotter import resolve_device
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -75,7 +75,7 @@ class VoVNetMethod:
             cache_dir=self.cache_dir,
             resume=True,
         )
-        return load_checkpoint(result.checkpoint, resolve_device(self.train_settings.device))
+        return load_checkpoint(result.checkpoint, torch_device(self.train_settings.device, "VoVNet"))
 
     def describe(self, model: Checkpoint) -> dict[str, Any]:
         return {

@@ -45,14 +45,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from napari_mespot.core.flow.torch.ports import (
-    _device_of,
-    _filter,
-    _pixel_grid,
-    _pixels_at,
-    _resize,
-    as_batch,
-)
+from napari_mespot.core.flow.torch._ops import as_batch, device_of, filter_axis, pixel_grid, pixels_at, resize
+from napari_mespot.core.flow.torch.variational import variational_refinement
 
 #: OpenCV's border of the frame pyramid, its determinant floor and its "no SSD yet".
 BORDER = 16
@@ -153,8 +147,8 @@ def _pyramid(img: torch.Tensor, finest: int, coarsest: int) -> dict[int, torch.T
 def _sobel(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``cv2.spatialGradient``: 3×3 Sobel, reflect-101 border (exact integers in float32)."""
     smooth, diff = np.array([1.0, 2.0, 1.0], np.float32), np.array([-1.0, 0.0, 1.0], np.float32)
-    gx = _filter(_filter(img, smooth, -2, "reflect"), diff, -1, "reflect")
-    gy = _filter(_filter(img, diff, -2, "reflect"), smooth, -1, "reflect")
+    gx = filter_axis(filter_axis(img, smooth, -2, "reflect"), diff, -1, "reflect")
+    gy = filter_axis(filter_axis(img, diff, -2, "reflect"), smooth, -1, "reflect")
     return gx, gy
 
 
@@ -378,7 +372,7 @@ class _Level:
 
         y_first, y_last = cover(h, self.hs)
         x_first, x_last = cover(w, self.ws)
-        xs, ys = _pixel_grid(h, w, device)
+        xs, ys = pixel_grid(h, w, device)
         i0 = i0.expand(b, -1, -1)
         sum_coef = torch.zeros((b, h, w), device=device, dtype=sx.dtype)
         sum_x, sum_y = torch.zeros_like(sum_coef), torch.zeros_like(sum_coef)
@@ -399,10 +393,10 @@ class _Level:
                 fx_hi, fy_hi = j_m - j_l, i_m - i_l
                 fx_lo, fy_lo = j_u - j_m, i_u - i_m
                 diff = (
-                    fx_hi * fy_hi * _pixels_at(i1, i_u, j_u)
-                    + fx_lo * fy_hi * _pixels_at(i1, i_u, j_l)
-                    + fx_hi * fy_lo * _pixels_at(i1, i_l, j_u)
-                    + fx_lo * fy_lo * _pixels_at(i1, i_l, j_l)
+                    fx_hi * fy_hi * pixels_at(i1, i_u, j_u)
+                    + fx_lo * fy_hi * pixels_at(i1, i_u, j_l)
+                    + fx_hi * fy_lo * pixels_at(i1, i_l, j_u)
+                    + fx_lo * fy_lo * pixels_at(i1, i_l, j_l)
                     - i0
                 )
                 coef = torch.where(ok, 1.0 / torch.clamp(diff.abs(), min=1.0), torch.zeros_like(diff))
@@ -430,7 +424,7 @@ def dis(ref: torch.Tensor, frames: torch.Tensor, *, preset: str = "medium") -> t
 @torch.no_grad()
 def dis_with(ref: torch.Tensor, frames: torch.Tensor, p: DISParams) -> torch.Tensor:
     """:func:`dis` with explicit settings (any ``cv2.DISOpticalFlow`` configuration)."""
-    ref, frames = as_batch(ref, frames, _device_of(frames))
+    ref, frames = as_batch(ref, frames, device_of(frames))
     h, w = frames.shape[-2:]
     top = coarsest_scale(h, w, p.patch_size)
     if top < p.finest_scale:
@@ -448,8 +442,6 @@ def dis_with(ref: torch.Tensor, frames: torch.Tensor, p: DISParams) -> torch.Ten
         sx, sy = level.search(ux, uy)
         ux, uy = level.densify(sx, sy, i0s[s], i1s[s])
         if p.variational_refinement_iterations > 0:
-            from napari_mespot.core.flow.torch.variational import variational_refinement
-
             refined = variational_refinement(
                 i0s[s],
                 i1s[s],
@@ -464,6 +456,6 @@ def dis_with(ref: torch.Tensor, frames: torch.Tensor, p: DISParams) -> torch.Ten
             ux, uy = refined[..., 0], refined[..., 1]
         if s > p.finest_scale:
             size = tuple(i0s[s - 1].shape[-2:])
-            ux, uy = _resize(ux, size) * 2.0, _resize(uy, size) * 2.0
-    flow = torch.stack((_resize(ux, (h, w)), _resize(uy, (h, w))), -1)
+            ux, uy = resize(ux, size) * 2.0, resize(uy, size) * 2.0
+    flow = torch.stack((resize(ux, (h, w)), resize(uy, (h, w))), -1)
     return flow * float(2**p.finest_scale)

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from napari_mespot.core.flow.methods import DIS, FARNEBACK, TVL1, FlowMethod
-from napari_mespot.plugins import hookimpl
 
 
 def _torch_flow(
@@ -47,8 +46,3 @@ DIS_TORCH = FlowMethod(
     "dense inverse search in torch, OpenCV's result on the GPU when there is one",
 )
 
-
-@hookimpl
-def mespot_flow_methods() -> list[FlowMethod]:
-    """Registered by :func:`napari_mespot.plugins.plugin_manager` beside the built-ins."""
-    return [FARNEBACK_TORCH, TVL1_TORCH, DIS_TORCH]

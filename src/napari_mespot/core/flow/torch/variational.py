@@ -52,7 +52,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from napari_mespot.core.flow.torch.ports import _filter, _pixel_grid, _pixels_at
+from napari_mespot.core.flow.torch._ops import filter_axis, pixel_grid, pixels_at
 
 #: OpenCV's fixed robust-penaliser constants (not settable in its API).
 _ZETA = np.float32(0.1)
@@ -110,7 +110,7 @@ def _remap_replicate(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     image are clamped to the border, one index at a time.
     """
     b, h, w = flow.shape[:3]
-    xs, ys = _pixel_grid(h, w, flow.device)
+    xs, ys = pixel_grid(h, w, flow.device)
     mx, my = xs + flow[..., 0], ys + flow[..., 1]
     x0, y0 = mx.floor(), my.floor()
     fx, fy = mx - x0, my - y0
@@ -118,15 +118,15 @@ def _remap_replicate(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     cols = (x0.clamp(0, w - 1), (x0 + 1).clamp(0, w - 1))
     rows = (y0.clamp(0, h - 1), (y0 + 1).clamp(0, h - 1))
     img = img.expand(b, h, w)
-    p00, p01 = _pixels_at(img, rows[0], cols[0]), _pixels_at(img, rows[0], cols[1])
-    p10, p11 = _pixels_at(img, rows[1], cols[0]), _pixels_at(img, rows[1], cols[1])
+    p00, p01 = pixels_at(img, rows[0], cols[0]), pixels_at(img, rows[0], cols[1])
+    p10, p11 = pixels_at(img, rows[1], cols[0]), pixels_at(img, rows[1], cols[1])
     top, bottom = _fma(fx, p01 - p00, p00), _fma(fx, p11 - p10, p10)
     return _fma(fy, bottom - top, top)
 
 
 def _sobel(img: torch.Tensor, dim: int) -> torch.Tensor:
     """Sobel ksize 1 along ``dim`` (−1: x, −2: y), replicated border: the centred difference."""
-    return _filter(img, _SOBEL, dim, "replicate")
+    return filter_axis(img, _SOBEL, dim, "replicate")
 
 
 def _derivatives(i0: torch.Tensor, i1: torch.Tensor, flow: torch.Tensor) -> _Derivatives:
@@ -202,7 +202,7 @@ def _from_below(t: torch.Tensor) -> torch.Tensor:
 
 def _edges(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """1 where a pixel has a right (resp. lower) neighbour inside the image, else 0."""
-    xs, ys = _pixel_grid(h, w, device)
+    xs, ys = pixel_grid(h, w, device)
     return (xs < w - 1).float(), (ys < h - 1).float()
 
 
@@ -297,7 +297,7 @@ def variational_refinement(
     """
     _check(i0, i1, flow)
     d = _derivatives(i0, i1, flow)
-    xs, ys = _pixel_grid(*flow.shape[1:3], flow.device)
+    xs, ys = pixel_grid(*flow.shape[1:3], flow.device)
     red = (xs + ys).remainder(2) == 0
     omega = float(np.float32(omega))
     eps2 = float(np.float32(epsilon) * np.float32(epsilon))

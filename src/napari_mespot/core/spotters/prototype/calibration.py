@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_mespot.core import registry
 from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.progress import Progress
@@ -56,11 +57,10 @@ def video_margins(
     where no window looked (frames without a face)."""
     from napari_mespot.core.face.cache import landmarks_for_video
     from napari_mespot.core.spotters.prototype.spotter import window_matching
-    from napari_mespot.plugins import get_landmark_provider
 
     fps, n = float(video.fps), len(video)
     if landmarks is None:
-        landmarks = yield from landmarks_for_video(video, get_landmark_provider(settings.landmarks))
+        landmarks = yield from landmarks_for_video(video, registry.landmark_provider(settings.landmarks))
     window = frames_in(settings.window_s, fps, minimum=3)
     m = frames_in(settings.search_radius_s, fps)
     segments, _ = face_segments(landmarks.found, frames_in(settings.min_segment_s, fps, minimum=2))

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from napari_mespot.core.device import DEVICES
 from napari_mespot.core.face.head_motion import head_motion_mode
 from napari_mespot.core.spotters.prototype.peaks import BOUNDARIES
 
-DEVICES = ("auto", "cpu", "cuda")
 #: The shipped prototype sets (``napari_mespot/data/<name>_prototypes.npz``).
 SHIPPED_PROTOTYPES = ("default", "fast")
 

@@ -21,13 +21,15 @@ Results:
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Generator, Mapping
 from typing import Any
 
 import numpy as np
 
+from napari_mespot.core import registry
+from napari_mespot.core.device import cuda_available
+from napari_mespot.core.device import resolve_device as resolve_device_for
 from napari_mespot.core.face.cache import landmarks_for_video
 from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.flow.regions import window_region_flows
@@ -82,39 +84,19 @@ TORCH_FLOW_METHODS = ("farneback", "tvl1", "dis")
 AUTO_GPU_FLOW_METHODS = ("farneback", "tvl1")
 
 
-@functools.cache
-def cuda_available() -> bool:
-    """Whether torch sees a CUDA GPU (asked once per process); torch is imported only when a
-    CUDA driver is installed, so a CPU-only run does not pay seconds of torch import to learn
-    there is none."""
-    import ctypes.util
-    import importlib.util
-
-    if not any(ctypes.util.find_library(name) for name in ("cuda", "nvcuda")):
-        return False
-    if importlib.util.find_spec("torch") is None:
-        return False
-    import torch
-
-    return bool(torch.cuda.is_available())
-
-
 def resolve_device(device: str, method: str = "farneback") -> tuple[str, tuple[str, ...]]:
     """The device the ``method`` flows run on and a note when that is not what was asked for.
 
     ``auto`` takes the GPU when there is one and the method is in :data:`AUTO_GPU_FLOW_METHODS`,
-    else the CPU; ``cuda`` takes it for any method with a torch port.
+    else the CPU; ``cuda`` takes it for any method with a torch port (the fallback follows
+    :mod:`napari_mespot.core.device`).
     """
-    if device == "cpu":
-        return "cpu", ()
-    has_port = method in TORCH_FLOW_METHODS
     if device == "auto":
         return ("cuda" if method in AUTO_GPU_FLOW_METHODS and cuda_available() else "cpu"), ()
-    if not has_port:
+    choice = resolve_device_for(device, f"the {method} flow")
+    if device != "cpu" and method not in TORCH_FLOW_METHODS:
         return "cpu", (f"device cuda requested: {method} flow has no GPU implementation; it ran on the CPU",)
-    if not cuda_available():
-        return "cpu", ("device cuda requested, but no CUDA GPU is available: the flow ran on the CPU",)
-    return "cuda", ()
+    return choice.device, (() if choice.note is None else (choice.note,))
 
 
 def _resolved(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -234,8 +216,6 @@ def spot(
     """
     from pathlib import Path
 
-    from napari_mespot.plugins import get_landmark_provider
-
     settings = settings or PrototypeSettings()
     if len(prototypes) == 0:
         raise PrototypeError("the prototype set is empty")
@@ -249,7 +229,7 @@ def spot(
         path = getattr(video, "path", None)
         name = Path(path).stem if path is not None else "video"
     if landmarks is None:
-        provider = get_landmark_provider(settings.landmarks)
+        provider = registry.landmark_provider(settings.landmarks)
         landmarks = yield from landmarks_for_video(video, provider)
     if len(landmarks) != n:
         raise PrototypeError(f"landmarks cover {len(landmarks)} frames, the video has {n}")

@@ -8,12 +8,12 @@ the box, it is not a model of real faces.
 
 from __future__ import annotations
 
-from importlib.resources import files
-from pathlib import Path
-
 from napari_mespot.core.spotters.vovnet.checkpoint import (
+    DEFAULT_CHECKPOINT_FILE,
     Checkpoint,
     CheckpointError,
+    default_checkpoint,
+    default_checkpoint_path,
     load_checkpoint,
     save_checkpoint,
 )
@@ -28,24 +28,8 @@ from napari_mespot.core.spotters.vovnet.settings import (
     TrainSettings,
     finetune_settings,
 )
-from napari_mespot.core.spotters.vovnet.spotter import METHOD, resolve_device, spot
+from napari_mespot.core.spotters.vovnet.spotter import METHOD, spot
 from napari_mespot.core.spotters.vovnet.train import LosoResult, TrainResult, loso, spot_videos, train
-
-DEFAULT_CHECKPOINT_FILE = "vovnet_default.pt"
-
-
-def default_checkpoint_path() -> Path:
-    """The shipped checkpoint (trained on synthetic videos; see ``napari_mespot/data/VOVNET.md``)."""
-    return Path(str(files("napari_mespot") / "data" / DEFAULT_CHECKPOINT_FILE))
-
-
-def default_checkpoint(device: str = "cpu") -> Checkpoint:
-    """The shipped default checkpoint, loaded."""
-    path = default_checkpoint_path()
-    if not path.is_file():
-        raise CheckpointError(f"the default VoVNet checkpoint is missing from the installation ({path})")
-    return load_checkpoint(path, device)
-
 
 __all__ = [
     "DEFAULT_CHECKPOINT_FILE",
@@ -69,7 +53,6 @@ __all__ = [
     "finetune_settings",
     "load_checkpoint",
     "loso",
-    "resolve_device",
     "save_checkpoint",
     "spot",
     "spot_videos",

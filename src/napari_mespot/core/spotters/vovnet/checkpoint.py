@@ -14,6 +14,7 @@ import io
 import json
 import os
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,19 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         ) from exc
     model.to(device).eval()
     return Checkpoint(model, model_config, data, window, thresholds, dict(config.get("meta", {})))
+
+
+DEFAULT_CHECKPOINT_FILE = "vovnet_default.pt"
+
+
+def default_checkpoint_path() -> Path:
+    """The shipped checkpoint (trained on synthetic videos; see ``napari_mespot/data/VOVNET.md``)."""
+    return Path(str(files("napari_mespot") / "data" / DEFAULT_CHECKPOINT_FILE))
+
+
+def default_checkpoint(device: str = "cpu") -> Checkpoint:
+    """The shipped default checkpoint, loaded."""
+    path = default_checkpoint_path()
+    if not path.is_file():
+        raise CheckpointError(f"the default VoVNet checkpoint is missing from the installation ({path})")
+    return load_checkpoint(path, device)

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from napari_mespot.core import registry
 from napari_mespot.core.atomic import atomic_write_text, atomic_writer
 from napari_mespot.core.face.cache import landmarks_for_video, video_identity
 from napari_mespot.core.face.landmarks import FaceLandmarks
@@ -38,7 +39,6 @@ from napari_mespot.core.flow.methods import to_gray
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.spotters.vovnet.settings import CLASSES, DataSettings, to_dict
-from napari_mespot.plugins import get_landmark_provider
 
 #: Bumped when the cached arrays change meaning.
 CACHE_VERSION = 1
@@ -246,7 +246,7 @@ def features_for_video(
         yield Progress(len(video), len(video), "features from cache")
         return hit
     if landmarks is None:
-        landmarks = yield from landmarks_for_video(video, get_landmark_provider(settings.landmarks))
+        landmarks = yield from landmarks_for_video(video, registry.landmark_provider(settings.landmarks))
     feats = yield from compute_features(video, landmarks, settings, flow_device)
     if folder is None:
         return feats

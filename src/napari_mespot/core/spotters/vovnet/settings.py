@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from napari_mespot.core.device import DEVICES
 from napari_mespot.core.spotters.base import settings_from_mapping
 
-DEVICES = ("auto", "cpu", "cuda")
 CLASSES = ("me", "mae")
 FLOW_METHODS = ("tvl1", "dis", "farneback")
 #: Temporal NMS overlap: a same-class candidate overlapping a better one by more is dropped.

@@ -24,28 +24,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from napari_mespot.core.device import resolve_device
 from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.spotters.base import SkippedSpan, SpotResult
-from napari_mespot.core.spotters.vovnet.checkpoint import Checkpoint
+from napari_mespot.core.spotters.vovnet.checkpoint import Checkpoint, default_checkpoint
 from napari_mespot.core.spotters.vovnet.data import Features, features_for_video, window_starts
 from napari_mespot.core.spotters.vovnet.decode import Detections, decode, nms
 from napari_mespot.core.spotters.vovnet.head import points
 from napari_mespot.core.spotters.vovnet.settings import CLASSES, SpotSettings
 
 METHOD = "vovnet"
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` → CUDA when available, else the CPU; ``cuda`` without a GPU is an error."""
-    if device == "cuda" and not torch.cuda.is_available():
-        from napari_mespot.core.spotters.vovnet.checkpoint import CheckpointError
-
-        raise CheckpointError("device cuda requested but no CUDA GPU is available")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def gpu_flow_device(device: torch.device) -> str | None:
@@ -151,11 +141,11 @@ def spot(
     ``checkpoint`` defaults to the shipped one (:func:`default_checkpoint`); ``landmarks`` to the
     checkpoint's provider, cached beside the video; ``name`` to the file stem.
     """
-    from napari_mespot.core.spotters.vovnet import default_checkpoint
 
     settings = settings or SpotSettings()
     ckpt = checkpoint or default_checkpoint()
-    device = resolve_device(settings.device)
+    choice = resolve_device(settings.device, "VoVNet")
+    device = torch.device(choice.device)
     thresholds = np.array([settings.thresholds.get(c, ckpt.thresholds[c]) for c in CLASSES])
     n, fps = len(video), float(video.fps)
     if name is None:
@@ -171,6 +161,7 @@ def spot(
     curves[:, ~found] = np.nan
     skipped = tuple(SkippedSpan(a, b, "no face found") for a, b in _runs(~found))
     notes = () if ckpt.data.flow else ("checkpoint trained without optical flow (ablation)",)
+    notes += () if choice.note is None else (choice.note,)
     return SpotResult(
         video=name,
         method=METHOD,

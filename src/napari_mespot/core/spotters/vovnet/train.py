@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from napari_mespot.core.atomic import atomic_write_bytes
+from napari_mespot.core.device import torch_device
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.media.video import open_video
 from napari_mespot.core.metrics import Evaluation, evaluate
@@ -61,7 +62,7 @@ from napari_mespot.core.spotters.vovnet.settings import (
     TrainSettings,
     to_dict,
 )
-from napari_mespot.core.spotters.vovnet.spotter import gpu_flow_device, infer, resolve_device, to_intervals
+from napari_mespot.core.spotters.vovnet.spotter import gpu_flow_device, infer, to_intervals
 
 #: Candidate thresholds searched on the validation videos.
 THRESHOLD_GRID = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
@@ -323,7 +324,7 @@ def train(
     if not videos:
         raise CheckpointError("no training videos")
     out = Path(out)
-    device = resolve_device(settings.device)
+    device = torch_device(settings.device, "VoVNet training")
     if settings.threads:
         torch.set_num_threads(settings.threads)
     feats = yield from load_features(videos, data, cache_dir, gpu_flow_device(device))
@@ -488,7 +489,7 @@ def loso(
             train_v, out_dir / f"fold-{subject}.pt", config, data, settings, cache_dir=cache_dir, init=init
         )
         folds[subject] = result.checkpoint
-        ckpt = load_checkpoint(result.checkpoint, resolve_device(settings.device))
+        ckpt = load_checkpoint(result.checkpoint, torch_device(settings.device, "VoVNet training"))
         predictions.update((yield from spot_videos(ckpt, test_v, cache_dir, settings.device)))
     gt = {v.video_name: list(v.intervals) for v in videos}
     return LosoResult(folds, predictions, evaluate(gt, predictions, k=k), gt)
