@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 from napari_mespot.core.errors import MespotError
@@ -39,9 +40,10 @@ def video_layer_data(source: VideoSource, name: str | None = None, **metadata) -
     ``multiscale=False`` so it does not probe the source for pyramid levels. The review keys are
     bound in the viewer the layer goes to, so they work before any review dock is open.
     """
-    from napari_mespot._widgets.video_review import enable_review_keys
+    if "napari._qt.qt_main_window" in sys.modules:  # a viewer window exists: no Qt for headless reads
+        from napari_mespot._widgets.review_keys import enable_review_keys
 
-    enable_review_keys()
+        enable_review_keys()
     path = Path(source.path)
     kwargs = {
         "name": name or (path.stem if path.is_file() else path.name),

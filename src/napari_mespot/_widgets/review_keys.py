@@ -10,7 +10,7 @@ A refused edit (:class:`~napari_mespot.core.review.model.ReviewError`) becomes a
 status bar and in the docks, never an exception in the event loop.
 
 The keys are bound on the viewer once, by :func:`actions_for`, as soon as there is something to
-review — no review dock needs to be open (see :func:`.video_review.enable_review_keys`). They
+review — no review dock needs to be open (see :func:`enable_review_keys`). They
 never take a key from napari: a key that napari's viewer keymap or another plugin (or a
 script) already binds on the viewer is left alone (and listed in :attr:`ReviewActions.unbound`);
 a layer's own keys (e.g. a Points layer's ``A``) win while that layer is the active one.
@@ -43,16 +43,16 @@ from qtpy.QtWidgets import (
 from napari_mespot._widgets.video_review import VideoReview, review_for, unwrap, video_layers
 from napari_mespot.core.errors import MespotError
 from napari_mespot.core.intervals import Interval
-from napari_mespot.core.labels import format_aus, parse_au_string
-from napari_mespot.core.review.model import CORRECTED
+from napari_mespot.core.labels import format_aus
+from napari_mespot.core.review import actions as review_actions
+from napari_mespot.core.review.actions import NEW_INTERVAL_SECONDS, NO_SELECTION, Selection
+from napari_mespot.core.review.model import ReviewError, ReviewModel
 
 if TYPE_CHECKING:
     import napari
 
 log = logging.getLogger(__name__)
 
-#: Length of an interval made with "new interval" (an ME is shorter than 0.5 s).
-NEW_INTERVAL_SECONDS = 0.3
 #: Default playback speed of the slow-motion loop.
 SLOW_MOTION = 0.25
 
@@ -207,68 +207,32 @@ class ReviewActions:
         callback.__doc__ = shortcut.help  # napari lists it in its key-binding help
         return callback
 
-    # -- selection -----------------------------------------------------------------------------
-    def selected(self) -> tuple[str, str, Interval] | None:
-        """The selection as (track, id, the interval as it now stands).
+    # -- the review actions (napari_mespot.core.review.actions) --------------------------------
+    def _model(self, missing: str = "open a video first") -> ReviewModel:
+        if self.review is None:
+            raise ReviewError(missing)
+        return self.review.model
 
-        For a candidate already decided on, "as it now stands" is the corrected copy: that is
-        what the annotator sees and edits next.
-        """
-        if self.review is None or self.review.model.selection is None:
-            return None
-        model = self.review.model
-        track, interval_id = model.selection
-        if track not in model.tracks or interval_id not in model.tracks[track].intervals:
-            return None  # e.g. an added interval that was undone
-        current = model.find(track, interval_id)
-        if track != CORRECTED:
-            current = model.decision_for(track, interval_id) or current
-        return track, interval_id, current
-
-    def _require_selection(self) -> tuple[str, str, Interval] | None:
-        found = self.selected()
-        if found is None:
-            self.message("select an interval first (N: next candidate, or click one on the timeline)")
-        return found
+    def selected(self) -> Selection | None:
+        return None if self.review is None else review_actions.selected(self.review.model)
 
     def step_candidate(self, step: int) -> None:
-        if self.review is None:
-            self.message("open a video first")
-            return
-        model, frame = self.review.model, self.frame
-        tracks = [t.name for t in model.tracks.values() if t.kind == "machine"]
-        tracks = tracks or [t.name for t in model.tracks.values() if t.kind == "gt"]
-        found = [(iv, name) for name in tracks if (iv := model.next_candidate(name, frame, step))]
-        if not found:
-            where = "after" if step > 0 else "before"
-            self.message(f"no unreviewed candidate {where} frame {frame}")
-            return
-        pick = min if step > 0 else max
-        interval, track = pick(found, key=lambda pair: (pair[0].onset, pair[1]))
-        model.select(track, interval.id)
-        self.seek(interval.onset)
+        self.seek(review_actions.step_candidate(self._model(), self.frame, step).onset)
 
-    # -- edits ---------------------------------------------------------------------------------
     def accept(self) -> None:
-        if found := self._require_selection():
-            self.review.model.accept(found[0], found[1])
+        review_actions.accept(self._model(NO_SELECTION))
 
     def reject(self) -> None:
-        if found := self._require_selection():
-            self.review.model.reject(found[0], found[1])
+        review_actions.reject(self._model(NO_SELECTION))
 
     def set_at_frame(self, field: str) -> None:
-        if found := self._require_selection():
-            self.review.model.edit(found[0], found[1], **{field: self.frame})
+        review_actions.set_at_frame(self._model(NO_SELECTION), field, self.frame)
 
     def toggle_type(self) -> None:
-        if found := self._require_selection():
-            track, interval_id, current = found
-            self.review.model.edit(track, interval_id, type="mae" if current.type == "me" else "me")
+        review_actions.toggle_type(self._model(NO_SELECTION))
 
     def edit_aus(self) -> None:
-        if self._require_selection() is None:
-            return
+        review_actions.require_selection(self._model(NO_SELECTION))
         if len(self.events.aus_requested):
             self.events.aus_requested.emit()
             return
@@ -277,49 +241,19 @@ class ReviewActions:
             self.set_aus(text)
 
     def set_aus(self, text: str) -> None:
-        """Set the selected interval's AUs from an annotator's AU string (``L12+4``)."""
-        found = self._require_selection()
-        if found is None:
-            return
-        aus = parse_au_string(text)
-        if text.strip() and not aus:
-            self.message(f"no AU codes in {text!r}; write them like 1+2+L12")
-            return
-        self.review.model.edit(found[0], found[1], aus=aus, aus_raw=text.strip())
+        review_actions.set_aus(self._model(NO_SELECTION), text)
 
     def new_interval(self) -> None:
-        if self.review is None:
-            self.message("open a video first")
-            return
-        model = self.review.model
-        onset = min(self.frame, model.n_frames - 1)
-        length = max(2, round(NEW_INTERVAL_SECONDS * model.fps))
-        interval = model.add(onset, min(onset + length - 1, model.n_frames - 1))
-        model.select(CORRECTED, interval.id)
+        review_actions.new_interval(self._model(), self.frame)
 
     def delete(self) -> None:
-        found = self._require_selection()
-        if found is None:
-            return
-        track, _, current = found
-        if current.id not in self.review.model.corrected.intervals:
-            self.message("nothing to delete: this candidate has no decision (R rejects it)")
-            return
-        self.review.model.delete(current.id)
-        if track == CORRECTED:
-            self.review.model.select(None)
+        review_actions.delete(self._model(NO_SELECTION))
 
     def undo(self) -> None:
-        if self.review is None or not self.review.model.undo():
-            self.message("nothing to undo")
-        else:
-            self.message(self.review.model.log[-1].action)
+        self.message(review_actions.undo(self._model("nothing to undo")))
 
     def redo(self) -> None:
-        if self.review is None or not self.review.model.redo():
-            self.message("nothing to redo")
-        else:
-            self.message(self.review.model.log[-1].action)
+        self.message(review_actions.redo(self._model("nothing to redo")))
 
     # -- looped playback -----------------------------------------------------------------------
     @property
@@ -329,7 +263,8 @@ class ReviewActions:
     def toggle_loop(self, slow: bool = False) -> None:
         if self.looping:
             self.stop_loop()
-        elif self._require_selection() is not None:
+        else:
+            review_actions.require_selection(self._model(NO_SELECTION))
             self._loop_speed = self.slow_motion if slow else 1.0
             self._loop.start(max(1, round(1000 / (self.review.model.fps * self._loop_speed))))
             self.seek(self.selected()[2].onset)
@@ -495,3 +430,21 @@ class ReviewKeysWidget(QWidget):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if not self.actions.handle_key(event):
             super().keyPressEvent(event)
+
+
+def enable_review_keys(layer=None) -> None:
+    """Bind the review keys in napari's current viewer (when it shows ``layer``, if given).
+
+    napari has no hook for "a layer entered a viewer", and npe2 manifests cannot contribute
+    keybindings to napari 0.9, so the moments napari-mespot itself sees — its reader and sample
+    data returning a video, a review state being created — bind them through the public
+    :func:`napari.current_viewer`. Binding is once per viewer (:func:`actions_for`);
+    outside a viewer (scripts, the CLI) nothing happens.
+    """
+    import napari
+
+    viewer = napari.current_viewer()
+    if viewer is None or (layer is not None and layer not in viewer.layers):
+        return
+    actions_for(viewer)
+

@@ -8,18 +8,17 @@ accept in the table is the same edit as an accept on the timeline.
 The review keys (:mod:`.review_keys`) do not wait for a review dock either: they are bound in a
 viewer as soon as there is something to review there — when napari-mespot hands napari a video
 layer (reader, sample data) and when a review state is created for a layer (a spotter run, a
-script) — through :func:`enable_review_keys`, once per viewer.
+script): :data:`review_created` says so, and :mod:`.review_keys` binds them, once per viewer.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import weakref
 from pathlib import Path
 from typing import Any
 
-from psygnal import Signal, SignalGroup
+from psygnal import Signal, SignalGroup, SignalInstance
 
 from napari_mespot.core.compare import Outcome
 from napari_mespot.core.errors import LabelFormatError
@@ -125,6 +124,9 @@ class VideoReview:
 
 
 _REVIEWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: Emits the layer whose review state was just made; the review keys
+#: (:mod:`.review_keys`) listen, to bind themselves in that layer's viewer.
+review_created = SignalInstance((object,))
 
 
 def review_for(layer) -> VideoReview:
@@ -138,26 +140,5 @@ def review_for(layer) -> VideoReview:
     if review is None:
         review = VideoReview(layer)
         _REVIEWS[layer] = review
-        enable_review_keys(layer)
+        review_created.emit(layer)
     return review
-
-
-def enable_review_keys(layer=None) -> None:
-    """Bind the review keys in napari's current viewer (when it shows ``layer``, if given).
-
-    napari has no hook for "a layer entered a viewer", and npe2 manifests cannot contribute
-    keybindings to napari 0.9, so the moments napari-mespot itself sees — its reader and sample
-    data returning a video, a review state being created — bind them through the public
-    :func:`napari.current_viewer`. Binding is once per viewer (:func:`~.review_keys.actions_for`);
-    outside a viewer (scripts, the CLI) nothing happens.
-    """
-    if "napari._qt.qt_main_window" not in sys.modules:
-        return  # no viewer window was ever made: do not import Qt for nothing (headless reads)
-    import napari
-
-    viewer = napari.current_viewer()
-    if viewer is None or (layer is not None and layer not in viewer.layers):
-        return
-    from napari_mespot._widgets.review_keys import actions_for
-
-    actions_for(viewer)
