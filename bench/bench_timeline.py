@@ -27,7 +27,7 @@ if not os.environ.get("DISPLAY"):
 from qtpy.QtWidgets import QApplication
 
 from napari_mespot._widgets.interval_table import COLUMNS, IntervalFilter, IntervalTableModel
-from napari_mespot._widgets.timeline import TimelineView
+from napari_mespot._widgets.timeline_view import TimelineView
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.review.model import ReviewModel
 

@@ -7,10 +7,11 @@ from qtpy.QtCore import QPoint, QPointF, Qt
 from qtpy.QtGui import QWheelEvent
 from qtpy.QtWidgets import QApplication
 
-from napari_mespot._widgets.timeline import LANE_H, RULER_H, TimelineWidget
+from napari_mespot._widgets.timeline import TimelineWidget
 from napari_mespot._widgets.video_review import GROUND_TRUTH, review_for
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.review.model import CORRECTED
+from napari_mespot.core.review.timeline import LANE_H, RULER_H
 
 pytestmark = pytest.mark.gui
 
