@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_mespot._reader import get_reader
-from napari_mespot.core.media.video import VideoSource
+from napari_mespot.core.media.source import VideoSource
 
 pytestmark = pytest.mark.gui
 

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from napari_mespot.core.errors import VideoOpenError, VideoReadError
-from napari_mespot.core.media.video import ImageSequence, open_video
+from napari_mespot.core.media.image_sequence import ImageSequence
+from napari_mespot.core.media.video import open_video
 from napari_mespot.core.media.writer import write_video
 
 N_BITS = 10

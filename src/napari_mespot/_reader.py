@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from napari_mespot.core.errors import MespotError
-from napari_mespot.core.media.video import VideoSource, is_video_path, open_video
+from napari_mespot.core.media.source import VideoSource
+from napari_mespot.core.media.video import is_video_path, open_video
 
 log = logging.getLogger(__name__)
 

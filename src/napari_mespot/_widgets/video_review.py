@@ -23,7 +23,7 @@ from psygnal import Signal, SignalGroup, SignalInstance
 from napari_mespot.core.compare import Outcome
 from napari_mespot.core.errors import LabelFormatError
 from napari_mespot.core.labels import read_labels
-from napari_mespot.core.media.video import VideoSource
+from napari_mespot.core.media.source import VideoSource
 from napari_mespot.core.review.model import ReviewModel
 from napari_mespot.core.review.session import ReviewSession
 from napari_mespot.core.spotters.base import SpotResult

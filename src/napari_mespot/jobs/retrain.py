@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from napari_mespot.core.errors import MespotError
-from napari_mespot.core.media.video import VideoSource, open_video
+from napari_mespot.core.media.source import VideoSource
+from napari_mespot.core.media.video import open_video
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.review.session import ReviewSession
 from napari_mespot.core.spotters.prototype import (

@@ -53,7 +53,7 @@ class LandmarkError(MespotError):
 class FrameSource(Protocol):
     """What landmark providers read: ``len()`` and axis-0 indexing to (H, W, 3) uint8 RGB.
 
-    A numpy array and :class:`napari_mespot.core.media.video.VideoSource` both qualify.
+    A numpy array and :class:`napari_mespot.core.media.source.VideoSource` both qualify.
     """
 
     def __len__(self) -> int: ...

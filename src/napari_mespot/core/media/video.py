@@ -1,8 +1,7 @@
-"""Lazy, frame-accurate video and image-sequence sources.
+"""Video files as frame-accurate lazy sources (PyAV), and :func:`open_video` for files and folders.
 
-A :class:`VideoSource` behaves like a read-only uint8 array of shape (n_frames, H, W, 3) in RGB,
-so napari can show it as an Image layer and the spotters can index it like numpy, while nothing
-is decoded until a frame is asked for.
+A source behaves like a read-only uint8 array of shape (n_frames, H, W, 3) in RGB
+(:class:`~.source.VideoSource`); image folders are :class:`~.image_sequence.ImageSequence`.
 
 Frame accuracy (DESIGN.md §7): mapping a frame number to a time through the fps picks wrong
 frames on variable-frame-rate files, and OpenCV's frame seeking is unreliable there. So a video
@@ -11,21 +10,13 @@ keyframe flag. Frame ``i`` is the ``i``-th smallest pts. Reading it means seekin
 keyframe at or before that pts and decoding until the frame with exactly that pts comes out;
 if a seek lands too late (MPEG-TS seeks by bisection), an earlier keyframe is tried.
 
-Reads are serialised by a lock (PyAV objects are not thread-safe and napari reads from worker
-threads), recent frames stay in a small LRU cache, and when frames are read in order the next
-few are decoded ahead on a background thread, so stepping forward is cheap.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
-import threading
-from abc import ABC, abstractmethod
-from collections import OrderedDict
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -33,281 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from napari_mespot.core.errors import VideoOpenError, VideoReadError
+from napari_mespot.core.media.image_sequence import IMAGE_EXTENSIONS, ImageSequence
+from napari_mespot.core.media.source import IDENTITY_UNITS, VideoSource
 
 log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = frozenset(
     ".mp4 .mov .avi .mkv .m4v .webm .ts .mts .m2ts .mpg .mpeg .wmv .flv .3gp .mj2".split()
 )
-IMAGE_EXTENSIONS = frozenset(".jpg .jpeg .png .bmp .tif .tiff".split())
-#: Frame rate assumed for an image folder when none is given (CAS(ME)² is 30 fps).
-DEFAULT_SEQUENCE_FPS = 30.0
-#: Bytes of decoded frames kept in each source's LRU cache.
-DEFAULT_CACHE_BYTES = 128 * 2**20
-#: Frames decoded ahead when frames are read in order.
-DEFAULT_READAHEAD = 8
-#: Packets (or images) hashed into the content identity.
-_IDENTITY_UNITS = 8
-
-
-@dataclass(frozen=True)
-class VideoIdentity:
-    """What ties a session or a cache file to one video, even if the file is moved."""
-
-    path: str
-    size_bytes: int
-    n_frames: int
-    content_hash: str
-
-    def matches(self, other: VideoIdentity) -> bool:
-        """Same video: same content and length (the path may differ after a move)."""
-        return (self.content_hash, self.n_frames, self.size_bytes) == (
-            other.content_hash,
-            other.n_frames,
-            other.size_bytes,
-        )
-
-
-class _FrameCache:
-    """A byte-bounded LRU of decoded frames, safe to use from several threads."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self._max_bytes = max_bytes
-        self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, index: int) -> np.ndarray | None:
-        with self._lock:
-            frame = self._frames.get(index)
-            if frame is not None:
-                self._frames.move_to_end(index)
-            return frame
-
-    def __contains__(self, index: int) -> bool:
-        with self._lock:
-            return index in self._frames
-
-    def put(self, index: int, frame: np.ndarray) -> None:
-        if frame.nbytes > self._max_bytes:
-            return
-        with self._lock:
-            old = self._frames.pop(index, None)
-            if old is not None:
-                self._bytes -= old.nbytes
-            self._frames[index] = frame
-            self._bytes += frame.nbytes
-            while self._bytes > self._max_bytes:
-                _, evicted = self._frames.popitem(last=False)
-                self._bytes -= evicted.nbytes
-
-    @property
-    def nbytes(self) -> int:
-        return self._bytes
-
-
-class VideoSource(ABC):
-    """A read-only, lazy (n_frames, H, W, 3) uint8 RGB array over a video or image folder.
-
-    Subclasses provide :meth:`_decode`, which must be called with ``self._decode_lock`` held.
-    """
-
-    dtype = np.dtype(np.uint8)
-    ndim = 4
-
-    def __init__(
-        self,
-        path: Path,
-        n_frames: int,
-        height: int,
-        width: int,
-        fps: float,
-        timestamps: np.ndarray,
-        fps_source: str,
-        *,
-        cache_bytes: int = DEFAULT_CACHE_BYTES,
-        readahead: int = DEFAULT_READAHEAD,
-    ) -> None:
-        if n_frames <= 0:
-            raise VideoOpenError(f"{path}: contains no frames")
-        self.path = path
-        self.fps = float(fps)
-        self.fps_source = fps_source
-        self.timestamps = timestamps
-        self.timestamps.flags.writeable = False
-        self._shape = (n_frames, height, width, 3)
-        self._cache = _FrameCache(cache_bytes)
-        self._readahead = readahead
-        self._decode_lock = threading.RLock()
-        self._last_request: int | None = None
-        self._prefetcher: ThreadPoolExecutor | None = None
-        self._prefetch_pending = False
-        self._closed = False
-
-    # -- the array protocol napari and numpy code rely on ------------------------------------
-    @property
-    def shape(self) -> tuple[int, int, int, int]:
-        return self._shape
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self._shape))
-
-    @property
-    def nbytes(self) -> int:
-        return self.size
-
-    def __len__(self) -> int:
-        return self._shape[0]
-
-    def __getitem__(self, key):
-        """Integer, slice, integer-array or tuple indexing; axis 0 is decoded lazily."""
-        rest: tuple = ()
-        if isinstance(key, tuple):
-            if not key:
-                key = slice(None)
-            else:
-                key, rest = key[0], key[1:]
-        if key is Ellipsis:
-            key, rest = slice(None), ()
-        if isinstance(key, (int, np.integer)):
-            frame = self.frame(int(key))
-            return frame[rest] if rest else frame
-        if isinstance(key, slice):
-            out = self._stack(range(*key.indices(len(self))))
-        else:
-            indices = np.asarray(key)
-            if indices.dtype == bool:
-                indices = np.flatnonzero(indices)
-            if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
-                raise IndexError(f"unsupported index on the frame axis: {key!r}")
-            out = self._stack(indices.tolist())
-        return out[(slice(None), *rest)] if rest else out
-
-    def __array__(self, dtype=None, copy=None):
-        log.warning("%s: materialising all %d frames in memory", self.path, len(self))
-        data = self._stack(range(len(self)))
-        return data if dtype is None else data.astype(dtype)
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        return self.iter_frames()
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({str(self.path)!r}, shape={self.shape}, "
-            f"fps={self.fps:.3f} ({self.fps_source}))"
-        )
-
-    # -- reading -----------------------------------------------------------------------------
-    def frame(self, index: int) -> np.ndarray:
-        """Frame ``index`` as a read-only (H, W, 3) uint8 RGB array."""
-        n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"frame {index} is out of range for {n} frames")
-        sequential = self._last_request is not None and index == self._last_request + 1
-        self._last_request = index
-        out = self._cache.get(index)
-        if out is None:
-            with self._decode_lock:
-                out = self._cache.get(index)
-                if out is None:
-                    out = self._decode_checked(index)
-        if sequential:
-            self._schedule_readahead(index + 1)
-        return out
-
-    def iter_frames(self, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[np.ndarray]:
-        """Frames ``start:stop:step`` in order, decoded without seeking where possible."""
-        for index in range(*slice(start, stop, step).indices(len(self))):
-            yield self.frame(index)
-
-    def identity(self) -> VideoIdentity:
-        return VideoIdentity(
-            path=str(self.path),
-            size_bytes=self._size_bytes(),
-            n_frames=len(self),
-            content_hash=self._content_hash(),
-        )
-
-    @property
-    def duration(self) -> float:
-        """Seconds from the first frame to the end of the last one."""
-        tail = 1.0 / self.fps if self.fps > 0 else 0.0
-        return float(self.timestamps[-1] - self.timestamps[0]) + tail
-
-    def close(self) -> None:
-        self._closed = True
-        if self._prefetcher is not None:
-            self._prefetcher.shutdown(wait=True, cancel_futures=True)
-            self._prefetcher = None
-
-    def __enter__(self) -> VideoSource:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    # -- internals ---------------------------------------------------------------------------
-    def _stack(self, indices) -> np.ndarray:
-        indices = list(indices)
-        out = np.empty((len(indices), *self._shape[1:]), dtype=np.uint8)
-        for k, i in enumerate(indices):
-            out[k] = self.frame(int(i))
-        return out
-
-    def _decode_checked(self, index: int) -> np.ndarray:
-        frame = self._decode(index)
-        if frame.shape != self._shape[1:]:
-            raise VideoReadError(
-                f"{self.path}: frame {index} has shape {frame.shape}, expected {self._shape[1:]}"
-            )
-        frame.flags.writeable = False
-        self._cache.put(index, frame)
-        return frame
-
-    def _schedule_readahead(self, start: int) -> None:
-        if self._readahead <= 0 or self._closed or self._prefetch_pending:
-            return
-        stop = min(len(self), start + self._readahead)
-        if all(i in self._cache for i in range(start, stop)):
-            return
-        if self._prefetcher is None:
-            self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mespot-readahead")
-        self._prefetch_pending = True
-        self._prefetcher.submit(self._readahead_task, start, stop)
-
-    def _readahead_task(self, start: int, stop: int) -> None:
-        try:
-            for index in range(start, stop):
-                if self._closed:
-                    return
-                # Give way to a foreground request that jumped elsewhere.
-                last = self._last_request
-                if last is not None and not start - 1 <= last < stop:
-                    return
-                if index in self._cache:
-                    continue
-                with self._decode_lock:
-                    if index not in self._cache:
-                        self._decode_checked(index)
-        except Exception:  # the foreground read of the same frame reports the error
-            log.debug("read-ahead stopped", exc_info=True)
-        finally:
-            self._prefetch_pending = False
-
-    @abstractmethod
-    def _decode(self, index: int) -> np.ndarray:
-        """Decode frame ``index`` to a new (H, W, 3) uint8 RGB array."""
-
-    @abstractmethod
-    def _size_bytes(self) -> int:
-        """Bytes on disk, for the identity."""
-
-    @abstractmethod
-    def _content_hash(self) -> str:
-        """A hash of the first frames' encoded bytes: stable across moves and decoder versions."""
 
 
 # =============================================================================================
@@ -480,7 +204,7 @@ def _index_packets(path: Path, container, stream) -> _PacketIndex:
                 discarded += 1
                 continue
             pts.append(ts)
-            if hashed < _IDENTITY_UNITS:
+            if hashed < IDENTITY_UNITS:
                 digest.update(bytes(packet))
                 hashed += 1
     except av.error.FFmpegError as exc:
@@ -510,81 +234,6 @@ def _container_fps(stream, seconds: np.ndarray) -> tuple[float, str]:
     if len(seconds) > 1 and seconds[-1] > 0:
         return (len(seconds) - 1) / float(seconds[-1]), "timestamps"
     raise VideoOpenError("cannot tell the frame rate: the container has none and the video one frame")
-
-
-# =============================================================================================
-# Image folders
-# =============================================================================================
-_NUMBER = re.compile(r"(\d+)")
-
-
-def _natural_key(name: str) -> list:
-    return [int(part) if part.isdigit() else part.lower() for part in _NUMBER.split(name)]
-
-
-def _trailing_number(stem: str) -> int | None:
-    match = re.search(r"(\d+)$", stem)
-    return int(match.group(1)) if match else None
-
-
-class ImageSequence(VideoSource):
-    """A folder of images, one per frame, in natural name order (``img2`` before ``img10``).
-
-    Dataset frame numbers (``img<n>.jpg``, SAMM's ``006_1_0001.jpg``) are kept in
-    :attr:`frame_numbers`, so label readers can map them to 0-based frame indices.
-    """
-
-    def __init__(self, path: Path, fps: float | None = None, **kwargs) -> None:
-        files = sorted(
-            (p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
-            key=lambda p: _natural_key(p.name),
-        )
-        if not files:
-            raise VideoOpenError(f"{path}: folder holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-        self.files = files
-        numbers = [_trailing_number(p.stem) for p in files]
-        self.frame_numbers = numbers if all(n is not None for n in numbers) else None
-        first = _read_image(files[0])
-        if fps is None:
-            fps, fps_source = DEFAULT_SEQUENCE_FPS, "assumed"
-            log.warning(
-                "%s: image folder has no frame rate; assuming %.0f fps (give the real one with fps=/--fps)",
-                path,
-                fps,
-            )
-        else:
-            fps_source = "user"
-        if fps <= 0:
-            raise VideoOpenError(f"{path}: fps must be positive, got {fps}")
-        self.codec = files[0].suffix.lower().lstrip(".")
-        timestamps = np.arange(len(files), dtype=np.float64) / fps
-        height, width = first.shape[:2]
-        super().__init__(path, len(files), height, width, fps, timestamps, fps_source, **kwargs)
-
-    def _decode(self, index: int) -> np.ndarray:
-        return _read_image(self.files[index])
-
-    def _size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.files)
-
-    def _content_hash(self) -> str:
-        digest = hashlib.sha256()
-        for p in self.files[:_IDENTITY_UNITS]:
-            digest.update(p.read_bytes())
-        return digest.hexdigest()
-
-
-def _read_image(path: Path) -> np.ndarray:
-    import cv2
-
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as exc:
-        raise VideoReadError(f"{path}: cannot read ({exc.strerror})") from exc
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if bgr is None:
-        raise VideoReadError(f"{path}: not a readable image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 # =============================================================================================

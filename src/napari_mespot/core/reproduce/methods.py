@@ -36,7 +36,8 @@ import numpy as np
 from napari_mespot.core.atomic import atomic_write_bytes
 from napari_mespot.core.errors import MespotError, VideoReadError
 from napari_mespot.core.labels.datasets import DatasetLayoutError, VideoRecord
-from napari_mespot.core.media.video import VideoSource, open_video
+from napari_mespot.core.media.source import VideoSource
+from napari_mespot.core.media.video import open_video
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.spotters.base import SpotResult
 from napari_mespot.core.spotters.prototype import (

@@ -17,7 +17,7 @@ from typing import Any
 from napari_mespot.core.atomic import atomic_write_text, is_writable_dir
 from napari_mespot.core.errors import MespotError
 from napari_mespot.core.media.samples import is_sample
-from napari_mespot.core.media.video import VideoIdentity, VideoSource
+from napari_mespot.core.media.source import VideoIdentity, VideoSource
 from napari_mespot.core.review.model import Edit, ReviewModel, Track
 
 FORMAT = "napari-mespot session"

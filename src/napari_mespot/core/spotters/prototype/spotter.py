@@ -208,7 +208,7 @@ def spot(
     landmarks: FaceLandmarks | None = None,
     name: str | None = None,
 ) -> Generator[Progress, None, SpotResult]:
-    """Spot expressions in ``video`` (a :class:`~napari_mespot.core.media.video.VideoSource` or any
+    """Spot expressions in ``video`` (a :class:`~napari_mespot.core.media.source.VideoSource` or any
     (n, H, W, 3) uint8 array with an ``fps`` attribute) with ``prototypes``.
 
     ``landmarks`` default to the settings' provider, cached beside the video. ``name`` is the
