@@ -54,6 +54,7 @@ case "${1:-}" in
   test)
     shift
     ruff check src tests bench
+    lint-imports --no-cache   # the layer contracts in pyproject.toml
     # The Qt-free part runs with no display at all; then the napari/Qt part under Xvfb.
     env -u DISPLAY -u WAYLAND_DISPLAY python -m pytest -p no:xvfb -m "not gui" "$@"
     exec python -m pytest -m gui "$@"

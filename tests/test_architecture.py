@@ -1,10 +1,16 @@
-"""The house rules that keep the layers apart (DESIGN.md §3)."""
+"""The house rules that keep the layers apart (docs/architecture.md, "Layers").
+
+import-linter holds the layer contracts (pyproject.toml); the import graph below — built from the
+source with lazy imports included — holds what it cannot say: no circles, small modules, a
+core whose top level stays small enough to read."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from conftest import ROOT
 
@@ -42,3 +48,89 @@ def test_import_linter_contract_holds():
     result = subprocess.run([exe, "--no-cache"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "core is Qt-free and napari-free KEPT" in result.stdout
+    assert "core never imports the layers above it KEPT" in result.stdout
+    assert "the two spotters are independent of each other KEPT" in result.stdout
+    assert " 0 broken" in result.stdout
+
+
+PACKAGE = ROOT / "src" / "napari_mespot"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module → the package modules it imports, at module level or inside functions."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = name if path.name == "__init__.py" else name.rpartition(".")[0]
+                    for _ in range(node.level - 1):
+                        anchor = anchor.rpartition(".")[0]
+                    base = f"{anchor}.{node.module}" if node.module else anchor
+                targets |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+        found = {resolve(t) for t in targets if t.startswith("napari_mespot")}
+        graph[name] = {t for t in found if t and t != name}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One circle of imports, if there is any (depth-first search with colours)."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_import_graph_has_no_circle():
+    graph = _import_graph()
+    assert len(graph) > 50  # the walk really found the package
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+
+
+def test_the_cycle_finder_finds_a_circle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_module_is_over_600_lines():
+    sizes = {
+        p.relative_to(PACKAGE): len(p.read_text(encoding="utf-8").splitlines()) for p in PACKAGE.rglob("*.py")
+    }
+    assert {path: n for path, n in sizes.items() if n > 600} == {}
+
+
+def test_core_keeps_a_small_top_level():
+    """Sub-packages carry the pipeline; at most 12 modules sit at core's top level."""
+    top = sorted(p.stem for p in (PACKAGE / "core").glob("*.py") if p.name != "__init__.py")
+    assert len(top) <= 12, top
