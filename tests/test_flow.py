@@ -8,10 +8,11 @@ import pytest
 
 from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.face.regions import EYE, MOUTH, NOSE, NoFaceError, region_transform
+from napari_mespot.core.flow.batched import flows_to_reference
 from napari_mespot.core.flow.display import grid_vectors, magnitude_image, window_reference
-from napari_mespot.core.flow.methods import DIS, FARNEBACK, flow, flow_sequence, magnitude, to_gray
+from napari_mespot.core.flow.methods import DIS, FARNEBACK, flow, magnitude, to_gray
 from napari_mespot.core.flow.regions import (
-    compensate_head_motion,
+    compensated,
     region_flows_pair,
     window_region_flows,
 )
@@ -91,17 +92,18 @@ def test_flow_parameters_and_errors():
     assert FARNEBACK.defaults["winsize"] == 15 and DIS.defaults["preset"] == "medium"
 
 
-def test_flow_sequence_is_reference_vs_each_frame():
+def test_flows_to_reference_is_reference_vs_each_frame():
     ref = texture(80, 100, seed=2)
     shifts = [0.5, 1.0, 2.0]
     frames = [moved(ref, lambda x, y, s=s: s + 0 * x, lambda x, y: 0 * y)[0].astype(np.uint8) for s in shifts]
-    gen = flow_sequence(ref.astype(np.uint8), frames, "farneback")
+    crops = ({"face": f} for f in frames)
+    gen = flows_to_reference({"face": ref.astype(np.uint8)}, crops, len(frames), "farneback")
     progress = []
     while True:
         try:
             progress.append(next(gen))
         except StopIteration as stop:
-            flows = stop.value
+            flows = stop.value["face"]
             break
     assert all(isinstance(p, Progress) for p in progress) and progress[-1].done == 3
     assert flows.shape == (3, 80, 100, 2)
@@ -158,14 +160,15 @@ def test_head_motion_removal_keeps_local_motion():
     np.testing.assert_allclose(np.median(patch, 0), [0, -2 * 160 / 96], atol=0.25)
 
 
-def test_compensation_broadcasts_over_frames():
+def test_translation_compensation_converts_nose_pixels_to_region_pixels():
     eye, nose = region_transform(KEY, EYE), region_transform(KEY, NOSE)
-    region_flow = np.zeros((4, 240, 280, 2), np.float32)
-    nose_flow = np.zeros((4, 70, 40, 2), np.float32)
-    nose_flow[2] = [1.0, 0.0]  # nose px → image px ÷ (40/(0.2·140)) → eye px × 280/196
-    out = compensate_head_motion(region_flow, eye, nose_flow, nose)
-    np.testing.assert_allclose(out[2, 0, 0], [-(0.2 * 140 / 40) * 280 / 196, 0], atol=1e-5)
-    assert not out[[0, 1, 3]].any()
+    region_flow = np.zeros((240, 280, 2), np.float32)
+    nose_flow = np.zeros((70, 40, 2), np.float32)
+    still = compensated({"eye": region_flow}, {"eye": eye}, "translation", nose, nose_flow)["eye"]
+    assert not still.any()
+    nose_flow[:] = [1.0, 0.0]  # nose px → image px ÷ (40/(0.2·140)) → eye px × 280/196
+    out = compensated({"eye": region_flow}, {"eye": eye}, "translation", nose, nose_flow)["eye"]
+    np.testing.assert_allclose(out[0, 0], [-(0.2 * 140 / 40) * 280 / 196, 0], atol=1e-5)
 
 
 def test_window_region_flows_on_a_synthetic_clip():
@@ -203,7 +206,7 @@ def test_window_region_flows_on_a_synthetic_clip():
         except StopIteration as stop:
             comp = stop.value
             break
-    assert comp.head_motion_compensated and set(comp.flows) == {"eye", "mouth"}
+    assert comp.head_motion == "translation" and set(comp.flows) == {"eye", "mouth"}
     assert np.abs(np.median(comp.flows["eye"][0].reshape(-1, 2), 0)).max() < 0.15
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_mespot.core.spotters.base import runs
 from napari_mespot.core.spotters.prototype.peaks import (
     AUInterval,
     au_intervals,
@@ -15,7 +16,6 @@ from napari_mespot.core.spotters.prototype.peaks import (
     overlap_index,
     peak_margin,
     peak_points,
-    runs,
     widen_to_valleys,
 )
 

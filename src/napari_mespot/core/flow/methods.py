@@ -12,7 +12,7 @@ Plugins add methods through :mod:`napari_mespot.plugins`; :func:`flow` resolves 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from napari_mespot.core import registry
-from napari_mespot.core.progress import Progress
 
 FlowFunction = Callable[..., np.ndarray]
 
@@ -169,28 +168,6 @@ def flow(
 ) -> np.ndarray:
     """Dense flow from ``ref`` to ``img`` as (H, W, 2) float32 (dx, dy) per pixel of ``ref``."""
     return get_method(method)(ref, img, **params)
-
-
-def flow_sequence(
-    ref: np.ndarray,
-    frames: Sequence[np.ndarray] | np.ndarray,
-    method: str | FlowMethod = "farneback",
-    **params: Any,
-) -> Generator[Progress, None, np.ndarray]:
-    """Flow from ``ref`` to each of ``frames`` (eq. 8: F_i = Flow(I_1, I_{i+1})) → (N, H, W, 2).
-
-    A generator yielding :class:`Progress` and returning the stacked flows, so a GUI can run it
-    in a worker and cancel between frames.
-    """
-    m = get_method(method)
-    ref_gray = to_gray(ref)
-    n = len(frames)
-    out = np.empty((n, *ref_gray.shape, 2), dtype=np.float32)
-    for i in range(n):
-        yield Progress(i, n, m.name)
-        out[i] = m(ref_gray, frames[i], **params)
-    yield Progress(n, n, m.name)
-    return out
 
 
 def magnitude(flow_field: np.ndarray) -> np.ndarray:

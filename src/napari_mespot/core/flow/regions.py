@@ -35,20 +35,7 @@ from napari_mespot.core.flow.methods import FlowMethod, get_method, to_gray
 from napari_mespot.core.progress import Progress
 
 
-def compensate_head_motion(
-    region_flow: np.ndarray, region: RegionTransform, nose_flow: np.ndarray, nose: RegionTransform
-) -> np.ndarray:
-    """``region_flow`` (..., h, w, 2) minus the head translation measured on the nose bridge's
-    flow (..., h', w', 2); leading axes (frames) pair up."""
-    flows = region_flow.reshape(-1, *region_flow.shape[-3:])
-    noses = nose_flow.reshape(-1, *nose_flow.shape[-3:])
-    out = [
-        remove_head_motion(f, region, translation_motion(n, nose)) for f, n in zip(flows, noses, strict=True)
-    ]
-    return np.stack(out).reshape(region_flow.shape)
-
-
-def _compensated(
+def compensated(
     flows: dict[str, np.ndarray],
     transforms: Mapping[str, RegionTransform],
     mode: str,
@@ -93,7 +80,7 @@ def region_flows_pair(
     nose_flow = None
     if nose is not None and mode == "translation":
         nose_flow = m(nose.warp(ref_gray), nose.warp(img_gray), **params)
-    return _compensated(out, transforms, mode, nose, nose_flow)
+    return compensated(out, transforms, mode, nose, nose_flow)
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays: identity equality
@@ -110,7 +97,7 @@ class WindowFlows:
     head_motion: str = "off"
 
     @property
-    def head_motion_compensated(self) -> bool:
+    def head_motioncompensated(self) -> bool:
         return self.head_motion != "off"
 
 
@@ -168,7 +155,7 @@ def window_region_flows(
 
     def finish(flows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         nose_flow = flows.pop(nose_spec.name) if nose is not None else None
-        return _compensated(flows, fitted, mode, nose, nose_flow)
+        return compensated(flows, fitted, mode, nose, nose_flow)
 
     flows = yield from flows_to_reference(
         ref_crops, crops(), len(index), m, threads=threads, device=device, finish=finish, **params

@@ -291,14 +291,6 @@ class ReviewModel:
         self.apply(Edit(f"redo {edit.action}", edit.changes, origin=edit.origin), record=False)
         return True
 
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
     # -- internals ------------------------------------------------------------------------------
     def _decide(self, track: str, interval_id: str, status: str, action: str) -> Interval:
         if track == CORRECTED:

@@ -26,6 +26,19 @@ from napari_mespot.core.intervals import Interval, VideoIntervals
 from napari_mespot.core.progress import Progress
 
 
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive ``(start, end)`` index pairs of the runs of True in a 1-D mask."""
+    flags = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
+    edges = np.flatnonzero(np.diff(flags.astype(np.int8)))
+    return [(int(s), int(e) - 1) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def video_name(video: Any) -> str:
+    """A result's default video name: the file's stem (``video`` for an array)."""
+    path = getattr(video, "path", None)
+    return Path(path).stem if path is not None else "video"
+
+
 @dataclass(frozen=True)
 class SkippedSpan:
     """Frames ``start..end`` (inclusive) that were not analysed, and why."""
@@ -74,6 +87,23 @@ class SpotResult:
             raise ValueError(f"thresholds must be ({v},), got {self.thresholds.shape}")
         if self.raw_curves is not None and self.raw_curves.shape != self.curves.shape:
             raise ValueError("raw_curves must have the shape of curves")
+
+    @classmethod
+    def for_video(
+        cls, video: Any, method: str, intervals: Sequence[Interval], name: str | None = None, **evidence: Any
+    ) -> SpotResult:
+        """The result of ``method`` on ``video`` (a source, or an array with ``fps``): its name
+        (default: the file stem), frame rate and frame count come from the video, the intervals
+        in time order; ``evidence`` is the other fields (curves, thresholds, windows, …)."""
+        ordered = tuple(sorted(intervals, key=lambda iv: (iv.onset, iv.offset)))
+        return cls(
+            video=name or video_name(video),
+            method=method,
+            fps=float(video.fps),
+            n_frames=len(video),
+            intervals=ordered,
+            **evidence,
+        )
 
     def video_intervals(self) -> VideoIntervals:
         """The intervals with the fps they need (what label writers and metrics take)."""

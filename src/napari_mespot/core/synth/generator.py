@@ -175,10 +175,6 @@ class SynthScene:
             for i, ex in enumerate(self.expressions)
         ]
 
-    def au_amplitudes(self, k: int) -> dict[int, float]:
-        """Displacement (px at the strongest point) of every AU on frame ``k``."""
-        return {au: float(a) for au, a in zip(SUPPORTED_AUS, self._au_amp[k], strict=True)}
-
     def blink_closure(self, k: int) -> float:
         """How far the eyes are closed on frame ``k`` (0 open, 1 closed)."""
         return float(self._blink[k])

@@ -32,7 +32,8 @@ from napari_mespot.core import registry
 from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.progress import Progress
-from napari_mespot.core.spotters.prototype.peaks import clip_negative, lowpass, peak_margin, runs
+from napari_mespot.core.spotters.base import runs
+from napari_mespot.core.spotters.prototype.peaks import clip_negative, lowpass, peak_margin
 from napari_mespot.core.spotters.prototype.prototypes import PrototypeError, PrototypeSet
 from napari_mespot.core.spotters.prototype.settings import PrototypeSettings
 from napari_mespot.core.spotters.prototype.windows import face_segments, frames_in

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from napari_mespot.core.intervals import type_by_duration
+from napari_mespot.core.spotters.base import runs
 
 BOUNDARIES = ("peak-points", "valleys")
 
@@ -88,13 +89,6 @@ def peak_points(curves: np.ndarray, m: int, thresholds: np.ndarray | float) -> n
     """Boolean mask of eq. 24's peak points; ``thresholds`` broadcasts against ``curves[..., 0]``."""
     theta = np.asarray(thresholds, dtype=np.float64)
     return peak_margin(curves, m) > theta[..., None]
-
-
-def runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Inclusive ``(start, end)`` index pairs of the runs of True in a 1-D mask."""
-    flags = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
-    edges = np.flatnonzero(np.diff(flags.astype(np.int8)))
-    return [(int(s), int(e) - 1) for s, e in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def widen_to_valleys(curve: np.ndarray, start: int, end: int, level: float = 0.0) -> tuple[int, int]:

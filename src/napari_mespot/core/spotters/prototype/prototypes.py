@@ -101,9 +101,6 @@ class PrototypeSet:
     def labels(self) -> tuple[str, ...]:
         return tuple(p.label for p in self.prototypes)
 
-    def region_of(self, au: int) -> str:
-        return self[au].region
-
     def __getitem__(self, au: int) -> Prototype:
         for p in self.prototypes:
             if p.au == au:

@@ -214,8 +214,6 @@ def spot(
     ``landmarks`` default to the settings' provider, cached beside the video. ``name`` is the
     result's video name (default: the file stem).
     """
-    from pathlib import Path
-
     settings = settings or PrototypeSettings()
     if len(prototypes) == 0:
         raise PrototypeError("the prototype set is empty")
@@ -225,9 +223,6 @@ def spot(
     torch_device = "cuda" if device == "cuda" else None
     fps = float(video.fps)
     n = len(video)
-    if name is None:
-        path = getattr(video, "path", None)
-        name = Path(path).stem if path is not None else "video"
     if landmarks is None:
         provider = registry.landmark_provider(settings.landmarks)
         landmarks = yield from landmarks_for_video(video, provider)
@@ -269,13 +264,11 @@ def spot(
             if final:
                 break
             start = plan.next_start
-    intervals.sort(key=lambda iv: (iv.onset, iv.offset))
-    return SpotResult(
-        video=name,
-        method=METHOD,
-        fps=fps,
-        n_frames=n,
-        intervals=tuple(intervals),
+    return SpotResult.for_video(
+        video,
+        METHOD,
+        intervals,
+        name,
         curve_labels=prototypes.labels,
         curves=curves,
         thresholds=theta,

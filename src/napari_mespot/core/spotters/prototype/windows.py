@@ -83,7 +83,7 @@ def settle(
 
 def face_segments(found: np.ndarray, min_length: int) -> tuple[list[tuple[int, int]], list[SkippedSpan]]:
     """Runs of frames with a face (inclusive) of at least ``min_length`` frames, and what was skipped."""
-    from napari_mespot.core.spotters.prototype.peaks import runs
+    from napari_mespot.core.spotters.base import runs
 
     found = np.asarray(found, dtype=bool)
     segments, skipped = [], []

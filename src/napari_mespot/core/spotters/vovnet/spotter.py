@@ -18,7 +18,6 @@ Frames without a face are skipped and reported; an interval mostly on such frame
 from __future__ import annotations
 
 from collections.abc import Generator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,7 @@ from napari_mespot.core.device import resolve_device
 from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.progress import Progress
-from napari_mespot.core.spotters.base import SkippedSpan, SpotResult
+from napari_mespot.core.spotters.base import SkippedSpan, SpotResult, runs
 from napari_mespot.core.spotters.vovnet.checkpoint import Checkpoint, default_checkpoint
 from napari_mespot.core.spotters.vovnet.data import Features, features_for_video, window_starts
 from napari_mespot.core.spotters.vovnet.decode import Detections, decode, nms
@@ -93,13 +92,6 @@ def _frame_scores(probs: np.ndarray, strides: np.ndarray, window: int) -> np.nda
     return out
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Inclusive (start, end) runs of True in ``mask``."""
-    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-
-
 def to_intervals(
     dets: Detections, thresholds: np.ndarray, curves: np.ndarray, found: np.ndarray, nms_iou: float
 ) -> list[Interval]:
@@ -147,10 +139,7 @@ def spot(
     choice = resolve_device(settings.device, "VoVNet")
     device = torch.device(choice.device)
     thresholds = np.array([settings.thresholds.get(c, ckpt.thresholds[c]) for c in CLASSES])
-    n, fps = len(video), float(video.fps)
-    if name is None:
-        path = getattr(video, "path", None)
-        name = Path(path).stem if path is not None else "video"
+    n = len(video)
     feats = yield from features_for_video(
         video, ckpt.data, settings.cache_dir or None, landmarks, gpu_flow_device(device)
     )
@@ -159,15 +148,14 @@ def spot(
     found = np.asarray(feats.found, dtype=bool)
     intervals = to_intervals(dets, thresholds, curves, found, settings.nms_iou)
     curves[:, ~found] = np.nan
-    skipped = tuple(SkippedSpan(a, b, "no face found") for a, b in _runs(~found))
+    skipped = tuple(SkippedSpan(a, b, "no face found") for a, b in runs(~found))
     notes = () if ckpt.data.flow else ("checkpoint trained without optical flow (ablation)",)
     notes += () if choice.note is None else (choice.note,)
-    return SpotResult(
-        video=name,
-        method=METHOD,
-        fps=fps,
-        n_frames=n,
-        intervals=tuple(intervals),
+    return SpotResult.for_video(
+        video,
+        METHOD,
+        intervals,
+        name,
         curve_labels=CLASSES,
         curves=curves,
         thresholds=thresholds.astype(np.float64),
