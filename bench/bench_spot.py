@@ -48,7 +48,7 @@ Measured on the 2-core development machine, shared with other jobs:
   paper 0.400 / 0.343. The shakes' false alarms outlived the translation removal because the
   head turns as it shakes and because Farneback's flow of a magnified region moving 8–15 px is
   itself wrong; ``similarity`` cuts each frame where the head went before the flow (see
-  ``core/head_motion.py``). It was chosen on development seed 3000 (5 videos × 20 s: drop
+  ``core/face/head_motion.py``). It was chosen on development seed 3000 (5 videos × 20 s: drop
   0.047 with translation, 0.000 with similarity) before this run; it costs about 0.05 F1
   without shakes, here and on seed 3000.
 

@@ -134,3 +134,24 @@ def test_core_keeps_a_small_top_level():
     """Sub-packages carry the pipeline; at most 12 modules sit at core's top level."""
     top = sorted(p.stem for p in (PACKAGE / "core").glob("*.py") if p.name != "__init__.py")
     assert len(top) <= 12, top
+
+
+def _repo_text_files() -> list[Path]:
+    listed = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=ROOT).stdout.split()
+    suffixes = {".py", ".md", ".toml", ".yaml", ".sh", ".txt", ".cfg"}
+    return [ROOT / f for f in listed if Path(f).suffix in suffixes and (ROOT / f).is_file()]
+
+
+def test_the_code_cites_the_design_in_the_repository_and_its_sections_exist():
+    import re
+
+    design = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    sections = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", design, flags=re.M))
+    cited, outside = set(), []
+    for path in _repo_text_files():
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if "DESIGN" + ".md" in text:  # a design file outside the repository
+            outside.append(path.relative_to(ROOT))
+        cited |= set(re.findall(r"docs/architecture\.md §(\d+(?:\.\d+)?)", text))
+    assert outside == []
+    assert len(cited) >= 5 and cited <= sections, sorted(cited - sections)

@@ -1,4 +1,4 @@
-"""MEGC metric against hand-computed cases (DESIGN.md §6)."""
+"""MEGC metric against hand-computed cases (docs/architecture.md §6)."""
 
 from __future__ import annotations
 

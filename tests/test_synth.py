@@ -199,7 +199,7 @@ def test_micro_expression_motion_is_in_its_region_and_direction(au):
 
 
 def test_prototypes_learned_from_one_video_recognise_the_aus_in_another():
-    """What the AU-prototype spotter relies on (DESIGN.md §2.1): the apex flow of an AU,
+    """What the AU-prototype spotter relies on (docs/architecture.md §2.1): the apex flow of an AU,
     learned on a clean video, matches that AU best among the AUs of its region in a noisy one."""
     clean = replace(QUIET, duration_s=7.0)
     noisy = replace(clean, head_drift=True, noise_sigma=1.5, flicker=True)

@@ -81,7 +81,7 @@ def _retrain_job(session_path: str, base_path: str, out: str, min_count: int, se
 
 @thread_worker
 def _finetune_job(session_path: str, init: str, out: str, epochs: int, device: str):
-    """Fine-tune the checkpoint ``init`` on one session's corrections (core.retrain)."""
+    """Fine-tune the checkpoint ``init`` on one session's corrections (jobs.retrain)."""
     settings = finetune_settings(load_checkpoint(init).window, epochs=epochs, device=device)
     return (yield from retrain_vovnet(open_corrected([session_path]), out, init, settings))
 

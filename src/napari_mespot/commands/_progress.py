@@ -1,4 +1,4 @@
-"""Drive a core generator (DESIGN.md §3: long work yields progress) with a terminal bar."""
+"""Drive a core generator (docs/architecture.md §3: long work yields progress) with a terminal bar."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Compare spotter runs against a reference track of one video, interval by interval.
 
-The counts come from :mod:`.metrics` (DESIGN.md §6) so the numbers shown beside a video are the
+The counts come from :mod:`.metrics` (docs/architecture.md §6) so the numbers shown beside a video are the
 numbers ``mespot eval`` prints for it. On top, every interval gets its outcome — a prediction
 is a true or false positive, a reference interval is found or missed — so the timeline can mark
 each one and a reviewer can jump straight to the misses.

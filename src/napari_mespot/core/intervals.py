@@ -1,6 +1,6 @@
 """The Interval model shared by spotters, label formats, metrics and review.
 
-Frames are 0-based indices into the decoded video and offsets are inclusive (DESIGN.md §4).
+Frames are 0-based indices into the decoded video and offsets are inclusive (docs/architecture.md §4).
 Durations in seconds are derived from frames and fps, never stored instead of frames.
 """
 
@@ -164,7 +164,7 @@ def overlap(a: Interval, b: Interval) -> int:
 
 
 def iou(a: Interval, b: Interval) -> float:
-    """Temporal IoU on inclusive frame counts (DESIGN.md §6)."""
+    """Temporal IoU on inclusive frame counts (docs/architecture.md §6)."""
     inter = overlap(a, b)
     return inter / (a.length + b.length - inter)
 

@@ -1,4 +1,4 @@
-"""MEGC spotting evaluation (DESIGN.md §6).
+"""MEGC spotting evaluation (docs/architecture.md §6).
 
 - IoU on inclusive frame counts; a prediction hits a ground-truth interval when IoU ≥ k.
 - Matching is type-aware: ME predictions against ME ground truth, MaE against MaE. Ground truth is

@@ -1,4 +1,4 @@
-"""The progress record every long core task yields (DESIGN.md §3).
+"""The progress record every long core task yields (docs/architecture.md §3).
 
 A long task is a generator: it yields :class:`Progress` and returns its result. The CLI drives
 it with a terminal bar; the GUI wraps it in napari's ``thread_worker`` and cancels it by closing

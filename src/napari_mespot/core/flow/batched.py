@@ -8,9 +8,9 @@ give the per-frame loop's results:
   frames (decoding must stay sequential: a video decodes forward, and out-of-order requests
   would seek). Each flow is the same call on the same crops as in a serial loop, so the results
   are identical whatever the number of threads.
-- **The batched torch port** (:mod:`.flow_torch`, the GPU path): every frame's crop of a region
-  against the reference crop in one call on the device. ``farneback``, ``tvl1`` and ``dis``
-  are ported; their results agree with OpenCV's within the errors stated in
+- **The batched torch port** (:mod:`napari_mespot.core.flow.torch.ports`, the GPU path): every
+  frame's crop of a region against the reference crop in one call on the device. ``farneback``,
+  ``tvl1`` and ``dis`` are ported; their results agree with OpenCV's within the errors stated in
   ``tests/test_flow_torch.py`` and ``tests/test_flow_torch_dis.py``.
 """
 

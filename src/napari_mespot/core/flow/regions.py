@@ -9,7 +9,7 @@ rigid, so its flow is head motion only; its median displacement is carried into 
 pixels (the regions are scaled differently) and subtracted. With ``similarity`` the later
 frame is instead cut where the head carried each region (a similarity fitted on the rigid
 landmarks of both frames), and the rotation, scale and translation left in the region flows
-are fitted robustly and subtracted. See :mod:`.head_motion` for why.
+are fitted robustly and subtracted. See :mod:`napari_mespot.core.face.head_motion` for why.
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ def window_region_flows(
     """Region flows from frame ``reference`` to each of ``frames`` (regions fitted on ``reference``).
 
     ``head_motion`` is the compensation: ``off``, ``translation`` or ``similarity`` (a bool is
-    the former switch: ``True`` is ``translation``; see :mod:`.head_motion`). ``translation``
-    measures the head's translation on ``nose_spec``'s region; ``similarity`` cuts each frame
+    the former switch: ``True`` is ``translation``; see :mod:`napari_mespot.core.face.head_motion`).
+    ``translation`` measures the head's translation on ``nose_spec``'s region; ``similarity`` cuts each frame
     where the landmarks say the head went (a frame without landmarks: where it is) and removes
     the similarity left in the region flows.
 

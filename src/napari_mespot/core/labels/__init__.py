@@ -1,4 +1,4 @@
-"""Readers and writers of the label formats of DESIGN.md §5, behind one registry.
+"""Readers and writers of the label formats of docs/architecture.md §5, behind one registry.
 
 ``read_labels(path)`` picks the format from the extension and, where one extension serves several
 formats (``.csv``, ``.xlsx``), from the file's header or sheets; ``format=`` overrides. Every reader

@@ -1,6 +1,6 @@
 """What every label reader returns, how quirks are repaired and reported, and error wording.
 
-Dataset label files carry known defects (DESIGN.md §5). Each repair is an explicit option of
+Dataset label files carry known defects (docs/architecture.md §5). Each repair is an explicit option of
 :class:`QuirkOptions`; every repaired row is recorded as a :class:`Quirk` and reported by one
 logged warning per kind that names the rows, so nothing is fixed silently. The defaults follow
 the official MEGC baseline loader (a CAS(ME)² offset of 0 becomes the apex).

@@ -1,6 +1,6 @@
 """The native CSV: one row per interval, every field of the Interval model.
 
-Columns ``video,onset,apex,offset,type,aus,score,source,status`` (DESIGN.md §5), plus the
+Columns ``video,onset,apex,offset,type,aus,score,source,status`` (docs/architecture.md §5), plus the
 optional ``id``, ``note``, ``aus_raw``, ``fps``, ``subject`` and ``extra`` (a JSON object)
 columns, so that review state and dataset metadata round-trip. Frames are 0-based with inclusive
 offsets; AUs are written ``1+2+4`` (the FACS way) and an empty apex, score or fps means

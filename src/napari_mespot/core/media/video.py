@@ -3,7 +3,7 @@
 A source behaves like a read-only uint8 array of shape (n_frames, H, W, 3) in RGB
 (:class:`~.source.VideoSource`); image folders are :class:`~.image_sequence.ImageSequence`.
 
-Frame accuracy (DESIGN.md §7): mapping a frame number to a time through the fps picks wrong
+Frame accuracy (docs/architecture.md §7): mapping a frame number to a time through the fps picks wrong
 frames on variable-frame-rate files, and OpenCV's frame seeking is unreliable there. So a video
 file is indexed once by demuxing (no decoding): every packet's presentation timestamp (pts) and
 keyframe flag. Frame ``i`` is the ``i``-th smallest pts. Reading it means seeking to the last
@@ -227,7 +227,7 @@ def _index_packets(path: Path, container, stream) -> _PacketIndex:
 
 
 def _container_fps(stream, seconds: np.ndarray) -> tuple[float, str]:
-    """The container's average frame rate (DESIGN.md §4), else the one the timestamps imply."""
+    """The container's average frame rate (docs/architecture.md §4), else the one the timestamps imply."""
     rate = stream.average_rate or stream.guessed_rate
     if rate and float(rate) > 0:
         return float(rate), "container"

@@ -2,7 +2,7 @@
 
 A :class:`ProtocolMethod` sees a fold's *training* records in :meth:`~ProtocolMethod.fit` and
 only then one test record at a time in :meth:`~ProtocolMethod.spot`; anything it tunes
-(thresholds, weights, the epoch) is therefore chosen without the test subject (DESIGN.md §2.3).
+(thresholds, weights, the epoch) is therefore chosen without the test subject (docs/architecture.md §2.3).
 
 Implemented here:
 

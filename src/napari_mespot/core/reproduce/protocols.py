@@ -4,7 +4,7 @@
   kept when seen in ≥ ``min_count`` clips, 10 in the paper), spotting and scoring on CAS(ME)².
   The paper does not say how θ_j was chosen; choosing it on CAS(ME)² itself would tune on the
   test videos, so here θ_j is chosen by leave-one-subject-out over CAS(ME)²: calibrated on the
-  other subjects' videos, applied to the held-out subject's (DESIGN.md §2.3).
+  other subjects' videos, applied to the held-out subject's (docs/architecture.md §2.3).
 - :func:`loso` — leave-one-subject-out of a trainable method on one dataset: everything the
   method learns (for the prototype method: the prototypes *and* θ_j) comes from the training
   subjects of the fold.

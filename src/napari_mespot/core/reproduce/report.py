@@ -19,7 +19,7 @@ from napari_mespot.core.labels import Labels, write_labels
 from napari_mespot.core.metrics import DEFAULT_KS, Evaluation, sweep
 from napari_mespot.core.reproduce.runner import LosoRun
 
-#: He et al., ECAI 2023 (DESIGN.md §2.1), CAS(ME)² with prototypes from CASME II, as printed.
+#: He et al., ECAI 2023 (docs/architecture.md §2.1), CAS(ME)² with prototypes from CASME II, as printed.
 #: Table 3 at k = 0.5; Table 4 overall precision, recall and F1 by k. The paper's precision and
 #: recall are swapped relative to its own TP/FP/FN (113 TP, 94 FP give precision 0.546 for MaE,
 #: it prints 0.3766 = 113/300): reproduced as printed, with the counts.
@@ -54,7 +54,7 @@ PAPER_PROTOTYPE = {
     },
 }
 
-#: Electronics 2023 (DESIGN.md §2.2), F1 at IoU >= 0.5 by dataset: Table 4 (face frames + optical
+#: Electronics 2023 (docs/architecture.md §2.2), F1 at IoU >= 0.5 by dataset: Table 4 (face frames + optical
 #: flow) and Table 5's "No optical flow" row (the ablation). The paper prints F1 only.
 _VOVNET_F1 = {
     ("samm", True): (0.3849, 0.1626, 0.3156),

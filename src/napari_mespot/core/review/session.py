@@ -1,4 +1,4 @@
-"""The review session sidecar: ``<video>.mespot.json`` beside the video (DESIGN.md §4).
+"""The review session sidecar: ``<video>.mespot.json`` beside the video (docs/architecture.md §4).
 
 It holds the video's identity, the fps, every track and the edit log. With autosave on, the
 file is rewritten atomically (temp file + fsync + rename) after every edit, before the edit

@@ -36,7 +36,7 @@ LANDMARK_PAIRS: dict[str, tuple[int, int]] = {
 #: Single midline points.
 LANDMARK_MID: dict[str, int] = {"lower_lip": 17, "chin_boss": 199, "chin": 152}
 
-#: The AUs the AU-prototype paper learns (DESIGN.md §2.1) and the region each one moves.
+#: The AUs the AU-prototype paper learns (docs/architecture.md §2.1) and the region each one moves.
 AU_REGION: dict[int, str] = {1: "eye", 2: "eye", 4: "eye", 7: "eye",
                              12: "mouth", 14: "mouth", 15: "mouth", 17: "mouth"}
 SUPPORTED_AUS: tuple[int, ...] = tuple(AU_REGION)

@@ -1,8 +1,8 @@
 """Synthetic face videos with exact ground truth, for tests, demos and training data.
 
 A real face photograph is warped frame by frame with landmark-anchored FACS-like motion
-fields (:mod:`.synth_face`) following onset → apex → offset time courses
-(:mod:`.synth_schedule`, which also states the ground-truth convention), plus distractors that
+fields (:mod:`.face`) following onset → apex → offset time courses
+(:mod:`.schedule`, which also states the ground-truth convention), plus distractors that
 are not expressions: slow head drift, quick head shakes, blinks, sensor noise and brightness
 flicker. Everything is a pure function of (settings, seed, frame index), so a frame can be
 rendered alone, a long video is streamed to the encoder without being held in memory, and the

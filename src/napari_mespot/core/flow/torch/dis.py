@@ -1,8 +1,9 @@
 """DIS optical flow (OpenCV's ``DISOpticalFlow``) in pure torch: batched, on CPU or GPU.
 
 Why a port: the ``fast`` preset's prototypes were learnt and calibrated on OpenCV's DIS flows
-(medium), so a GPU path must give *OpenCV's* answer, as :mod:`.flow_torch` does for Farneback and
-TV-L1. What of OpenCV is reproduced, stage by stage (Kroeger et al. 2016, as OpenCV implements it):
+(medium), so a GPU path must give *OpenCV's* answer, as :mod:`.farneback` and :mod:`.tvl1` do
+for Farneback and TV-L1. What of OpenCV is reproduced, stage by stage (Kroeger et al. 2016, as
+OpenCV implements it):
 
 - **Pyramid**: uint8 levels by ``INTER_AREA`` — the finest used level straight from the image,
   each coarser one from the level below at half its integer size — with OpenCV's rounding (an
@@ -23,7 +24,7 @@ TV-L1. What of OpenCV is reproduced, stage by stage (Kroeger et al. 2016, as Ope
   OpenCV's raster-order result in rows + columns − 1 steps per stripe.
 - **Densification**: each pixel averages the vectors of the patches that cover it (the last
   patch where none does), weighted by 1 / max(1, |photometric error|).
-- **Variational refinement** (``fast`` and ``medium``): :mod:`.flow_torch_variational`, the port
+- **Variational refinement** (``fast`` and ``medium``): :mod:`.variational`, the port
   of ``cv::VariationalRefinement``.
 - Between levels the dense flow is resized bilinearly and doubled; the finest level's flow is
   resized to the image and scaled by 2^finest.

@@ -2,7 +2,7 @@
 
 They take OpenCV's parameters (the same defaults as ``farneback`` and ``tvl1``) plus ``device``
 (``auto``: the GPU when torch sees one), and return what OpenCV returns to within the errors
-stated in ``tests/test_flow_torch.py``. This module is apart from :mod:`.flow_torch` so that
+stated in ``tests/test_flow_torch.py``. This module is apart from the ports so that
 listing the flow methods (every CLI call, the GUI's method menus) does not import torch, which
 takes seconds on a small machine; torch loads when one of these methods first computes.
 """

@@ -1,4 +1,4 @@
-"""The AU-prototype spotter (He et al., ECAI 2023; DESIGN.md §2.1).
+"""The AU-prototype spotter (He et al., ECAI 2023; docs/architecture.md §2.1).
 
 Learn prototypes (:func:`learn_prototypes`), choose thresholds on training videos
 (:func:`calibrate`), then :func:`spot`. The shipped default set is :func:`default_prototypes`.

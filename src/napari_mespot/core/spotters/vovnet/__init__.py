@@ -1,4 +1,4 @@
-"""The VoVNet multi-scale spotter (Electronics 2023; DESIGN.md §2.2).
+"""The VoVNet multi-scale spotter (Electronics 2023; docs/architecture.md §2.2).
 
 Train with :func:`train` (or :func:`loso`), load with :func:`load_checkpoint`, then :func:`spot`.
 The shipped default checkpoint (:func:`default_checkpoint`) is a small model trained on

@@ -144,8 +144,9 @@ def compute_features(
 
     ``flow_device`` ``None`` computes each pair's flow with OpenCV as it is read; ``cpu`` or
     ``cuda`` collects up to :data:`FLOW_BATCH` pairs (each with its own reference) and computes
-    them in one call of OpenCV's torch port on that device (:func:`.flow_torch.flow_batch`),
-    whose flows agree with OpenCV's within the errors its tests state.
+    them in one call of OpenCV's torch port on that device
+    (:func:`napari_mespot.core.flow.torch.ports.flow_batch`), whose flows agree with OpenCV's
+    within the errors its tests state.
     """
     import cv2
 
