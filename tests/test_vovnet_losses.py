@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from napari_mespot.core.spotters.vovnet.decode import Detections, nms, segment_iou
+from napari_mespot.core.spotters.vovnet.decode import Detections, nms, one_type_per_event, segment_iou
 from napari_mespot.core.spotters.vovnet.losses import detection_loss, focal_loss, iou_loss, smooth_l1
 
 
@@ -78,3 +79,31 @@ def test_nms_keeps_the_best_of_overlapping_same_class_intervals():
     # the 0.6 MaE overlaps the 0.9 MaE (IoU 9/11); the ME survives (other class)
     assert kept.scores.tolist() == pytest.approx([0.5, 0.9, 0.3])
     assert kept.classes.tolist() == [0, 1, 1]
+
+
+def test_nms_also_drops_a_short_copy_nested_in_a_better_one():
+    # 590-597 inside 587-602: IoU 8/16 = 0.5 is not above 0.5, but all of it lies inside
+    segments = torch.tensor([[587.0, 602.0], [590.0, 597.0]])
+    dets = Detections(segments, torch.tensor([0.9, 0.8]), torch.tensor([1, 1]))
+    assert nms(dets, 0.5).segments.tolist() == [[587.0, 602.0]]
+
+
+def test_an_me_inside_a_mae_is_the_same_event_and_one_beside_it_is_not():
+    dets = Detections(
+        torch.tensor([[0.0, 20.0], [5.0, 9.0], [18.0, 30.0], [50.0, 55.0]]),
+        torch.tensor([0.4, 0.9, 0.7, 0.6]),
+        torch.tensor([1, 0, 0, 0]),
+    )
+    kept = one_type_per_event(dets, me=0, mae=1)
+    # 5-9 lies wholly inside the MaE; 18-30 has 3 of its 13 frames inside; 50-55 none
+    assert kept.segments.tolist() == [[0.0, 20.0], [18.0, 30.0], [50.0, 55.0]]
+
+
+def test_vovnet_reports_no_one_frame_interval():
+    from napari_mespot.core.spotters.vovnet.spotter import to_intervals
+
+    segments = torch.tensor([[420.0, 420.2], [430.0, 440.0]])
+    dets = Detections(segments, torch.tensor([0.9, 0.9]), torch.tensor([1, 1]))
+    curves = np.zeros((2, 500), np.float32)
+    kept = to_intervals(dets, np.array([0.5, 0.5]), curves, np.ones(500, bool), 0.5)
+    assert [(iv.onset, iv.offset) for iv in kept] == [(430, 440)]

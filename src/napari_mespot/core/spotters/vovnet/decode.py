@@ -62,18 +62,49 @@ def segment_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return inter / union
 
 
+#: A detection lying at least this share of its length inside a better one of the same class is
+#: the same event, whatever their IoU (a short copy inside a long one has a low IoU).
+NESTED = 0.8
+#: An ME lying at least this share of its length inside a kept MaE is part of that event.
+ME_IN_MAE = 0.5
+
+
+def segment_containment(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(N, M): the share of each inclusive segment of ``a`` that lies inside each of ``b``."""
+    inter = (
+        torch.minimum(a[:, None, 1], b[None, :, 1]) - torch.maximum(a[:, None, 0], b[None, :, 0]) + 1
+    ).clamp(min=0)
+    return inter / (a[:, 1] - a[:, 0] + 1)[:, None]
+
+
 def nms(dets: Detections, iou_threshold: float) -> Detections:
-    """Greedy per-class temporal NMS: keep the best, drop same-class ones overlapping it more."""
+    """Greedy per-class temporal NMS: keep the best, drop same-class ones overlapping it by more
+    than ``iou_threshold`` or lying :data:`NESTED` inside it."""
     keep: list[int] = []
     for cls in dets.classes.unique().tolist():
         idx = torch.nonzero(dets.classes == cls).flatten()
         idx = idx[torch.argsort(dets.scores[idx], descending=True, stable=True)]
-        ious = segment_iou(dets.segments[idx], dets.segments[idx])
+        segments = dets.segments[idx]
+        same = (segment_iou(segments, segments) > iou_threshold) | (
+            segment_containment(segments, segments) >= NESTED
+        )
         alive = torch.ones(len(idx), dtype=torch.bool)
         for i in range(len(idx)):
             if alive[i]:
                 keep.append(int(idx[i]))
-                alive &= ~(ious[i] > iou_threshold)
+                alive &= ~same[:, i]
                 alive[i] = False
     order = torch.tensor(sorted(keep, key=lambda k: float(dets.segments[k, 0])), dtype=torch.long)
     return dets.select(order)
+
+
+def one_type_per_event(dets: Detections, me: int, mae: int) -> Detections:
+    """Drop the ME detections that lie :data:`ME_IN_MAE` inside a MaE detection: one event is
+    reported once, as the macro-expression it is part of."""
+    is_me, is_mae = dets.classes == me, dets.classes == mae
+    if not bool(is_me.any()) or not bool(is_mae.any()):
+        return dets
+    inside = segment_containment(dets.segments[is_me], dets.segments[is_mae]).max(dim=1).values
+    drop = torch.zeros(len(dets), dtype=torch.bool)
+    drop[torch.nonzero(is_me).flatten()[inside >= ME_IN_MAE]] = True
+    return dets.select(torch.nonzero(~drop).flatten())

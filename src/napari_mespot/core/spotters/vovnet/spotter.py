@@ -30,11 +30,13 @@ from napari_mespot.core.progress import Progress
 from napari_mespot.core.spotters.base import SkippedSpan, SpotResult, runs
 from napari_mespot.core.spotters.vovnet.checkpoint import Checkpoint, default_checkpoint
 from napari_mespot.core.spotters.vovnet.data import Features, features_for_video, window_starts
-from napari_mespot.core.spotters.vovnet.decode import Detections, decode, nms
+from napari_mespot.core.spotters.vovnet.decode import Detections, decode, nms, one_type_per_event
 from napari_mespot.core.spotters.vovnet.head import points
 from napari_mespot.core.spotters.vovnet.settings import CLASSES, SpotSettings
 
 METHOD = "vovnet"
+#: The shortest interval VoVNet reports.
+MIN_FRAMES = 2
 
 
 def gpu_flow_device(device: torch.device) -> str | None:
@@ -95,15 +97,18 @@ def _frame_scores(probs: np.ndarray, strides: np.ndarray, window: int) -> np.nda
 def to_intervals(
     dets: Detections, thresholds: np.ndarray, curves: np.ndarray, found: np.ndarray, nms_iou: float
 ) -> list[Interval]:
-    """Threshold per class, NMS, and turn what is left into :class:`Interval` records."""
+    """Threshold per class, NMS, one type per event, and turn what is left into
+    :class:`Interval` records of at least :data:`MIN_FRAMES` frames (a one-frame "expression" is
+    a decoding artefact: no onset–apex–offset fits in it)."""
     keep = dets.scores >= torch.as_tensor(thresholds, dtype=torch.float32)[dets.classes]
     dets = nms(dets.select(keep), nms_iou)
+    dets = one_type_per_event(dets, CLASSES.index("me"), CLASSES.index("mae"))
     out = []
     for (a, b), score, cls in zip(
         dets.segments.tolist(), dets.scores.tolist(), dets.classes.tolist(), strict=True
     ):
         onset, offset = round(a), max(round(a), round(b))
-        if found[onset : offset + 1].mean() < 0.5:
+        if offset - onset + 1 < MIN_FRAMES or found[onset : offset + 1].mean() < 0.5:
             continue
         apex = onset + int(np.argmax(curves[cls, onset : offset + 1]))
         out.append(
