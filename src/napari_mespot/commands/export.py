@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="export the corrected intervals of a review session (native CSV/JSON, MEGC CSV, CAS(ME)² xlsx)",
         description="Read a review session (a <video>.mespot.json sidecar, or a video whose sidecar is "
         "found as the napari plugin finds it) and write its corrected track. Only accepted, edited and "
-        "added intervals are written unless --all-statuses is given. The format follows OUT's extension "
+        "added intervals are written unless --all-statuses is given; kept intervals of one type that overlap "
+        "are refused, naming them, unless --allow-overlaps is given. The format follows OUT's extension "
         "(.csv native, .json native, .xlsx CAS(ME)² code_final) unless --format is given. An existing "
         "file is never replaced without --force.",
     )
@@ -28,6 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also write rejected and undecided intervals (their status is kept in native formats)",
     )
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.add_argument(
+        "--allow-overlaps",
+        action="store_true",
+        help="export kept intervals of one type that overlap (refused by default, naming them: "
+        "usually one expression accepted from two runs)",
+    )
     p.add_argument(
         "--video-name",
         metavar="NAME",
@@ -43,7 +50,13 @@ def run(args: argparse.Namespace) -> int:
     session = load_session(args.session)
     video = args.video_name if args.video_name is not None else default_video_name(session.identity.path)
     report = export_corrected(
-        session.model, args.out, video, args.format, all_statuses=args.all_statuses, force=args.force
+        session.model,
+        args.out,
+        video,
+        args.format,
+        all_statuses=args.all_statuses,
+        force=args.force,
+        allow_overlaps=args.allow_overlaps,
     )
     print(report.summary())
     return 0

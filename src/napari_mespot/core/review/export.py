@@ -5,18 +5,22 @@ statuses are asked for, because a rejected candidate or an undecided copy is not
 output format follows the file's extension or an explicit format name (the label registry of
 :mod:`napari_mespot.core.labels`). An existing file is never replaced unless the caller says so:
 labels are hours of work, and a silent overwrite is the one way an export could destroy them.
+Kept intervals of one type that overlap are refused too, naming them, unless allowed: they are
+almost always one expression accepted from two runs (see :mod:`.events`), and exported they
+count as one hit and one false positive.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from napari_mespot.core.errors import LabelFormatError, MespotError
-from napari_mespot.core.intervals import Interval
+from napari_mespot.core.intervals import Interval, overlap, sort_intervals
 from napari_mespot.core.labels import FORMATS, Labels, output_format, write_labels
-from napari_mespot.core.review.model import ReviewModel
+from napari_mespot.core.review.model import KEPT_STATUSES, ReviewModel
 from napari_mespot.core.review.session import SUFFIX, ReviewSession, session_path_for
 
 #: Formats the export can write, in the order the GUI offers them.
@@ -25,6 +29,42 @@ EXPORT_FORMATS: tuple[str, ...] = tuple(name for name, f in FORMATS.items() if f
 
 class ExportError(MespotError):
     """An export that was refused (the file exists, nothing to export, no session)."""
+
+
+class OverlapError(ExportError):
+    """Kept intervals of one type overlap: ``pairs`` holds them, so a GUI can show them and ask."""
+
+    def __init__(self, pairs: list[tuple[Interval, Interval]], fps: float) -> None:
+        self.pairs = pairs
+        shown = "; ".join(_describe_pair(a, b, fps) for a, b in pairs[:5])
+        more = f"; and {len(pairs) - 5} more" if len(pairs) > 5 else ""
+        super().__init__(
+            f"{len(pairs)} pair(s) of kept intervals of one type overlap and would be exported as "
+            f"separate expressions (one of each pair a false positive in MEGC scoring): {shown}{more}. "
+            "Reject or merge the duplicates, or export them anyway (--allow-overlaps)"
+        )
+
+
+def _describe_pair(a: Interval, b: Interval, fps: float) -> str:
+    return (
+        f"{a.type.upper()} {a.onset}–{a.offset} ({a.status}, id {a.id}) and "
+        f"{b.onset}–{b.offset} ({b.status}, id {b.id}) share {overlap(a, b)} frame(s) "
+        f"({overlap(a, b) / fps:.2f} s)"
+    )
+
+
+def overlapping_kept(intervals: Iterable[Interval]) -> list[tuple[Interval, Interval]]:
+    """Pairs of kept (accepted, edited, added) intervals of one type that share a frame, in time
+    order: one expression exported twice, the duplicate the review of several runs can leave."""
+    kept = sort_intervals(iv for iv in intervals if iv.status in KEPT_STATUSES)
+    pairs = []
+    for i, a in enumerate(kept):
+        for b in kept[i + 1 :]:
+            if b.onset > a.offset:
+                break  # sorted by onset: no later interval reaches back into ``a``
+            if b.type == a.type:
+                pairs.append((a, b))
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -65,8 +105,11 @@ def export_corrected(
     *,
     all_statuses: bool = False,
     force: bool = False,
+    allow_overlaps: bool = False,
 ) -> ExportReport:
-    """Write ``model``'s corrected track to ``out`` (atomically); refuse an existing file unless ``force``."""
+    """Write ``model``'s corrected track to ``out`` (atomically); refuse an existing file unless
+    ``force``, and kept intervals of one type that overlap (:class:`OverlapError`) unless
+    ``allow_overlaps``."""
     out = Path(out)
     fmt = output_format(out, format)  # an unknown format or extension fails before anything else
     if FORMATS[fmt].writer is None:
@@ -79,6 +122,8 @@ def export_corrected(
     if not video.strip():
         raise ExportError("the video name written into the labels must not be empty")
     intervals = exported_intervals(model, all_statuses)
+    if not allow_overlaps and (pairs := overlapping_kept(intervals)):
+        raise OverlapError(pairs, model.fps)
     labels = Labels.from_label_set({video: intervals}, fps=model.fps, format=fmt)
     try:
         write_labels(out, labels, fmt)

@@ -31,6 +31,10 @@ TRACK_KINDS = ("gt", "machine", "corrected")
 KEPT_STATUSES = ("accepted", "edited", "added")
 #: Interval fields an edit may change.
 EDITABLE_FIELDS = ("onset", "apex", "offset", "type", "aus", "aus_raw", "note")
+#: ``extra`` key of a copy rejected because another run's copy of its expression was accepted:
+#: the ``track/id`` of that candidate (a "rejected" status, so exports and every reader of the
+#: statuses treat it as the non-label it is, while the reason stays on record).
+DUPLICATE_OF = "duplicate_of"
 
 
 class ReviewError(MespotError):
@@ -205,8 +209,22 @@ class ReviewModel:
         return next((iv for iv in reversed(items) if iv.onset < frame), None)
 
     # -- edits ----------------------------------------------------------------------------------
-    def accept(self, track: str, interval_id: str) -> Interval:
-        return self._decide(track, interval_id, "accepted", "accept")
+    def accept(self, track: str, interval_id: str, settles: Iterable[tuple[str, str]] = ()) -> Interval:
+        """Accept a candidate (or a corrected interval).
+
+        ``settles`` names other candidates, ``(track, id)``, that are copies of the same expression
+        from other runs (:mod:`napari_mespot.core.review.events`): each one still undecided is
+        rejected in the same edit, its ``duplicate_of`` naming the accepted candidate, so that the
+        expression is exported once and one undo takes the whole decision back. A copy the
+        annotator already decided on keeps that decision.
+        """
+        change, origin = self._decision(track, interval_id, "accepted")
+        changes = [change]
+        for other in settles:
+            if other != (track, interval_id) and self.decision_for(*other) is None:
+                changes.append(self._decision(*other, "rejected", duplicate_of=f"{track}/{interval_id}")[0])
+        self.apply(Edit("accept", tuple(changes), origin=origin))
+        return change.after
 
     def reject(self, track: str, interval_id: str) -> Interval:
         return self._decide(track, interval_id, "rejected", "reject")
@@ -247,6 +265,8 @@ class ReviewModel:
         apex = changes.get("apex", base.apex)
         if apex is not None and "apex" not in changes and onset <= offset:
             changes["apex"] = min(max(apex, onset), offset)
+        if base.get_extra(DUPLICATE_OF):  # edited means kept: no longer a duplicate
+            changes["extra"] = {k: v for k, v in base.extra if k != DUPLICATE_OF}
         try:
             after = base.evolve(status=status, **changes)
         except (TypeError, ValueError) as exc:
@@ -293,18 +313,23 @@ class ReviewModel:
 
     # -- internals ------------------------------------------------------------------------------
     def _decide(self, track: str, interval_id: str, status: str, action: str) -> Interval:
+        change, origin = self._decision(track, interval_id, status)
+        self.apply(Edit(action, (change,), origin=origin))
+        return change.after
+
+    def _decision(self, track: str, interval_id: str, status: str, **extra: str) -> tuple[Change, str | None]:
+        """The change that gives ``track/interval_id`` the decision ``status`` (with ``extra``
+        recorded on the corrected interval), and the candidate it started from."""
         if track == CORRECTED:
             before = self.find(track, interval_id)
-            after = before.evolve(status=status)
-            origin = before.get_extra("origin") or None
+            base, origin = before, before.get_extra("origin") or None
         else:
             candidate = self.find(track, interval_id)
             before = self.decision_for(track, interval_id)
             origin = f"{track}/{interval_id}"
             base = before or self._copy_from(track, candidate)
-            after = base.evolve(status=status)
-        self.apply(Edit(action, (Change(before, after),), origin=origin))
-        return after
+        kept_extra = {k: v for k, v in base.extra if k != DUPLICATE_OF}  # a new decision replaces it
+        return Change(before, base.evolve(status=status, extra={**kept_extra, **extra})), origin
 
     def _copy_from(self, track: str, candidate: Interval) -> Interval:
         """The corrected-track copy of a candidate: a new id, and provenance in ``extra``."""
