@@ -15,6 +15,8 @@ ExpressionType = Literal["me", "mae"]
 Status = Literal["candidate", "accepted", "rejected", "edited", "added"]
 
 EXPRESSION_TYPES: tuple[str, ...] = ("me", "mae")
+#: How messages and tables write each type.
+TYPE_NAMES: dict[str, str] = {"me": "ME", "mae": "MaE"}
 STATUSES: tuple[str, ...] = ("candidate", "accepted", "rejected", "edited", "added")
 #: Expressions strictly shorter than this are micro-expressions (the field's 0.5 s convention).
 ME_MAX_SECONDS = 0.5

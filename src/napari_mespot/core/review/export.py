@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from napari_mespot.core.errors import LabelFormatError, MespotError
-from napari_mespot.core.intervals import Interval, overlap, sort_intervals
+from napari_mespot.core.intervals import TYPE_NAMES, Interval, overlap, sort_intervals
 from napari_mespot.core.labels import FORMATS, Labels, output_format, write_labels
 from napari_mespot.core.review.model import KEPT_STATUSES, ReviewModel
 from napari_mespot.core.review.session import SUFFIX, ReviewSession, session_path_for
@@ -47,7 +47,7 @@ class OverlapError(ExportError):
 
 def _describe_pair(a: Interval, b: Interval, fps: float) -> str:
     return (
-        f"{a.type.upper()} {a.onset}–{a.offset} ({a.status}, id {a.id}) and "
+        f"{TYPE_NAMES[a.type]} {a.onset}–{a.offset} ({a.status}, id {a.id}) and "
         f"{b.onset}–{b.offset} ({b.status}, id {b.id}) share {overlap(a, b)} frame(s) "
         f"({overlap(a, b) / fps:.2f} s)"
     )
