@@ -7,8 +7,9 @@ hard cases on purpose.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,6 +20,66 @@ from napari_mespot.core.atomic import atomic_writer
 
 #: Container format by extension, where FFmpeg cannot guess it from the name alone.
 _FORMATS = {".ts": "mpegts", ".m2ts": "mpegts", ".mts": "mpegts", ".m4v": "mp4"}
+
+
+@contextlib.contextmanager
+def video_writer(
+    path: str | os.PathLike,
+    fps: float = 30.0,
+    *,
+    codec: str = "libx264",
+    gop: int = 60,
+    bframes: int = 2,
+    crf: int = 18,
+    variable_rate: bool = False,
+    pix_fmt: str = "yuv420p",
+) -> Iterator[Callable[[np.ndarray, float | None], None]]:
+    """A ``write(rgb, timestamp=None)`` function that encodes one RGB uint8 frame (H, W, 3) at a
+    time into ``path``, which appears (atomically) when the block ends without an error.
+
+    For producers that report progress between frames (a generator cannot hand its frames to
+    :func:`write_video` and yield at the same time). ``variable_rate`` makes every frame take its
+    ``timestamp`` (seconds, increasing); otherwise frames are spaced ``1/fps`` apart.
+    """
+    path = Path(path)
+    fmt = _FORMATS.get(path.suffix.lower())
+    rate = Fraction(fps).limit_denominator(1001)
+    with atomic_writer(path, "wb") as fh:
+        container = av.open(fh, mode="w", format=fmt or path.suffix.lstrip(".").lower())
+        try:
+            stream = container.add_stream(codec, rate=rate)
+            # A fine time base so arbitrary VFR timestamps survive rounding.
+            time_base = Fraction(1, 90000) if variable_rate else 1 / rate
+            stream.codec_context.time_base = time_base
+            stream.pix_fmt = pix_fmt
+            stream.codec_context.gop_size = gop
+            if codec in ("libx264", "libx265"):
+                stream.options = {
+                    "crf": str(crf),
+                    "bf": str(bframes),
+                    "g": str(gop),
+                    "keyint_min": str(min(gop, 25)),
+                    "preset": "veryfast",
+                }
+            else:
+                stream.codec_context.max_b_frames = bframes
+            count = 0
+
+            def write(rgb: np.ndarray, timestamp: float | None = None) -> None:
+                nonlocal count
+                rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+                if count == 0:
+                    stream.height, stream.width = rgb.shape[:2]
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                frame.pts = round(timestamp / time_base) if variable_rate else count
+                frame.time_base = time_base
+                container.mux(stream.encode(frame))
+                count += 1
+
+            yield write
+            container.mux(stream.encode(None))
+        finally:
+            container.close()
 
 
 def write_video(
@@ -38,42 +99,8 @@ def write_video(
     ``timestamps`` (seconds, increasing) make a variable-frame-rate file; otherwise frames are
     spaced ``1/fps`` apart. Height and width must be even for yuv420p.
     """
-    path = Path(path)
-    fmt = _FORMATS.get(path.suffix.lower())
-    rate = Fraction(fps).limit_denominator(1001)
-    with atomic_writer(path, "wb") as fh:
-        container = av.open(fh, mode="w", format=fmt or path.suffix.lstrip(".").lower())
-        try:
-            stream = container.add_stream(codec, rate=rate)
-            # A fine time base so arbitrary VFR timestamps survive rounding.
-            time_base = Fraction(1, 90000) if timestamps is not None else 1 / rate
-            stream.codec_context.time_base = time_base
-            stream.pix_fmt = pix_fmt
-            stream.codec_context.gop_size = gop
-            if codec in ("libx264", "libx265"):
-                stream.options = {
-                    "crf": str(crf),
-                    "bf": str(bframes),
-                    "g": str(gop),
-                    "keyint_min": str(min(gop, 25)),
-                    "preset": "veryfast",
-                }
-            else:
-                stream.codec_context.max_b_frames = bframes
-            first = True
-            for i, rgb in enumerate(frames):
-                rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-                if first:
-                    stream.height, stream.width = rgb.shape[:2]
-                    first = False
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                if timestamps is not None:
-                    frame.pts = round(timestamps[i] / time_base)
-                else:
-                    frame.pts = i
-                frame.time_base = time_base
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode(None))
-        finally:
-            container.close()
-    return path
+    options = {"codec": codec, "gop": gop, "bframes": bframes, "crf": crf, "pix_fmt": pix_fmt}
+    with video_writer(path, fps, variable_rate=timestamps is not None, **options) as write:
+        for i, rgb in enumerate(frames):
+            write(rgb, None if timestamps is None else timestamps[i])
+    return Path(path)

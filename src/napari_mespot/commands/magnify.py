@@ -1,0 +1,123 @@
+"""``mespot magnify VIDEO --from F --to G --out CLIP``: a clip with its facial motion magnified."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "magnify",
+        help="write frames F..G of a video with their small motions magnified (Eulerian, linear)",
+        description="Magnify the motion in frames F to G (inclusive) of VIDEO, so that a 1-px movement "
+        "becomes visible, and write the clip to OUT. The motion in the band LOW..HIGH Hz comes out FACTOR "
+        "times as large (structure finer than about 16 px somewhat less). --aligned cuts out the face and "
+        "holds the head still first (landmarks from the cache, else found on the range), so that head "
+        "motion is not magnified. OUT is never the input video, and an existing OUT is replaced only "
+        "with --force.",
+    )
+    p.add_argument("video", metavar="VIDEO", help="video file or image folder")
+    p.add_argument("--from", dest="start", type=int, required=True, metavar="F", help="first frame")
+    p.add_argument("--to", dest="stop", type=int, required=True, metavar="G", help="last frame (inclusive)")
+    p.add_argument("--out", required=True, metavar="CLIP", help="video file to write (.mp4, .mkv, .avi, …)")
+    p.add_argument("--factor", type=float, default=10.0, help="how many times larger the motion gets (10)")
+    p.add_argument("--low", type=float, default=0.5, metavar="HZ", help="low edge of the band (0.5 Hz)")
+    p.add_argument("--high", type=float, default=5.0, metavar="HZ", help="high edge of the band (5 Hz)")
+    p.add_argument("--levels", type=int, default=5, help="Laplacian pyramid levels (5)")
+    p.add_argument("--aligned", action="store_true", help="magnify the aligned face, not the whole frame")
+    p.add_argument("--side-by-side", action="store_true", help="the original on the left, magnified right")
+    p.add_argument("--slow", type=float, default=1.0, metavar="N", help="play the clip N times slower (1)")
+    p.add_argument("--force", action="store_true", help="replace CLIP if it exists")
+    p.add_argument("--fps", type=float, help="frame rate of image folders")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+class FrameRange:
+    """Frames ``start..stop-1`` of a video as a frame source of their own (lazy, sliceable)."""
+
+    def __init__(self, video, start: int, stop: int) -> None:
+        self.video, self.start, self.stop = video, start, stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            first, last, step = key.indices(len(self))
+            return self.video[self.start + first : self.start + last : step]
+        return self.video[self.start + int(key)]
+
+
+def check_output(out: Path, video_path: Path, force: bool) -> None:
+    """Refuse to write over the input video (ever) or over an existing file (without ``force``)."""
+    from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.media.video import VIDEO_EXTENSIONS
+
+    if out.suffix.lower() not in VIDEO_EXTENSIONS:
+        raise MespotError(f"{out}: give a video file name to write (.mp4, .mkv, .avi, …)")
+    if out.exists() and video_path.exists() and out.resolve() == video_path.resolve():
+        raise MespotError(f"{out} is the input video; it is never overwritten")
+    if out.is_dir():
+        raise MespotError(f"{out} is a folder; give a file name")
+    if out.exists() and not force:
+        raise MespotError(f"{out} already exists; choose another name or overwrite it explicitly (--force)")
+
+
+def face_warps(video, start: int, stop: int, quiet: bool) -> np.ndarray:
+    """The alignment of frames ``start..stop-1``: from cached landmarks, else found on the range."""
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.core.face.align import alignment_warps
+    from napari_mespot.core.face.cache import load_cached
+    from napari_mespot.plugins import get_landmark_provider
+
+    provider = get_landmark_provider("mediapipe")
+    cached = load_cached(video, provider)
+    if cached is not None:
+        return alignment_warps(cached[0], range(start, stop), video.fps)
+    landmarks = drive(provider.detect(FrameRange(video, start, stop)), "landmarks", quiet=quiet)
+    return alignment_warps(landmarks, range(stop - start), video.fps)
+
+
+def run(args: argparse.Namespace) -> int:
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.face.align import DEFAULT_SIZE, aligned_frames
+    from napari_mespot.core.media.magnify import MagnifySettings, write_magnified
+    from napari_mespot.core.media.video import open_video
+
+    out = Path(args.out)
+    check_output(out, Path(args.video), args.force)
+    settings = MagnifySettings(factor=args.factor, low_hz=args.low, high_hz=args.high, levels=args.levels)
+    with open_video(args.video, fps=args.fps) as video:
+        if not 0 <= args.start <= args.stop < len(video):
+            raise MespotError(
+                f"--from {args.start} --to {args.stop}: give 0 <= F <= G < {len(video)} (the video's frames)"
+            )
+        stop = args.stop + 1
+        frames = video.iter_frames(args.start, stop)
+        if args.aligned:
+            frames = aligned_frames(frames, face_warps(video, args.start, stop, args.quiet), DEFAULT_SIZE)
+        job = write_magnified(
+            out,
+            frames,
+            stop - args.start,
+            video.fps,
+            settings,
+            side_by_side=args.side_by_side,
+            slow=args.slow,
+        )
+        written = drive(job, "magnify", quiet=args.quiet)
+    notes = [
+        *(["aligned face"] if args.aligned else []),
+        *(["side by side"] if args.side_by_side else []),
+        *([f"{args.slow:g}× slower"] if args.slow != 1 else []),
+    ]
+    print(
+        f"wrote {out}: frames {args.start}–{args.stop} ({written}) with their {args.low:g}–{args.high:g} Hz "
+        f"motion magnified ×{args.factor:g}" + "".join(f", {note}" for note in notes)
+    )
+    return 0
