@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from napari_mespot.commands.eval import label_formats
@@ -70,8 +69,8 @@ def parse_frames(values: list[str]) -> tuple[dict[str, int], int | None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from napari_mespot.commands._report import emit
     from napari_mespot.core.agreement import agreement, check_common_videos, frame_counts, read_annotations
-    from napari_mespot.core.atomic import atomic_write_text
     from napari_mespot.core.errors import MespotError
 
     if not 0 < args.k <= 1:
@@ -83,15 +82,7 @@ def run(args: argparse.Namespace) -> int:
     counts = frame_counts(a, b, per_video, default)
     result = agreement(a.videos, b.videos, counts, args.k)
     report = {"a": str(a.path), "a_kind": a.kind, "b": str(b.path), "b_kind": b.kind, **result.to_dict()}
-    if args.json is not None:
-        text = json.dumps(report, indent=1) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            atomic_write_text(args.json, text)
-            print(format_summary(result, a, b))
-    else:
-        print(format_summary(result, a, b))
+    emit(report, args.json, lambda: format_summary(result, a, b))
     guessed = [v.video for v in result.videos if v.frames_source == "last label"]
     if guessed:
         print(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 
 
@@ -93,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_mespot.core.atomic import atomic_write_text
+    from napari_mespot.commands._report import emit
     from napari_mespot.core.errors import MespotError
     from napari_mespot.core.labels import read_labels
     from napari_mespot.core.metrics import DEFAULT_KS, sweep
@@ -126,15 +125,7 @@ def run(args: argparse.Namespace) -> int:
         "pred_videos_not_in_gt": unknown,
         "gt_repairs": [dataclasses.asdict(q) for q in gt.quirks],
     }
-    if args.json is not None:
-        text = json.dumps(report, indent=1) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            atomic_write_text(args.json, text)
-            print(format_table(main, results, args.per_video))
-    else:
-        print(format_table(main, results, args.per_video))
+    emit(report, args.json, lambda: format_table(main, results, args.per_video))
     if main.matching == "megc2020" and any(getattr(main, t).fp < 0 for t in ("me", "mae")):
         print(
             "mespot eval: note: some predictions hit several ground-truth intervals; the official MEGC 2020 "

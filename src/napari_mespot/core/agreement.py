@@ -64,17 +64,16 @@ class Disagreement:
         return {"kind": self.kind, "a": span(self.a), "b": span(self.b), "iou": self.iou}
 
 
-@dataclass(frozen=True)
-class VideoAgreement:
-    """The agreement on one video: counts (A as ground truth), matched pairs, frame confusion."""
+Pair = tuple[Interval, Interval, float]
 
-    video: str
+
+class _Scores:
+    """The numbers a video's agreement and the pooled one both give, from their matched pairs,
+    counts (A in the role of the ground truth) and frame confusion matrix."""
+
     counts: Counts
-    pairs: tuple[tuple[Interval, Interval, float], ...]
+    pairs: tuple[Pair, ...]
     confusion: np.ndarray  # 3×3, rows A's frame label, columns B's (FRAME_LABELS order)
-    n_frames: int
-    frames_source: str
-    disagreements: tuple[Disagreement, ...] = ()
 
     @property
     def kappa(self) -> float | None:
@@ -82,30 +81,60 @@ class VideoAgreement:
 
     @property
     def onset_mae(self) -> float | None:
-        return _mean_abs(self.pairs, "onset")
+        return self._mean_abs("onset")
 
     @property
     def offset_mae(self) -> float | None:
-        return _mean_abs(self.pairs, "offset")
+        return self._mean_abs("offset")
+
+    def _mean_abs(self, end: str) -> float | None:
+        if not self.pairs:
+            return None
+        return float(np.mean([abs(getattr(a, end) - getattr(b, end)) for a, b, _ in self.pairs]))
+
+    def scores(self) -> dict[str, Any]:
+        return {
+            "n_a": self.counts.n_gt,
+            "n_b": self.counts.n_pred,
+            "matched": self.counts.tp,
+            "f1": self.counts.f1,
+            "onset_mae_frames": self.onset_mae,
+            "offset_mae_frames": self.offset_mae,
+            "kappa": self.kappa,
+            "confusion": self.confusion.tolist(),
+        }
+
+
+@dataclass(frozen=True)
+class VideoAgreement(_Scores):
+    """The agreement on one video of ``n_frames`` frames (counted as ``frames_source`` says)."""
+
+    video: str
+    counts: Counts
+    pairs: tuple[Pair, ...]
+    confusion: np.ndarray
+    n_frames: int
+    frames_source: str
+    disagreements: tuple[Disagreement, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "video": self.video,
             "n_frames": self.n_frames,
             "frames_source": self.frames_source,
-            **_scores(self.counts, self.pairs, self.confusion),
+            **self.scores(),
             "disagreements": [d.to_dict() for d in self.disagreements],
         }
 
 
 @dataclass(frozen=True)
-class Agreement:
-    """The agreement over all videos (pooled) and per video."""
+class Agreement(_Scores):
+    """The agreement over all videos (pooled: pairs and confusions summed) and per video."""
 
     k: float
     videos: tuple[VideoAgreement, ...]
     counts: Counts = field(init=False)
-    pairs: tuple[tuple[Interval, Interval, float], ...] = field(init=False)
+    pairs: tuple[Pair, ...] = field(init=False)
     confusion: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -114,44 +143,13 @@ class Agreement:
         total = sum((v.confusion for v in self.videos), np.zeros((3, 3), np.int64))
         object.__setattr__(self, "confusion", total)
 
-    @property
-    def kappa(self) -> float | None:
-        return cohen_kappa(self.confusion)
-
-    @property
-    def onset_mae(self) -> float | None:
-        return _mean_abs(self.pairs, "onset")
-
-    @property
-    def offset_mae(self) -> float | None:
-        return _mean_abs(self.pairs, "offset")
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "k": self.k,
             "frame_labels": list(FRAME_LABELS),
-            **_scores(self.counts, self.pairs, self.confusion),
+            **self.scores(),
             "videos": [v.to_dict() for v in self.videos],
         }
-
-
-def _mean_abs(pairs: Sequence[tuple[Interval, Interval, float]], end: str) -> float | None:
-    if not pairs:
-        return None
-    return float(np.mean([abs(getattr(a, end) - getattr(b, end)) for a, b, _ in pairs]))
-
-
-def _scores(counts: Counts, pairs, confusion: np.ndarray) -> dict[str, Any]:
-    return {
-        "n_a": counts.n_gt,
-        "n_b": counts.n_pred,
-        "matched": counts.tp,
-        "f1": counts.f1,
-        "onset_mae_frames": _mean_abs(pairs, "onset"),
-        "offset_mae_frames": _mean_abs(pairs, "offset"),
-        "kappa": cohen_kappa(confusion),
-        "confusion": confusion.tolist(),
-    }
 
 
 def cohen_kappa(confusion: np.ndarray) -> float | None:
@@ -178,10 +176,10 @@ def frame_labels(intervals: Iterable[Interval], n_frames: int) -> np.ndarray:
 
 def _type_pairs(
     a: Sequence[Interval], b: Sequence[Interval], k: float
-) -> tuple[list[tuple[Interval, Interval, float]], list[Disagreement]]:
+) -> tuple[list[Pair], list[Disagreement]]:
     """Type-aware one-to-one pairs, then the disagreements among what is left (by position, not
     id: a hand-made label file may repeat ids)."""
-    pairs: list[tuple[Interval, Interval, float]] = []
+    pairs: list[Pair] = []
     paired_a: set[int] = set()
     paired_b: set[int] = set()
     for kind in ("me", "mae"):
