@@ -12,7 +12,7 @@ APT_PACKAGES=(xvfb xauth libgl1 libgl1-mesa-dri libglx-mesa0 libegl1 libglib2.0-
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xfixes0 libdbus-1-3 libfontconfig1)
 VENV=.venv
-PYTHON=${PYTHON:-python3.11}
+SUPPORTED="3.11 3.12"
 
 install_apt_packages() {
   local missing=()
@@ -27,17 +27,38 @@ install_apt_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# A Python the project supports: $PYTHON when set, else python3.11 (whose CPU torch wheel lies on
+# the project's machines), else python3.12, else python3. Each is run, not just looked up: a pyenv
+# shim exists for versions that are installed but not enabled, and fails when run.
+supported() {
+  "$1" -c 'import sys; sys.exit(f"{sys.version_info[0]}.{sys.version_info[1]}" not in sys.argv[1].split())' \
+    "$SUPPORTED" 2>/dev/null
+}
+
+pick_python() {
+  if [ -n "${PYTHON:-}" ]; then
+    supported "$PYTHON" || { echo "run.sh: PYTHON=$PYTHON is not Python $SUPPORTED" >&2; exit 1; }
+    return
+  fi
+  for candidate in python3.11 python3.12 python3; do
+    if supported "$candidate"; then PYTHON=$candidate; return; fi
+  done
+  echo "run.sh: Python 3.11 or 3.12 is required (set PYTHON to one)" >&2
+  exit 1
+}
+
 install_venv() {
-  command -v "$PYTHON" >/dev/null || PYTHON=python3
-  "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
-    || { echo "run.sh: Python 3.11 is required (found $("$PYTHON" --version))" >&2; exit 1; }
   local stamp="$VENV/.mespot-install" want
   want=$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return
   echo "run.sh: installing napari-mespot and its dependencies into $VENV" >&2
-  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  [ -x "$VENV/bin/python" ] || { pick_python; "$PYTHON" -m venv "$VENV"; }
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  # torch is named with its CPU build's version so pip takes the local CPU wheel, not a CUDA one.
+  # torch is named with its CPU build's version so pip takes the local CPU wheel (Python 3.11 on
+  # the project's machines), not a CUDA one. PyPI has no CPU-only torch for Linux x86_64: with
+  # another Python, pip downloads the CUDA build of the same version (several GB; it runs on CPUs).
+  "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+    || echo "run.sh: note: torch for $("$VENV/bin/python" --version) comes from PyPI as a CUDA build (GBs)" >&2
   "$VENV/bin/python" -m pip install -q "torch==2.13.0" -e ".[pyqt6,test]"
   echo "$want" > "$stamp"
 }
