@@ -17,7 +17,7 @@ from napari_mespot.core.agreement import (
 )
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.labels import write_native_csv
-from napari_mespot.core.media.video import VideoIdentity
+from napari_mespot.core.media.source import VideoIdentity
 from napari_mespot.core.review.model import ReviewModel
 from napari_mespot.core.review.session import ReviewSession
 

@@ -118,7 +118,7 @@ def test_deciding_on_a_settled_copy_clears_duplicate_of(model):
 
 
 def test_the_settling_edit_survives_a_reopen(model, tmp_path):
-    from napari_mespot.core.media.video import VideoIdentity
+    from napari_mespot.core.media.source import VideoIdentity
 
     identity = VideoIdentity(path="clip.mp4", size_bytes=1, n_frames=1000, content_hash="0" * 64)
     session = ReviewSession(tmp_path / "clip.mp4.mespot.json", identity, model)
@@ -163,7 +163,7 @@ def test_after_event_review_only_overlaps_below_the_event_iou_remain(model, tmp_
 
 
 def test_cli_export_allow_overlaps(tmp_path, capsys):
-    from napari_mespot.core.media.video import VideoIdentity
+    from napari_mespot.core.media.source import VideoIdentity
 
     m = ReviewModel(fps=30, n_frames=100)
     m.add_track("a", _run("a", (10, 20, "me")))

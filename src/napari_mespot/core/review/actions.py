@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.labels import parse_au_string
+from napari_mespot.core.review.events import candidate_tracks
 from napari_mespot.core.review.model import CORRECTED, ReviewError, ReviewModel
 
 #: Length of an interval made with "new interval" (an ME is shorter than 0.5 s).
@@ -56,8 +57,7 @@ def require_selection(model: ReviewModel) -> Selection:
 def step_candidate(model: ReviewModel, frame: int, step: int) -> Interval:
     """Select the next (``step`` > 0) or previous unreviewed candidate from ``frame`` over the
     machine tracks (the ground truth when there are none) and return it."""
-    tracks = [t.name for t in model.tracks.values() if t.kind == "machine"]
-    tracks = tracks or [t.name for t in model.tracks.values() if t.kind == "gt"]
+    tracks = candidate_tracks(model)
     found = [(iv, name) for name in tracks if (iv := model.next_candidate(name, frame, step))]
     if not found:
         raise ReviewError(f"no unreviewed candidate {'after' if step > 0 else 'before'} frame {frame}")
