@@ -72,3 +72,22 @@ def scripted_video(tmp_path):
     scene = SynthScene(settings, 11, expressions=expressions)
     path = write_video(tmp_path / "clip.mp4", scene.frames(), fps=fps)
     return path, scene.intervals
+
+
+@pytest.fixture
+def cli(capsys):
+    """``mespot ARGS`` run in-process as a user runs it: returns (exit code, stdout, stderr).
+
+    Usage errors end in argparse's ``SystemExit``; their code is returned like any other.
+    """
+    from napari_mespot.cli import main
+
+    def run(*args) -> tuple[int, str, str]:
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -3,8 +3,9 @@
 Each sub-command lives in its own module under :mod:`napari_mespot.commands` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` (called with the parsed
 arguments, returning an exit code). Modules are discovered, so adding a command touches no
-shared file. Errors meant for the user (:class:`MespotError`) become one readable line on stderr
-and exit code 2; Ctrl-C exits with 130.
+shared file. Errors meant for the user (:class:`MespotError`, and the ``OSError`` of a file the
+user named: a full disk, a permission) become one readable line on stderr and exit code 2;
+``mespot --debug COMMAND`` also prints their traceback. Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import os
 import pkgutil
 import sys
+import traceback
 
 from napari_mespot import __version__, commands
 from napari_mespot.core.errors import MespotError
@@ -26,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Spot, explain, review and export facial micro- and macro-expressions.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="print the traceback of an error as well as its message"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
@@ -38,8 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # MediaPipe's C++ logging (TFLite delegate notices) would drown the command's own output.
     os.environ.setdefault("GLOG_minloglevel", "2")
-    # Warnings from the core (assumed fps, repaired label rows, truncated files) reach the user.
-    logging.basicConfig(format="mespot: warning: %(message)s", level=logging.WARNING)
+    _report_our_warnings()
     try:
         parser = build_parser()
     except MespotError as exc:  # e.g. two installed plugins register the same spotter name
@@ -48,12 +52,47 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except MespotError as exc:
-        print(f"mespot {args.command}: error: {exc}", file=sys.stderr)
+    except (MespotError, OSError) as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"mespot {args.command}: error: {_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"mespot {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _report_our_warnings() -> None:
+    """Warnings of napari-mespot (assumed fps, repaired label rows, truncated files) reach the
+    user as ``mespot: warning: ...``; other libraries' log records (dask's cluster chatter) are
+    theirs to show, and are not dressed up as ours."""
+    logger = logging.getLogger("napari_mespot")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("mespot: warning: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record arrives (a handler created once per
+    process would keep the stream of the first call)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _message(exc: BaseException) -> str:
+    """One line: a MespotError says it all; an OSError names its file and the system's reason."""
+    if isinstance(exc, OSError) and not isinstance(exc, MespotError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror}"
+    return str(exc)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from napari_mespot.commands._options import POSITIVE, add_force_option
 from napari_mespot.commands.eval import add_label_options, label_formats, quirk_options
 
 
@@ -15,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "format is detected from the extension and content (or --format); the output format follows "
         "OUT's extension (.csv native, .json native, .xlsx CAS(ME)² code_final) unless --to is given. "
         "Frames are converted between each format's convention; dataset defects are repaired as "
-        "--quirk says and logged.",
+        "--quirk says and logged. An existing OUT is replaced only with --force; IN never.",
     )
     p.add_argument("input", metavar="IN", help="label file to read")
     p.add_argument("output", metavar="OUT", help="label file to write (atomically)")
@@ -33,18 +34,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FORMAT",
         help=f"format of OUT (default: by extension): {', '.join(label_formats(writable=True))}",
     )
-    p.add_argument("--fps", type=float, help="frame rate: types untyped MEGC rows by duration")
+    p.add_argument("--fps", type=POSITIVE, help="frame rate: types rows without a type by duration")
+    add_force_option(p)
     add_label_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.atomic import check_output
     from napari_mespot.core.labels import output_format, read_labels, write_labels
 
-    if args.fps is not None and not args.fps > 0:
-        raise MespotError(f"--fps must be positive, got {args.fps}")
     out_format = output_format(args.output, args.out_format)  # fail before reading a large file
+    check_output(args.output, inputs=[args.input], force=args.force)
     labels = read_labels(args.input, args.in_format, quirks=quirk_options(args), fps=args.fps)
     write_labels(args.output, labels, out_format)
     counts = labels.counts()

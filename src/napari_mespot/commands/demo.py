@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from napari_mespot.commands._options import add_force_option
+
     p = sub.add_parser(
         "demo",
         help="spot the shipped sample clip and score it against its ground truth",
@@ -24,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", default="mespot-demo", metavar="DIR", help="output folder (default: ./mespot-demo/)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_force_option(p, "the files of an earlier demo in DIR")
     p.set_defaults(func=run)
 
 
@@ -38,16 +42,19 @@ def score_lines(evaluation) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_mespot.commands.spot import intervals_table, spot_file, summary, write_results
-    from napari_mespot.core.atomic import atomic_write_text
+    from napari_mespot.commands.spot import check_outputs, intervals_table, spot_file, summary, write_results
+    from napari_mespot.core.atomic import atomic_write_text, check_output
     from napari_mespot.core.labels import read_labels
     from napari_mespot.core.media.samples import SYNTHETIC_GROUND_TRUTH, SYNTHETIC_VIDEO, sample_path
     from napari_mespot.core.metrics import evaluate
     from napari_mespot.core.spotters.prototype import PRESETS, default_prototypes, default_prototypes_path
     from napari_mespot.core.synth.generator import prepare_outdir
 
-    out = prepare_outdir(args.out)
     video = sample_path(SYNTHETIC_VIDEO)
+    csv, scores = Path(args.out) / "intervals.csv", Path(args.out) / "scores.json"
+    check_outputs(csv, Path(args.out) / "curves", [video.stem], [video], args.force)
+    check_output(scores, force=args.force)
+    out = prepare_outdir(args.out)
     truth = read_labels(sample_path(SYNTHETIC_GROUND_TRUTH))
     print(f"video: {video}")
     print(f"prototypes: {default_prototypes_path()} (synthetic, see `mespot prototypes show`)")
@@ -57,9 +64,8 @@ def run(args: argparse.Namespace) -> int:
     evaluation = evaluate(truth.videos, {result.video: result.video_intervals()}, k=0.5)
     print("against the ground truth (IoU >= 0.5, one-to-one):")
     print("\n".join(score_lines(evaluation)))
-    csv = out / "intervals.csv"
     write_results([result], csv, out / "curves")
-    atomic_write_text(out / "scores.json", json.dumps(evaluation.to_dict(), indent=2) + "\n")
-    print(f"written: {csv}, {out / 'curves'}/, {out / 'scores.json'}")
+    atomic_write_text(scores, json.dumps(evaluation.to_dict(), indent=2) + "\n")
+    print(f"written: {csv}, {out / 'curves'}/, {scores}")
     print("next: spot your own videos with `mespot spot VIDEO... --out OUT.csv`")
     return 0

@@ -39,6 +39,8 @@ def quirk_options(args: argparse.Namespace):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from napari_mespot.commands._options import POSITIVE, add_force_option
+
     p = sub.add_parser(
         "eval",
         help="score spotted intervals against ground truth (MEGC F1 for ME, MaE and overall)",
@@ -50,7 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--gt", required=True, metavar="GT", help="ground-truth label file")
     p.add_argument("--pred", required=True, metavar="PRED", help="predicted intervals")
-    p.add_argument("--k", type=float, default=0.5, help="IoU threshold for a true positive (default 0.5)")
+    p.add_argument(
+        "--k", type=float, default=0.5, help="IoU threshold for a true positive, in (0, 1] (default 0.5)"
+    )
     p.add_argument(
         "--matching",
         choices=("one-to-one", "megc2020"),
@@ -65,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="type predictions by their type column (default) or by duration (<= 0.5 s is ME)",
     )
     p.add_argument(
-        "--fps", type=float, help="frame rate for typing by duration (default: the ground truth's)"
+        "--fps", type=POSITIVE, help="frame rate for typing by duration (default: the ground truth's)"
     )
     formats = label_formats()
     p.add_argument(
@@ -87,20 +91,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="print every number as JSON instead of the table (or write it to PATH)",
     )
+    add_force_option(p, "the --json PATH")
     add_label_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from napari_mespot.commands._report import emit
+    from napari_mespot.core.atomic import check_output
     from napari_mespot.core.errors import MespotError
     from napari_mespot.core.labels import read_labels
     from napari_mespot.core.metrics import DEFAULT_KS, sweep
 
-    if not 0 < args.k <= 1:
+    if not 0 < args.k <= 1:  # NaN fails this too
         raise MespotError(f"--k must be in (0, 1], got {args.k}")
-    if args.fps is not None and not args.fps > 0:
-        raise MespotError(f"--fps must be positive, got {args.fps}")
+    if args.json not in (None, "-"):
+        check_output(args.json, inputs=[args.gt, args.pred], force=args.force)
     quirks = quirk_options(args)
     gt = read_labels(args.gt, args.gt_format or args.both_format, quirks=quirks)
     fps = args.fps or _common_fps(gt)

@@ -10,6 +10,8 @@ FORMATS_HELP = "native-csv, native-json, megc-csv or cas-me2-xlsx"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from napari_mespot.commands._options import add_force_option
+
     p = sub.add_parser(
         "export",
         help="export the corrected intervals of a review session (native CSV/JSON, MEGC CSV, CAS(ME)² xlsx)",
@@ -28,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also write rejected and undecided intervals (their status is kept in native formats)",
     )
-    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    add_force_option(p, "FILE")
     p.add_argument(
         "--allow-overlaps",
         action="store_true",
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         all_statuses=args.all_statuses,
         force=args.force,
         allow_overlaps=args.allow_overlaps,
+        inputs=(args.session, session.path),
     )
     print(report.summary())
     return 0

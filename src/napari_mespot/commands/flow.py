@@ -11,6 +11,8 @@ from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from napari_mespot.commands._options import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, add_force_option
+
     p = sub.add_parser(
         "flow",
         help="optical flow from frame R to frame F (whole frame or a normalised eye/mouth region)",
@@ -19,8 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "regions are fitted on the reference frame's landmarks (the AU-prototype spotter's input).",
     )
     p.add_argument("video", metavar="VIDEO", help="video file or image folder")
-    p.add_argument("--ref", type=int, required=True, metavar="R", help="reference frame (0-based)")
-    p.add_argument("--frame", type=int, required=True, metavar="F", help="target frame (0-based)")
+    frame = {"type": NON_NEGATIVE_INT, "required": True}
+    p.add_argument("--ref", **frame, metavar="R", help="reference frame (0-based)")
+    p.add_argument("--frame", **frame, metavar="F", help="target frame (0-based)")
     p.add_argument("--method", default="farneback", help="farneback (default), tvl1, dis or a plugin's")
     p.add_argument(
         "--param",
@@ -38,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--gammas",
         nargs=4,
-        type=float,
+        type=NON_NEGATIVE,
         metavar=("G1", "G2", "G3", "G4"),
         help="region margins of eq. 9–12 in units of the corner distance (default 0.2 0.6 0.2 0.6)",
     )
@@ -49,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--landmarks", metavar="CSV", help="68-point landmark CSV instead of MediaPipe")
     p.add_argument("--out", required=True, metavar="FLOW.npy", help="where to write the flow")
-    p.add_argument("--fps", type=float, help="frame rate of image folders")
+    p.add_argument("--fps", type=POSITIVE, help="frame rate of image folders")
+    add_force_option(p, "FLOW.npy")
     p.set_defaults(func=run)
 
 
@@ -86,7 +90,7 @@ def _reference_landmarks(video, ref: int, csv: str | None):
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from napari_mespot.core.atomic import atomic_write_bytes
+    from napari_mespot.core.atomic import atomic_write_bytes, check_output
     from napari_mespot.core.errors import MespotError
     from napari_mespot.core.face.regions import EYE, MOUTH, NOSE, NoFaceError, face_regions
     from napari_mespot.core.flow.methods import flow, get_method, magnitude
@@ -95,11 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
     params = parse_params(args.param)
     method = get_method(args.method)
-    unknown = sorted(set(params) - set(method.defaults))
-    if unknown:
-        raise MespotError(
-            f"{method.name} has no parameter(s) {', '.join(unknown)}; it takes {', '.join(method.defaults)}"
-        )
+    method.check(params)
+    check_output(args.out, inputs=[args.video, args.landmarks], force=args.force)
     if (args.head_motion or args.gammas) and args.region == "frame":
         raise MespotError("--head-motion and --gammas need --region eye or mouth")
     with open_video(args.video, fps=args.fps) as video:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from napari_mespot.commands._options import POSITIVE, POSITIVE_INT, add_force_option
 from napari_mespot.commands.spot import add_spot_options, load_prototypes, spot_settings
 
 
@@ -45,10 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     learn.add_argument("--base", metavar="FILE.npz", help="base prototypes for --sessions (default: shipped)")
     learn.add_argument("--coding", metavar="XLSX", help="CASME II coding workbook (with --casme2)")
-    learn.add_argument("--fps", type=float, default=200.0, help="frame rate of the CASME II clips (200)")
-    learn.add_argument("--count", type=int, default=20, help="synthetic videos to draw clips from (20)")
+    learn.add_argument("--fps", type=POSITIVE, default=200.0, help="frame rate of the CASME II clips (200)")
     learn.add_argument(
-        "--min-count", type=int, default=10, help="fewest clips an AU needs (10, as the paper)"
+        "--count", type=POSITIVE_INT, default=20, help="synthetic videos to draw clips from (20)"
+    )
+    learn.add_argument(
+        "--min-count", type=POSITIVE_INT, default=10, help="fewest clips an AU needs (10, as the paper)"
     )
     learn.add_argument(
         "--flow", choices=("farneback", "dis", "tvl1"), default="farneback", help="flow method"
@@ -64,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     learn.add_argument("--head-motion", action="store_true", help="subtract head motion from the apex flows")
     learn.add_argument("--out", required=True, metavar="FILE.npz", help="prototype file to write")
     learn.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    add_force_option(learn, "FILE.npz")
     learn.set_defaults(func=run_learn)
 
     cal = actions.add_parser(
@@ -78,9 +82,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "videos", nargs="+", metavar="VIDEO", help="training videos (file stems must match --gt)"
     )
     cal.add_argument("--gt", required=True, metavar="LABELS", help="their ground truth (any readable format)")
-    cal.add_argument("--fps", type=float, help="frame rate of image folders")
+    cal.add_argument("--fps", type=POSITIVE, help="frame rate of image folders")
     cal.add_argument("--out", required=True, metavar="FILE.npz", help="calibrated prototype file to write")
     cal.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    add_force_option(cal, "FILE.npz (never the prototype file calibrated)")
     add_spot_options(cal)
     cal.set_defaults(func=run_calibrate)
 
@@ -92,9 +97,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_learn(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
     from napari_mespot.commands.flow import parse_params
+    from napari_mespot.core.atomic import check_output
     from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.flow.methods import get_method
     from napari_mespot.core.spotters.prototype import casme2_clips, learn_prototypes, synthetic_clips
 
+    inputs = [args.base, args.coding, *(args.sessions or ())]
+    check_output(args.out, inputs=inputs, force=args.force)
+    flow_params = parse_params(args.flow_param)
+    get_method(args.flow).check(flow_params)
     if args.sessions is not None:
         return learn_from_sessions(args)
     if args.casme2 is not None:
@@ -112,8 +123,6 @@ def run_learn(args: argparse.Namespace) -> int:
     else:
         from napari_mespot.core.synth.generator import SynthSettings
 
-        if args.count < 1:
-            raise MespotError(f"--count must be at least 1, got {args.count}")
         settings = SynthSettings()
         seeds = [(args.synthetic, k) for k in range(args.count)]
         clips = synthetic_clips(settings, seeds)
@@ -127,7 +136,7 @@ def run_learn(args: argparse.Namespace) -> int:
         clips,
         min_count=args.min_count,
         flow_method=args.flow,
-        flow_params=parse_params(args.flow_param),
+        flow_params=flow_params,
         head_motion=args.head_motion,
         provenance=provenance,
     )
@@ -182,8 +191,10 @@ def training_videos(paths: list[str], gt_path: str, fps: float | None):
 
 def run_calibrate(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
+    from napari_mespot.core.atomic import check_output
     from napari_mespot.core.spotters.prototype import calibrate
 
+    check_output(args.out, inputs=[args.prototypes, args.gt, *args.videos], force=args.force)
     prototypes = load_prototypes(args.prototypes)
     videos = training_videos(args.videos, args.gt, args.fps)
     try:

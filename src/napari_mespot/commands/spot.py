@@ -5,6 +5,11 @@ built-ins are ``prototype``, the default, and ``vovnet``): its settings start fr
 default preset, its model from ``--model`` (or the method's shipped one). Writes the native CSV
 (``video,onset,apex,offset,type,aus,score,source,status``; ``video`` is the file stem, frames
 0-based, offsets inclusive); ``--curves DIR`` also saves each video's curves and thresholds.
+
+Every video is opened and named, and every output checked (the policy of
+:func:`napari_mespot.core.atomic.check_output`), before any video is spotted; a video that fails
+while being spotted, or of which no frame could be analysed, is listed with its reason, the
+others' intervals are written, and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ def add_spot_options(p: argparse.ArgumentParser) -> None:
     A preset gives every value; each option given explicitly overrides its preset value. An
     option the chosen method's settings have no field for is refused, not ignored.
     """
+    from napari_mespot.commands._options import NON_NEGATIVE, POSITIVE, number
     from napari_mespot.core.face.head_motion import HEAD_MOTION_MODES
     from napari_mespot.core.spotters.prototype import PRESETS
 
@@ -60,10 +66,16 @@ def add_spot_options(p: argparse.ArgumentParser) -> None:
         const="off",
         help="the same as --head-motion off",
     )
-    g.add_argument("--window", type=float, help="window length N in s (paper: 7)")
-    g.add_argument("--radius", type=float, help="peak search radius m in s (paper: 1)")
-    g.add_argument("--delta", type=float, help="fusion overlap δ (paper: 0.33)")
-    g.add_argument("--cutoff", type=float, help="low-pass cutoff in Hz, 0 = off (5)")
+    g.add_argument("--window", type=POSITIVE, help="window length N in s (paper: 7)")
+    g.add_argument("--radius", type=POSITIVE, help="peak search radius m in s (paper: 1)")
+    g.add_argument(
+        "--delta", type=number(0, 1, high_open=True), help="fusion overlap δ in [0, 1) (paper: 0.33)"
+    )
+    g.add_argument(
+        "--cutoff",
+        type=NON_NEGATIVE,
+        help="low-pass cutoff in Hz, below the video's Nyquist frequency (fps/2); 0 = off (5)",
+    )
     g.add_argument(
         "--boundaries",
         choices=("peak-points", "valleys"),
@@ -113,8 +125,10 @@ def _threshold_key(text: str) -> int | str:
 def spot_settings(args: argparse.Namespace, spotter: Spotter | None = None):
     """The method's preset (its default when none is chosen) with every explicitly given option
     applied; ``spotter`` defaults to the prototype method."""
+    from argparse import ArgumentTypeError
     from dataclasses import fields, replace
 
+    from napari_mespot.commands._options import POSITIVE
     from napari_mespot.core.errors import MespotError
     from napari_mespot.core.spotters.base import settings_with
 
@@ -123,9 +137,11 @@ def spot_settings(args: argparse.Namespace, spotter: Spotter | None = None):
     for item in args.threshold:
         try:
             key, value = item.split("=")
-            thresholds[_threshold_key(key)] = float(value)
-        except ValueError:
-            raise MespotError(f"--threshold expects AU=VALUE such as 12=350, got {item!r}") from None
+            thresholds[_threshold_key(key)] = POSITIVE(value)
+        except (ValueError, ArgumentTypeError):
+            raise MespotError(
+                f"--threshold expects AU=VALUE with a finite VALUE > 0, such as 12=350, got {item!r}"
+            ) from None
     changes = {field: getattr(args, opt) for opt, field in _FIELDS.items() if getattr(args, opt) is not None}
     if thresholds:
         changes["thresholds"] = thresholds
@@ -173,6 +189,7 @@ def load_prototypes(path: str | None):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from napari_mespot.commands._options import POSITIVE, add_force_option
     from napari_mespot.plugins import spotters
 
     registered = spotters()
@@ -207,8 +224,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", required=True, metavar="OUT.csv", help="where to write the intervals (native CSV)"
     )
     p.add_argument("--curves", metavar="DIR", help="also save each video's matching curves here")
-    p.add_argument("--fps", type=float, help="frame rate of image folders (video files know theirs)")
+    p.add_argument("--fps", type=POSITIVE, help="frame rate of image folders (video files know theirs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    add_force_option(p, "OUT.csv and the curve files")
     add_spot_options(p)
     p.set_defaults(func=run)
 
@@ -258,32 +276,101 @@ def intervals_table(result: SpotResult) -> str:
     return "\n".join(rows)
 
 
+def video_name(path: str | Path) -> str:
+    """The name a video's intervals are written under: its file stem (a folder's name)."""
+    return Path(path).stem
+
+
+def check_inputs(paths: list[str], fps: float | None) -> list[str]:
+    """Every video opens and has a name of its own, checked before any is spotted; their names."""
+    from collections import Counter
+
+    from napari_mespot.core.errors import MespotError
+    from napari_mespot.core.media.video import open_video
+
+    names = [video_name(p) for p in paths]
+    twice = sorted(name for name, n in Counter(names).items() if n > 1)
+    if twice:
+        same = [p for p, name in zip(paths, names, strict=True) if name in twice]
+        raise MespotError(
+            f"videos {', '.join(same)} share the name {', '.join(twice)}; the CSV keys videos by file "
+            "stem, so rename one or spot them separately"
+        )
+    for path in paths:
+        open_video(path, fps=fps).close()
+    return names
+
+
+def check_outputs(
+    out: str | Path, curves: str | Path | None, names: list[str], inputs: list, force: bool
+) -> None:
+    """The intervals file and every curve file may be written (the output policy), before any work."""
+    from napari_mespot.core.atomic import check_output, check_output_folder
+
+    check_output(out, inputs=inputs, force=force)
+    if curves is not None:
+        folder = check_output_folder(curves)
+        for name in names:
+            for suffix in (".curves.npz", ".curves.csv"):
+                check_output(folder / f"{Path(name).name}{suffix}", inputs=inputs, force=force)
+
+
 def write_results(results: list[SpotResult], out: str | Path, curves: str | Path | None = None) -> None:
     """The native CSV of all results and, with ``curves``, each video's curve files."""
     from napari_mespot.core.labels import Labels, write_labels
 
-    names = [r.video for r in results]
-    if len(set(names)) != len(names):
-        from napari_mespot.core.errors import MespotError
-
-        raise MespotError(f"two videos share a file stem ({', '.join(names)}); the CSV keys videos by stem")
     write_labels(out, Labels({r.video: r.video_intervals() for r in results}, "native-csv"), "native-csv")
     if curves is not None:
         for r in results:
             r.save_curves(curves)
 
 
+def spot_each(paths: list[str], spot_one, quiet: bool) -> tuple[list[SpotResult], dict[str, str]]:
+    """Spot every video with ``spot_one(path)``; a video that fails (or of which nothing could be
+    analysed) is recorded with its reason and the others go on."""
+    from napari_mespot.core.errors import MespotError
+
+    results, failures = [], {}
+    for path in paths:
+        try:
+            result = spot_one(path)
+        except MespotError as exc:
+            failures[str(path)] = str(exc)
+            continue
+        reason = result.unusable_reason()
+        if reason:
+            failures[str(path)] = reason
+            continue
+        results.append(result)
+        if not quiet:
+            print(summary(result))
+    return results, failures
+
+
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     spotter = _registered(args.method)
     settings = spot_settings(args, spotter)
-    model = spotter.load_model(model_path(args, spotter), settings)  # once for every video
-    results = []
-    for path in args.videos:
-        result = spot_with(path, lambda video: spotter.spot(video, model, settings), args.fps, args.quiet)
-        results.append(result)
+    model_file = model_path(args, spotter)
+    names = check_inputs(args.videos, args.fps)
+    check_outputs(args.out, args.curves, names, [*args.videos, model_file], args.force)
+    model = spotter.load_model(model_file, settings)  # once for every video
+
+    def spot_one(path: str) -> SpotResult:
+        return spot_with(path, lambda video: spotter.spot(video, model, settings), args.fps, args.quiet)
+
+    results, failures = spot_each(args.videos, spot_one, args.quiet)
+    if results:
+        write_results(results, args.out, args.curves)
         if not args.quiet:
-            print(summary(result))
-    write_results(results, args.out, args.curves)
-    if not args.quiet:
-        print(f"intervals: {args.out}" + (f"; curves: {args.curves}" if args.curves else ""))
-    return 0
+            print(f"intervals: {args.out}" + (f"; curves: {args.curves}" if args.curves else ""))
+    for path, reason in failures.items():
+        print(f"mespot spot: failed {path}: {reason}", file=sys.stderr)
+    if failures:
+        print(
+            f"mespot spot: {len(failures)} of {len(args.videos)} video(s) failed"
+            + (f"; the intervals of the others are in {args.out}" if results else "; nothing was written"),
+            file=sys.stderr,
+        )
+    return 1 if failures else 0

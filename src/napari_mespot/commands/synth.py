@@ -30,6 +30,8 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from napari_mespot.commands._options import add_force_option
+
     p = sub.add_parser(
         "synth",
         help="write synthetic face videos with ground-truth ME/MaE intervals",
@@ -58,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the sample clip shipped with the plugin (synthetic_face.mp4 and "
                    "synthetic_face.gt.csv, fixed settings and seed) instead of a dataset")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    add_force_option(p, "files of the same names in OUTDIR")
     p.set_defaults(func=run)
 
 
@@ -81,17 +84,36 @@ def settings_from_args(args: argparse.Namespace) -> SynthSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_mespot.core.synth.generator import SynthError
+    from napari_mespot.core.synth.generator import (
+        DISTRACTORS_CSV,
+        GROUND_TRUTH_CSV,
+        SAMPLE_NAME,
+        SynthError,
+        dataset_video_name,
+    )
 
     if args.sample:
         clashing = [f"--{d.replace('_', '-')}" for d in _SHAPING if getattr(args, d) not in (None, False)]
         if clashing:
             raise SynthError(f"--sample has fixed settings; drop {', '.join(clashing)}")
+        _check_outputs(args, [f"{SAMPLE_NAME}.mp4", f"{SAMPLE_NAME}.gt.csv"])
         return _run_sample(args)
     crf = _CRF if args.crf is None else args.crf
     if not 0 <= crf <= 51:
         raise SynthError(f"--crf must lie in 0..51, got {crf}")
+    seed = 0 if args.seed is None else args.seed
+    videos = [f"{dataset_video_name(seed, k)}.mp4" for k in range(1 if args.count is None else args.count)]
+    _check_outputs(args, [*videos, GROUND_TRUTH_CSV, DISTRACTORS_CSV])
     return _run_dataset(args, crf)
+
+
+def _check_outputs(args: argparse.Namespace, names: list[str]) -> None:
+    """Every file the run writes may be written (the output policy), before anything is rendered."""
+    from napari_mespot.core.atomic import check_output, check_output_folder
+
+    folder = check_output_folder(args.outdir)
+    for name in names:
+        check_output(folder / name, force=args.force)
 
 
 def _run_dataset(args: argparse.Namespace, crf: int) -> int:

@@ -23,6 +23,14 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from napari_mespot.commands._options import (
+        NON_NEGATIVE_INT,
+        POSITIVE,
+        POSITIVE_INT,
+        add_force_option,
+        number,
+    )
+
     p = sub.add_parser(
         "vovnet",
         help="train, evaluate or run the VoVNet spotter",
@@ -57,28 +65,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     start.add_argument(
         "--from-scratch", action="store_true", help="train from random weights, also with --sessions"
     )
-    tr.add_argument("--epochs", type=int, help=f"epochs (30; fine-tuning {FINETUNE_EPOCHS})")
-    tr.add_argument("--batch-size", type=int, help="windows per batch (32, paper on CAS(ME)²; fine-tuning 8)")
-    tr.add_argument("--lr", type=float, help=f"Adam learning rate (0.005, paper; fine-tuning {FINETUNE_LR})")
+    tr.add_argument("--epochs", type=POSITIVE_INT, help=f"epochs (30; fine-tuning {FINETUNE_EPOCHS})")
     tr.add_argument(
-        "--window", type=int, help="frames per training window (128; fine-tuning: the checkpoint's)"
+        "--batch-size", type=POSITIVE_INT, help="windows per batch (32, paper on CAS(ME)²; fine-tuning 8)"
     )
     tr.add_argument(
-        "--window-stride", type=int, help="frames between windows (window/2; fine-tuning window/8)"
+        "--lr", type=POSITIVE, help=f"Adam learning rate (0.005, paper; fine-tuning {FINETUNE_LR})"
     )
     tr.add_argument(
-        "--val-subjects", type=int, default=1, help="training subjects held out for validation (1)"
+        "--window", type=POSITIVE_INT, help="frames per training window (128; fine-tuning: the checkpoint's)"
+    )
+    tr.add_argument(
+        "--window-stride", type=POSITIVE_INT, help="frames between windows (window/2; fine-tuning window/8)"
+    )
+    tr.add_argument(
+        "--val-subjects",
+        type=NON_NEGATIVE_INT,
+        default=1,
+        help="training subjects held out for validation (1)",
     )
     tr.add_argument("--seed", type=int, default=0, help="random seed (0)")
     tr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    tr.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    tr.add_argument(
+        "--threads", type=NON_NEGATIVE_INT, default=0, help="CPU threads for torch (0: torch's default)"
+    )
     tr.add_argument("--no-flow", action="store_true", help="face crops only (the paper's Table 5 ablation)")
     tr.add_argument("--flow", choices=("tvl1", "dis", "farneback"), help="flow method (tvl1)")
-    tr.add_argument("--flow-gap", type=int, help="flow from frame t-gap to t (1)")
-    tr.add_argument("--flow-size", type=int, help="crop side the flow is computed on (input size)")
-    tr.add_argument("--input-size", type=int, help="face crop side fed to the network (128)")
+    tr.add_argument("--flow-gap", type=POSITIVE_INT, help="flow from frame t-gap to t (1)")
+    tr.add_argument(
+        "--flow-size", type=NON_NEGATIVE_INT, help="crop side the flow is computed on (input size)"
+    )
+    tr.add_argument("--input-size", type=POSITIVE_INT, help="face crop side fed to the network (128)")
     tr.add_argument("--small", action="store_true", help="the compact model (1/8 of Table 1-2 widths)")
     tr.add_argument("--resume", action="store_true", help="continue an interrupted training")
+    add_force_option(tr, "FILE.pt")
     tr.set_defaults(func=run_train)
 
     ev = actions.add_parser(
@@ -89,21 +109,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     ev.add_argument("checkpoint", metavar="FILE.pt")
     _add_data_args(ev)
-    ev.add_argument("--k", type=float, default=0.5, help="IoU threshold (0.5)")
+    ev.add_argument(
+        "--k", type=number(0, 1, low_open=True), default=0.5, help="IoU threshold in (0, 1] (0.5)"
+    )
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     ev.add_argument("--pred", metavar="CSV", help="also write the predictions as native CSV")
+    add_force_option(ev, "CSV")
     ev.set_defaults(func=run_eval)
 
     cal = actions.add_parser(
         "calibrate",
         help="choose a checkpoint's score thresholds on labelled validation videos",
-        description="Spot the labelled folders with the checkpoint and store, per class, the score "
-        "threshold with the best F1 on them in the checkpoint. Use training or validation videos only: "
-        "thresholds chosen on test videos overstate results.",
+        description="Spot the labelled folders with the checkpoint and write a copy of it (--out) that "
+        "holds, per class, the score threshold with the best F1 on them. Use training or validation videos "
+        "only: thresholds chosen on test videos overstate results.",
     )
     cal.add_argument("checkpoint", metavar="FILE.pt")
     _add_data_args(cal)
     cal.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    cal.add_argument(
+        "--out", required=True, metavar="NEW.pt", help="the calibrated checkpoint (FILE.pt is kept as it is)"
+    )
+    add_force_option(cal, "NEW.pt")
     cal.set_defaults(func=run_calibrate)
 
     sp = actions.add_parser(
@@ -115,6 +142,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--out", metavar="CSV", help="write the intervals as native CSV")
     sp.add_argument("--cache-dir", metavar="DIR", help="cache folder for face crops and flow")
     sp.add_argument("--quiet", action="store_true")
+    add_force_option(sp, "CSV")
     sp.set_defaults(func=run_spot)
 
 
@@ -232,6 +260,7 @@ def train_settings(args: argparse.Namespace, base):
 
 def run_train(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
+    from napari_mespot.core.atomic import check_output, check_output_folder
     from napari_mespot.core.errors import MespotError
     from napari_mespot.core.spotters.vovnet import load_checkpoint, loso, train
     from napari_mespot.jobs.retrain import open_corrected, retrain_vovnet
@@ -239,6 +268,10 @@ def run_train(args: argparse.Namespace) -> int:
     if not args.folders and not args.sessions:
         raise MespotError("give labelled folders, --sessions, or both")
     init = start_checkpoint(args)
+    if args.loso:
+        check_output_folder(args.out)
+    else:  # --resume continues the checkpoint it names
+        check_output(args.out, inputs=[init, *args.sessions], force=args.force or args.resume)
     base = load_checkpoint(init) if init else None
     config, data = model_and_data(args, base)
     settings = train_settings(args, base)
@@ -286,10 +319,13 @@ def training_summary(result) -> str:
 def run_eval(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
     from napari_mespot.core.device import torch_device
+    from napari_mespot.core.atomic import check_output
     from napari_mespot.core.labels.native import write_native_csv
     from napari_mespot.core.metrics import evaluate
     from napari_mespot.core.spotters.vovnet import load_checkpoint, spot_videos
 
+    if args.pred:
+        check_output(args.pred, inputs=[args.checkpoint, *args.sessions], force=args.force)
     videos = training_videos(args)
     ckpt = load_checkpoint(args.checkpoint, torch_device(args.device, "VoVNet"))
     pred = drive(spot_videos(ckpt, videos, args.cache_dir, args.device), "spotting", args.quiet)
@@ -305,27 +341,32 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_calibrate(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
     from napari_mespot.core.device import torch_device
+    from napari_mespot.core.atomic import check_output
     from napari_mespot.core.spotters.vovnet import load_checkpoint, save_checkpoint
     from napari_mespot.core.spotters.vovnet.train import choose_thresholds, load_features
 
+    check_output(args.out, inputs=[args.checkpoint, *args.sessions], force=args.force)
     videos = training_videos(args)
     device = torch_device(args.device, "VoVNet")
     ckpt = load_checkpoint(args.checkpoint, device)
     feats = drive(load_features(videos, ckpt.data, args.cache_dir), "features", args.quiet)
     ckpt.thresholds = choose_thresholds(ckpt, feats, videos, device)
     ckpt.meta["calibrated_on"] = [v.video_name for v in videos]
-    save_checkpoint(args.checkpoint, ckpt)
-    print(f"{args.checkpoint}: thresholds ME {ckpt.thresholds['me']:.2f} MaE {ckpt.thresholds['mae']:.2f}")
+    save_checkpoint(args.out, ckpt)
+    print(f"{args.out}: thresholds ME {ckpt.thresholds['me']:.2f} MaE {ckpt.thresholds['mae']:.2f}")
     return 0
 
 
 def run_spot(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
     from napari_mespot.core.device import torch_device
+    from napari_mespot.core.atomic import check_output
     from napari_mespot.core.labels.native import write_native_csv
     from napari_mespot.core.media.video import open_video
     from napari_mespot.core.spotters.vovnet import SpotSettings, default_checkpoint, load_checkpoint, spot
 
+    if args.out:
+        check_output(args.out, inputs=[args.video, args.checkpoint], force=args.force)
     device = torch_device(args.device, "VoVNet")
     ckpt = load_checkpoint(args.checkpoint, device) if args.checkpoint else default_checkpoint(device)
     settings = SpotSettings(device=args.device, cache_dir=args.cache_dir or "")

@@ -27,3 +27,7 @@ class UnknownMethodError(MespotError):
 
 class DuplicateNameError(MespotError):
     """Two plugins registered the same spotter, method or provider name."""
+
+
+class OutputError(MespotError):
+    """An output that would destroy an input or an existing file, or that cannot be written."""

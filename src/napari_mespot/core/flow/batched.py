@@ -66,6 +66,7 @@ def flows_to_reference(
     frame's flows to what is returned (on the CPU path it runs in the worker threads too).
     """
     m = get_method(method)
+    m.check(params)  # once here: the torch path does not call the method per frame
     label = label or f"{m.name} flow"
     out: dict[str, np.ndarray] = {}
 

@@ -12,6 +12,7 @@ Plugins add methods through :mod:`napari_mespot.plugins`; :func:`flow` resolves 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -20,8 +21,90 @@ from typing import Any
 import numpy as np
 
 from napari_mespot.core import registry
+from napari_mespot.core.errors import MespotError
 
 FlowFunction = Callable[..., np.ndarray]
+
+
+class FlowParameterError(MespotError, ValueError):
+    """A flow parameter of the wrong type or outside the range its method accepts."""
+
+
+@dataclass(frozen=True)
+class ParamRule:
+    """What one flow parameter accepts: a type (``int`` excludes bools and fractions, ``float``
+    must be finite), a test of the value, and the words for both in an error."""
+
+    kind: type
+    accepts: Callable[[Any], bool]
+    wanted: str
+
+    def holds(self, value: Any) -> bool:
+        if self.kind is bool or isinstance(value, bool):
+            return self.kind is bool and isinstance(value, bool)
+        if self.kind is float:
+            typed = isinstance(value, int | float) and math.isfinite(value)
+        else:
+            typed = isinstance(value, self.kind)
+        return typed and self.accepts(value)
+
+
+def check_params(method: str, rules: Mapping[str, ParamRule], params: Mapping[str, Any]) -> None:
+    """Refuse, with the valid range, every parameter in ``params`` that its rule does not accept.
+
+    OpenCV takes whatever it is given: a negative Farneback window crashes the process, a zero
+    window returns NaN flow, a string raises from deep inside; checked here, each is one line.
+    """
+    for name, value in params.items():
+        rule = rules.get(name)
+        if rule is not None and not rule.holds(value):
+            raise FlowParameterError(f"{method} flow parameter {name}={value!r}: expected {rule.wanted}")
+
+
+def _whole(low: int) -> ParamRule:
+    return ParamRule(int, lambda v: v >= low, f"a whole number >= {low}")
+
+
+def _above(low: float, high: float | None = None, high_closed: bool = False) -> ParamRule:
+    if high is None:
+        return ParamRule(float, lambda v: v > low, f"a finite number > {low:g}")
+    bracket = "]" if high_closed else ")"
+    return ParamRule(
+        float,
+        lambda v: low < v and (v <= high if high_closed else v < high),
+        f"a number in ({low:g}, {high:g}{bracket}",
+    )
+
+
+#: The ranges OpenCV's methods accept and compute something meaningful in (its documentation
+#: and assertions; e.g. pyr_scale < 1 is asserted, winsize <= 0 or iterations 0 return no flow).
+FARNEBACK_RULES: Mapping[str, ParamRule] = MappingProxyType(
+    {
+        "pyr_scale": _above(0, 1),
+        "levels": _whole(0),
+        "winsize": _whole(1),
+        "iterations": _whole(1),
+        "poly_n": _whole(1),
+        "poly_sigma": _above(0),
+    }
+)
+TVL1_RULES: Mapping[str, ParamRule] = MappingProxyType(
+    {
+        # Chambolle's projection converges for time steps up to 1/4 (OpenCV's default).
+        "tau": _above(0, 0.25, high_closed=True),
+        "lambda_": _above(0),
+        "theta": _above(0),
+        "nscales": _whole(1),
+        "warps": _whole(1),
+        "epsilon": _above(0),
+        "inner_iterations": _whole(1),
+        "outer_iterations": _whole(1),
+        "scale_step": _above(0, 1, high_closed=True),
+        "gamma": ParamRule(float, lambda v: v >= 0, "a finite number >= 0"),
+        # OpenCV's median of float images has kernels 3 and 5 only; 1 filters nothing.
+        "median_filtering": ParamRule(int, lambda v: v in (1, 3, 5), "1 (none), 3 or 5"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -36,11 +119,22 @@ class FlowMethod:
     compute: FlowFunction
     defaults: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    #: What each parameter accepts (:func:`check_params`); a parameter without a rule is passed on.
+    rules: Mapping[str, ParamRule] = field(default_factory=dict)
+
+    def check(self, params: Mapping[str, Any]) -> None:
+        """:class:`FlowParameterError` for a parameter its rule refuses (unknown names included)."""
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            known, asked = ", ".join(self.defaults), ", ".join(unknown)
+            raise FlowParameterError(f"{self.name} flow has no parameter(s) {asked}; it takes {known}")
+        check_params(self.name, self.rules, params)
 
     def __call__(self, ref: np.ndarray, img: np.ndarray, **params: Any) -> np.ndarray:
         unknown = set(params) - set(self.defaults)
         if unknown:
             raise TypeError(f"flow method {self.name!r} has no parameter(s) {sorted(unknown)}")
+        check_params(self.name, self.rules, params)
         a, b = to_gray(ref), to_gray(img)
         if a.shape != b.shape:
             raise ValueError(f"flow needs same-size images, got {a.shape} and {b.shape}")
@@ -111,11 +205,14 @@ def _tvl1(ref: np.ndarray, img: np.ndarray, **p: Any) -> np.ndarray:
 _DIS_PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}
 
 
+DIS_RULES: Mapping[str, ParamRule] = MappingProxyType(
+    {"preset": ParamRule(str, lambda v: v in _DIS_PRESETS, f"one of {', '.join(_DIS_PRESETS)}")}
+)
+
+
 def _dis(ref: np.ndarray, img: np.ndarray, **p: Any) -> np.ndarray:
     import cv2
 
-    if p["preset"] not in _DIS_PRESETS:
-        raise ValueError(f"dis preset must be one of {sorted(_DIS_PRESETS)}, got {p['preset']!r}")
     solver = cv2.DISOpticalFlow_create(_DIS_PRESETS[p["preset"]])
     return solver.calc(ref, img, None)
 
@@ -128,6 +225,7 @@ FARNEBACK = FlowMethod(
         {"pyr_scale": 0.5, "levels": 3, "winsize": 15, "iterations": 5, "poly_n": 5, "poly_sigma": 1.2}
     ),
     "Farneback polynomial expansion (AU-prototype paper)",
+    FARNEBACK_RULES,
 )
 TVL1 = FlowMethod(
     "tvl1",
@@ -149,8 +247,11 @@ TVL1 = FlowMethod(
         }
     ),
     "dual TV-L1 (VoVNet paper; slow)",
+    TVL1_RULES,
 )
-DIS = FlowMethod("dis", _dis, MappingProxyType({"preset": "medium"}), "dense inverse search (fast)")
+DIS = FlowMethod(
+    "dis", _dis, MappingProxyType({"preset": "medium"}), "dense inverse search (fast)", DIS_RULES
+)
 
 #: The methods registered by :mod:`napari_mespot.plugins` as built-ins.
 BUILTIN_METHODS: tuple[FlowMethod, ...] = (FARNEBACK, TVL1, DIS)

@@ -161,15 +161,18 @@ def read_labels(
     return fmt.reader(path, quirks or QuirkOptions(), fps)
 
 
-def output_format(path: str | os.PathLike, format: str | None = None) -> str:
-    """The format a file will be written in: ``format`` or the default for its extension."""
+def output_format(path: str | os.PathLike, format: str | None = None, *, option: str = "--to") -> str:
+    """The format a file will be written in: ``format`` or the default for its extension.
+
+    ``option`` is how the caller's user names the format (``convert --to``, ``export --format``).
+    """
     path = Path(path)
     if format:
         return _format(format).name
     defaults = {".csv": "native-csv", ".json": "native-json", ".xlsx": "cas-me2-xlsx"}
     if path.suffix.lower() not in defaults:
         raise LabelFormatError(
-            f"{path}: cannot choose an output format for extension {path.suffix!r}; pass --to"
+            f"{path}: cannot choose an output format for extension {path.suffix!r}; pass {option}"
         )
     return defaults[path.suffix.lower()]
 

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from napari_mespot.core.errors import LabelFormatError, MespotError
+from napari_mespot.core.atomic import check_output
+from napari_mespot.core.errors import LabelFormatError, MespotError, OutputError
 from napari_mespot.core.intervals import TYPE_NAMES, Interval, overlap, sort_intervals
 from napari_mespot.core.labels import FORMATS, Labels, output_format, write_labels
 from napari_mespot.core.review.model import KEPT_STATUSES, ReviewModel
@@ -106,19 +107,21 @@ def export_corrected(
     all_statuses: bool = False,
     force: bool = False,
     allow_overlaps: bool = False,
+    inputs: Iterable[str | os.PathLike] = (),
 ) -> ExportReport:
-    """Write ``model``'s corrected track to ``out`` (atomically); refuse an existing file unless
-    ``force``, and kept intervals of one type that overlap (:class:`OverlapError`) unless
-    ``allow_overlaps``."""
+    """Write ``model``'s corrected track to ``out`` (atomically) under the output policy of
+    :func:`~napari_mespot.core.atomic.check_output`: an existing file only with ``force``, one of
+    ``inputs`` (the session file, its video) never; kept intervals of one type that overlap
+    (:class:`OverlapError`) only with ``allow_overlaps``."""
     out = Path(out)
-    fmt = output_format(out, format)  # an unknown format or extension fails before anything else
+    fmt = output_format(out, format, option="--format")  # an unknown format fails before anything else
     if FORMATS[fmt].writer is None:
         writable = ", ".join(EXPORT_FORMATS)
         raise ExportError(f"format {fmt!r} can be read but not written (writable: {writable})")
-    if out.is_dir():
-        raise ExportError(f"{out} is a folder; give a file name to export to")
-    if out.exists() and not force:
-        raise ExportError(f"{out} already exists; choose another name or overwrite it explicitly (--force)")
+    try:
+        check_output(out, inputs=inputs, force=force)
+    except OutputError as exc:
+        raise ExportError(str(exc)) from None
     if not video.strip():
         raise ExportError("the video name written into the labels must not be empty")
     intervals = exported_intervals(model, all_statuses)

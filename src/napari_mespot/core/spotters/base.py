@@ -114,6 +114,18 @@ class SpotResult:
         skipped = sum(s.length for s in self.skipped)
         return 1.0 - skipped / self.n_frames if self.n_frames else 0.0
 
+    def unusable_reason(self) -> str | None:
+        """Why no frame of the video could be analysed (``None`` when some were).
+
+        Such a run found nothing because it looked at nothing: "0 intervals" would read as "no
+        expression", so the CLI and batch report it as a failure with this reason instead.
+        """
+        if self.analysed_fraction() > 0:
+            return None
+        spans = "; ".join(f"frames {s.start}-{s.end}: {s.reason}" for s in self.skipped[:3])
+        more = f"; and {len(self.skipped) - 3} more span(s)" if len(self.skipped) > 3 else ""
+        return f"no frame could be analysed ({spans or 'the video has no frames'}{more})"
+
     def settings_dict(self) -> dict[str, Any]:
         """The settings as plain JSON-ready values."""
         if dataclasses.is_dataclass(self.settings):

@@ -31,6 +31,7 @@ FARNEBACK_TORCH = FlowMethod(
     functools.partial(_torch_flow, "farneback"),
     MappingProxyType({**FARNEBACK.defaults, "gaussian_window": False, "device": "auto"}),
     "Farneback in torch, OpenCV's result on the GPU when there is one",
+    FARNEBACK.rules,
 )
 TVL1_TORCH = FlowMethod(
     "tvl1-torch",
@@ -38,11 +39,13 @@ TVL1_TORCH = FlowMethod(
     # OpenCV's illumination term (gamma) is not ported; its default, 0, is what runs.
     MappingProxyType({**{k: v for k, v in TVL1.defaults.items() if k != "gamma"}, "device": "auto"}),
     "dual TV-L1 in torch, OpenCV's result on the GPU when there is one",
+    TVL1.rules,
 )
 DIS_TORCH = FlowMethod(
     "dis-torch",
     functools.partial(_torch_flow, "dis"),
     MappingProxyType({**DIS.defaults, "device": "auto"}),
     "dense inverse search in torch, OpenCV's result on the GPU when there is one",
+    DIS.rules,
 )
 

@@ -1,0 +1,221 @@
+"""One output policy for every command that writes (issue 15, items 1 and 7).
+
+No command writes onto one of its own inputs (not even with ``--force``); none replaces an
+existing file without ``--force``; an output that cannot be written is one line *before* the
+work starts, never a traceback after it. Each case is run as a user runs it, on real files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from napari_mespot.core.labels import Labels, write_labels
+from napari_mespot.core.media.video import open_video
+from napari_mespot.core.review.session import ReviewSession
+from napari_mespot.core.intervals import Interval
+
+SENTINEL = b"precious: hours of work\n"
+
+
+@pytest.fixture
+def video(fixtures_dir, tmp_path):
+    """A copy of the 72-frame one-face clip in a folder of its own (its landmark cache lands beside it)."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    path = folder / "clip.mp4"
+    shutil.copy(fixtures_dir / "video" / "single_face.mp4", path)
+    return path
+
+
+@pytest.fixture
+def labels(tmp_path):
+    """A ground truth and a prediction in native CSV."""
+    gt, pred = tmp_path / "gt.csv", tmp_path / "pred.csv"
+    write_labels(gt, Labels.from_label_set({"clip": [Interval(5, 9, "me"), Interval(20, 60, "mae")]}, 30.0))
+    write_labels(pred, Labels.from_label_set({"clip": [Interval(5, 10, "me")]}, 30.0))
+    return gt, pred
+
+
+@pytest.fixture
+def sidecar(video):
+    with open_video(video) as v:
+        session = ReviewSession.open(v)
+    session.model.add(3, 8, aus=(12,))
+    return session.path
+
+
+def _landmark_caches(video) -> list:
+    return sorted(video.parent.glob(f"{video.name}.mespot-landmarks-*"))
+
+
+def _one_line_error(code: int, err: str) -> None:
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+# -- 1. a command never writes onto its own input -------------------------------------------------
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_spot_refuses_to_write_over_its_video(cli, video, force):
+    before = video.read_bytes()
+    code, _, err = cli("spot", video, "--out", video, *force)
+    _one_line_error(code, err)
+    assert "input" in err and str(video) in err
+    assert video.read_bytes() == before
+    assert _landmark_caches(video) == []  # refused before any work
+
+
+def test_flow_refuses_to_write_over_its_video(cli, video):
+    before = video.read_bytes()
+    code, _, err = cli("flow", video, "--ref", 0, "--frame", 1, "--out", video, "--force")
+    _one_line_error(code, err)
+    assert video.read_bytes() == before
+
+
+@pytest.mark.parametrize("target", ["gt", "pred"])
+def test_eval_refuses_to_write_its_json_over_an_input(cli, labels, target):
+    gt, pred = labels
+    victim = gt if target == "gt" else pred
+    before = victim.read_bytes()
+    code, _, err = cli("eval", "--gt", gt, "--pred", pred, "--json", victim, "--force")
+    _one_line_error(code, err)
+    assert victim.read_bytes() == before
+
+
+def test_convert_onto_its_input_is_refused_even_with_force(cli, labels):
+    gt, _ = labels
+    before = gt.read_bytes()
+    code, _, err = cli("convert", gt, gt, "--force")
+    _one_line_error(code, err)
+    assert gt.read_bytes() == before
+
+
+def test_export_refuses_to_write_over_its_sidecar(cli, sidecar):
+    before = sidecar.read_bytes()
+    code, _, err = cli("export", sidecar, "--out", sidecar, "--format", "native-json", "--force")
+    _one_line_error(code, err)
+    assert sidecar.read_bytes() == before
+
+
+# -- 1. an existing file is replaced only with --force, the same word everywhere ------------------
+
+
+def _commands(video, labels, sidecar, existing, tmp_path):
+    gt, pred = labels
+    protos = tmp_path / "protos.npz"
+    from napari_mespot.core.spotters.prototype import default_prototypes
+
+    default_prototypes().save(protos)
+    return {
+        "spot": ["spot", video, "--out", existing],
+        "flow": ["flow", video, "--ref", 0, "--frame", 1, "--out", existing],
+        "eval": ["eval", "--gt", gt, "--pred", pred, "--json", existing],
+        "convert": ["convert", gt, existing],
+        "export": ["export", sidecar, "--out", existing],
+        "prototypes learn": ["prototypes", "learn", "--synthetic", 1, "--count", 1, "--out", existing],
+        "prototypes calibrate": ["prototypes", "calibrate", protos, video, "--gt", gt, "--out", existing],
+        "vovnet spot": ["vovnet", "spot", video, "--out", existing],
+    }
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["spot", "flow", "eval", "convert", "export", "prototypes learn", "prototypes calibrate", "vovnet spot"],
+)
+def test_an_existing_output_needs_force(cli, video, labels, sidecar, tmp_path, command):
+    existing = tmp_path / "existing.csv"
+    existing.write_bytes(SENTINEL)
+    argv = _commands(video, labels, sidecar, existing, tmp_path)[command]
+    code, _, err = cli(*argv)
+    _one_line_error(code, err)
+    assert "already exists" in err and "--force" in err
+    assert existing.read_bytes() == SENTINEL
+    assert _landmark_caches(video) == []  # refused before any work
+
+
+def test_convert_replaces_with_force(cli, labels, tmp_path):
+    gt, _ = labels
+    out = tmp_path / "out.json"
+    out.write_bytes(SENTINEL)
+    code, _, err = cli("convert", gt, out, "--force")
+    assert code == 0, err
+    assert b"mespot-labels" in out.read_bytes()
+
+
+def test_synth_and_demo_do_not_replace_existing_files(cli, tmp_path):
+    folder = tmp_path / "synth"
+    folder.mkdir()
+    (folder / "ground_truth.csv").write_bytes(SENTINEL)
+    code, _, err = cli("synth", folder, "--duration", 1, "--quiet")
+    _one_line_error(code, err)
+    assert "--force" in err and (folder / "ground_truth.csv").read_bytes() == SENTINEL
+    assert not list(folder.glob("*.mp4"))
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / "intervals.csv").write_bytes(SENTINEL)
+    code, _, err = cli("demo", "--out", demo, "--quiet")
+    _one_line_error(code, err)
+    assert (demo / "intervals.csv").read_bytes() == SENTINEL
+
+
+def test_spot_curves_do_not_replace_existing_curve_files(cli, video, tmp_path):
+    curves = tmp_path / "curves"
+    curves.mkdir()
+    (curves / "clip.curves.csv").write_bytes(SENTINEL)
+    code, _, err = cli("spot", video, "--out", tmp_path / "out.csv", "--curves", curves)
+    _one_line_error(code, err)
+    assert (curves / "clip.curves.csv").read_bytes() == SENTINEL
+    assert not (tmp_path / "out.csv").exists()
+
+
+# -- 7. an output that cannot be written is one line, before the work ------------------------------
+
+
+def _unwritable(tmp_path, kind):
+    if kind == "read-only folder":
+        folder = tmp_path / "readonly"
+        folder.mkdir()
+        folder.chmod(0o555)
+        return folder / "out.csv"
+    if kind == "path under a file":
+        (tmp_path / "a_file").write_text("x")
+        return tmp_path / "a_file" / "out.csv"
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["read-only folder", "path under a file", "a folder as OUT"])
+def test_spot_checks_its_output_before_spotting(cli, video, tmp_path, kind):
+    out = _unwritable(tmp_path, kind)
+    try:
+        code, _, err = cli("spot", video, "--out", out)
+    finally:
+        os.chmod(tmp_path / "readonly", 0o755) if (tmp_path / "readonly").exists() else None
+    _one_line_error(code, err)
+    assert str(out) in err or str(out.parent) in err
+    assert _landmark_caches(video) == []
+
+
+@pytest.mark.parametrize("kind", ["read-only folder", "path under a file", "a folder as OUT"])
+@pytest.mark.parametrize("command", ["flow", "eval", "convert", "export"])
+def test_every_writing_command_reports_unwritable_outputs_in_one_line(
+    cli, video, labels, sidecar, tmp_path, kind, command
+):
+    out = _unwritable(tmp_path, kind)
+    argv = _commands(video, labels, sidecar, out, tmp_path)[command]
+    try:
+        code, _, err = cli(*argv)
+    finally:
+        os.chmod(tmp_path / "readonly", 0o755) if (tmp_path / "readonly").exists() else None
+    _one_line_error(code, err)
+
+
+def test_debug_shows_the_traceback(cli, video):
+    code, _, err = cli("--debug", "spot", video, "--out", video)
+    assert code == 2 and "Traceback" in err and "input" in err
