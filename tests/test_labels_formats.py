@@ -129,8 +129,11 @@ def test_casme2_apex_slash_option(tmp_path):
 
 def test_native_csv_errors(tmp_path):
     path = tmp_path / "a.csv"
-    path.write_text("video,onset,offset\nv,1,2\n")
+    path.write_text("video,onset\nv,1\n")
     with pytest.raises(LabelFormatError, match="missing column"):
+        read_native_csv(path)
+    path.write_text("video,onset,offset\nv,1,2\n")  # readable, but nothing says its type
+    with pytest.raises(LabelFormatError, match=r"row 2, column 'type'.*fps"):
         read_native_csv(path)
     write_native_csv(path, {"v": [Interval(3, 9, "me")]})
     text = path.read_text().replace(",3,", ",three,")

@@ -12,10 +12,10 @@ import shutil
 
 import pytest
 
+from napari_mespot.core.intervals import Interval
 from napari_mespot.core.labels import Labels, write_labels
 from napari_mespot.core.media.video import open_video
 from napari_mespot.core.review.session import ReviewSession
-from napari_mespot.core.intervals import Interval
 
 SENTINEL = b"precious: hours of work\n"
 

@@ -73,10 +73,10 @@ def test_foreign_and_code_carrying_files_are_rejected(tmp_path):
     _raw(other, {"weights": torch.zeros(3)})
     with pytest.raises(CheckpointError, match="not a napari-mespot VoVNet checkpoint"):
         load_checkpoint(other)
-    # a pickled object needs code to load: weights_only refuses it
+    # a pickled object needs code to load: weights_only refuses it, and the message says why
     pickled = tmp_path / "pickled.pt"
     _raw(pickled, {"format": FORMAT, "version": VERSION, "config": DataSettings()})
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="holds Python objects"):
         load_checkpoint(pickled)
 
 

@@ -22,8 +22,16 @@ from napari_mespot import __version__, commands
 from napari_mespot.core.errors import MespotError
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line: the usage of a command with many options (a dozen lines) would
+    bury the one that says what was wrong. Sub-command parsers are of the same class."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mespot",
         description="Spot, explain, review and export facial micro- and macro-expressions.",
     )

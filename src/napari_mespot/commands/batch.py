@@ -8,6 +8,7 @@ import os
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from napari_mespot.commands._options import POSITIVE, POSITIVE_INT
     from napari_mespot.commands.spot import add_spot_options
     from napari_mespot.plugins import spotters
 
@@ -31,10 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", metavar="FILE", help="the method's model file (default: its shipped one)")
     p.add_argument("--prototypes", metavar="FILE", help="prototype file, the same as --model for prototype")
-    p.add_argument("--fps", type=float, help="frame rate of image folders")
+    p.add_argument("--fps", type=POSITIVE, help="frame rate of image folders")
     p.add_argument("--scheduler", metavar="ADDRESS", help="address of an existing dask scheduler")
     p.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="local workers (default: one per core)"
+        "--workers",
+        type=POSITIVE_INT,
+        default=os.cpu_count() or 1,
+        help="local workers, at least 1 (default: one per core)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     add_spot_options(p)

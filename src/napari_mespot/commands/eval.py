@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json not in (None, "-"):
         check_output(args.json, inputs=[args.gt, args.pred], force=args.force)
     quirks = quirk_options(args)
-    gt = read_labels(args.gt, args.gt_format or args.both_format, quirks=quirks)
+    gt = read_labels(args.gt, args.gt_format or args.both_format, quirks=quirks, fps=args.fps)
     fps = args.fps or _common_fps(gt)
     pred = read_labels(args.pred, args.pred_format or args.both_format, quirks=quirks, fps=fps)
     ks = sorted({*DEFAULT_KS, args.k})

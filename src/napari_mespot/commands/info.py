@@ -9,6 +9,8 @@ import numpy as np
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from napari_mespot.commands._options import POSITIVE
+
     p = sub.add_parser(
         "info",
         help="frames, fps, size, duration, codec and keyframe interval of videos or image folders",
@@ -16,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and keyframe spacing. Nothing is decoded, so this is fast on long videos.",
     )
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video file or image folder")
-    p.add_argument("--fps", type=float, help="frame rate of image folders (default: 30, with a warning)")
+    p.add_argument("--fps", type=POSITIVE, help="frame rate of image folders (default: 30, with a warning)")
     p.add_argument("--json", action="store_true", help="print one JSON object per video")
     p.set_defaults(func=run)
 

@@ -9,6 +9,8 @@ import numpy as np
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from napari_mespot.commands._options import NON_NEGATIVE_INT, POSITIVE, UNIT
+
     p = sub.add_parser(
         "landmarks",
         help="compute and cache face landmarks; report frames without a face",
@@ -19,13 +21,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video file or image folder")
     p.add_argument("--provider", default="mediapipe", help="landmark provider (default: mediapipe)")
     p.add_argument("--csv", metavar="CSV", help="import 68-point landmarks from this CSV (one video only)")
-    p.add_argument("--frame-base", type=int, help="first frame number in --csv (default: by format)")
-    p.add_argument("--min-detection-confidence", type=float, default=0.5, metavar="P")
-    p.add_argument("--min-tracking-confidence", type=float, default=0.5, metavar="P")
+    p.add_argument(
+        "--frame-base", type=NON_NEGATIVE_INT, help="first frame number in --csv (default: by format)"
+    )
+    p.add_argument("--min-detection-confidence", type=UNIT, default=0.5, metavar="P", help="in [0, 1] (0.5)")
+    p.add_argument("--min-tracking-confidence", type=UNIT, default=0.5, metavar="P", help="in [0, 1] (0.5)")
     p.add_argument("--refine", action="store_true", help="MediaPipe's refined mesh (478 points, irises)")
     p.add_argument("--static", action="store_true", help="detect on every frame instead of tracking")
     p.add_argument("--no-cache", action="store_true", help="recompute even when a cache file is valid")
-    p.add_argument("--fps", type=float, help="frame rate of image folders")
+    p.add_argument("--fps", type=POSITIVE, help="frame rate of image folders")
     p.add_argument("--json", action="store_true", help="print one JSON object per video")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

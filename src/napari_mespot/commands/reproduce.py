@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from napari_mespot.commands._options import NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT
 from napari_mespot.commands.eval import add_label_options
 
 
@@ -24,7 +25,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--min-count",
-        type=int,
+        type=POSITIVE_INT,
         default=10,
         help="fewest clips an AU needs to get a prototype (10, the paper)",
     )
@@ -113,16 +114,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _vovnet_options(p: argparse.ArgumentParser) -> None:
     """Training options of ``--method vovnet`` (its flow method is ``--flow``, default tvl1)."""
     g = p.add_argument_group("VoVNet training (with --method vovnet; defaults: the paper's)")
-    g.add_argument("--epochs", type=int, default=30, help="epochs per fold (30)")
-    g.add_argument("--batch-size", type=int, default=32, help="windows per batch (32, paper on CAS(ME)²)")
-    g.add_argument("--lr", type=float, default=0.005, help="Adam learning rate (0.005, paper)")
-    g.add_argument("--train-window", type=int, default=128, help="frames per training window (128)")
-    g.add_argument("--train-stride", type=int, default=0, help="frames between training windows (window/2)")
+    g.add_argument("--epochs", type=POSITIVE_INT, default=30, help="epochs per fold (30)")
     g.add_argument(
-        "--val-subjects", type=int, default=1, help="training subjects held out for validation (1)"
+        "--batch-size", type=POSITIVE_INT, default=32, help="windows per batch (32, paper on CAS(ME)²)"
+    )
+    g.add_argument("--lr", type=POSITIVE, default=0.005, help="Adam learning rate (0.005, paper)")
+    g.add_argument("--train-window", type=POSITIVE_INT, default=128, help="frames per training window (128)")
+    g.add_argument(
+        "--train-stride", type=NON_NEGATIVE_INT, default=0, help="frames between training windows (window/2)"
+    )
+    g.add_argument(
+        "--val-subjects",
+        type=NON_NEGATIVE_INT,
+        default=1,
+        help="training subjects held out for validation (1)",
     )
     g.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    g.add_argument("--input-size", type=int, default=128, help="face crop side fed to the network (128)")
+    g.add_argument(
+        "--input-size", type=POSITIVE_INT, default=128, help="face crop side fed to the network (128)"
+    )
     g.add_argument("--no-flow", action="store_true", help="face crops only (the paper's Table 5 ablation)")
     g.add_argument("--small", action="store_true", help="the compact model (1/8 of Table 1-2 widths)")
     g.add_argument(

@@ -30,7 +30,13 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from napari_mespot.commands._options import add_force_option
+    from napari_mespot.commands._options import (
+        NON_NEGATIVE,
+        NON_NEGATIVE_INT,
+        POSITIVE,
+        POSITIVE_INT,
+        add_force_option,
+    )
 
     p = sub.add_parser(
         "synth",
@@ -42,14 +48,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("outdir", metavar="OUTDIR", help="folder to write into (created if missing)")
     p.add_argument("--seed", type=int, help="random seed (default: 0)")
-    p.add_argument("--count", type=int, help="number of videos (default: 1)")
-    p.add_argument("--duration", type=float, help=f"seconds per video (default: {_DEFAULTS.duration_s:g})")
-    p.add_argument("--fps", type=float, help=f"frame rate (default: {_DEFAULTS.fps:g})")
+    p.add_argument("--count", type=POSITIVE_INT, help="number of videos (default: 1)")
+    p.add_argument("--duration", type=POSITIVE, help=f"seconds per video (default: {_DEFAULTS.duration_s:g})")
+    p.add_argument("--fps", type=POSITIVE, help=f"frame rate (default: {_DEFAULTS.fps:g})")
     p.add_argument("--size", type=_size, metavar="WxH",
                    help="frame size, even numbers (default: {}x{})".format(*_DEFAULTS.size))
-    p.add_argument("--me", type=int, help=f"micro-expressions per video (default: {_DEFAULTS.n_me})")
-    p.add_argument("--mae", type=int, help=f"macro-expressions per video (default: {_DEFAULTS.n_mae})")
-    p.add_argument("--noise", type=float,
+    p.add_argument("--me", type=NON_NEGATIVE_INT,
+                   help=f"micro-expressions per video (default: {_DEFAULTS.n_me})")
+    p.add_argument("--mae", type=NON_NEGATIVE_INT,
+                   help=f"macro-expressions per video (default: {_DEFAULTS.n_mae})")
+    p.add_argument("--noise", type=NON_NEGATIVE,
                    help=f"sensor noise sigma in grey levels, 0 = none (default: {_DEFAULTS.noise_sigma:g})")
     p.add_argument("--no-head-shakes", action="store_true", help="no quick head shakes")
     p.add_argument("--no-drift", action="store_true", help="no slow head drift")

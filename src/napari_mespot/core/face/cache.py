@@ -13,8 +13,10 @@ import dataclasses
 import hashlib
 import io
 import json
+import logging
 import os
-import warnings
+import zipfile
+import zlib
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,11 @@ from typing import Any
 import numpy as np
 
 from napari_mespot.core.atomic import atomic_write_bytes, is_writable_dir
-from napari_mespot.core.face.landmarks import FaceLandmarks, FrameSource, LandmarkProvider
+from napari_mespot.core.face.landmarks import FaceLandmarks, FrameSource, LandmarkError, LandmarkProvider
 from napari_mespot.core.media.samples import is_sample
 from napari_mespot.core.progress import Progress
+
+log = logging.getLogger(__name__)
 
 #: Bumped when the file layout or the meaning of the arrays changes.
 CACHE_VERSION = 1
@@ -84,7 +88,11 @@ def cache_paths(video_path: str | Path, provider: LandmarkProvider, key: str) ->
 
 
 def load(path: Path, key: str) -> FaceLandmarks | None:
-    """Read a cache file; ``None`` when it is missing, unreadable or for another key."""
+    """Read a cache file; ``None`` when it is missing, damaged or for another key.
+
+    A cache is disposable: a damaged one (a truncated write by another tool, a full disk) is
+    reported once, deleted and computed again, never an error that stops every later run.
+    """
     if not path.is_file():
         return None
     try:
@@ -95,9 +103,26 @@ def load(path: Path, key: str) -> FaceLandmarks | None:
             return FaceLandmarks(
                 data["points"], data["confidence"], meta["scheme"], meta["provider"], meta["settings"]
             )
-    except (OSError, ValueError, KeyError) as exc:
-        warnings.warn(f"ignoring unreadable landmark cache {path}: {exc}", stacklevel=2)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error, LandmarkError) as exc:
+        deleted = _discard(path)
+        log.warning(
+            "damaged landmark cache %s (%s); %s, the landmarks are computed again",
+            path,
+            type(exc).__name__,
+            "deleted" if deleted else "left in place (its folder is read-only)",
+        )
         return None
+
+
+def _discard(path: Path) -> bool:
+    """Delete a damaged cache file where its folder may be written; whether it is gone."""
+    if not is_writable_dir(path.parent):
+        return False
+    try:
+        path.unlink()
+    except OSError:
+        return False
+    return True
 
 
 def save(paths: list[Path], landmarks: FaceLandmarks, key: str) -> Path | None:
@@ -124,7 +149,7 @@ def save(paths: list[Path], landmarks: FaceLandmarks, key: str) -> Path | None:
         except OSError:
             continue
         return path
-    warnings.warn(f"could not write the landmark cache to any of {paths}", stacklevel=2)
+    log.warning("could not write the landmark cache to any of %s", ", ".join(map(str, paths)))
     return None
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import sys
 import warnings
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
@@ -148,6 +150,33 @@ def iter_frames(frames: FrameSource, chunk: int = 32):
             yield start + offset, frame
 
 
+@contextlib.contextmanager
+def native_logs_silenced(on: bool = True):
+    """Keep MediaPipe's C++ log lines out of the terminal while ``on``.
+
+    TFLite's delegate notice and absl's warnings are written by C++ straight to the process's
+    stderr (file descriptor 2), where no Python setting reaches: they say nothing a user can act
+    on, yet read like trouble. They come while a graph starts and while its models first run,
+    so only those calls are wrapped; fd 2 is restored after each.
+    """
+    if not on:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no fd 2 (a GUI without a console)
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 # MediaPipe's graph thresholds the landmark model's face-presence score but does not publish it;
 # the stream exists inside the expanded graph under this name and can be observed directly.
 _PRESENCE_STREAM = "facelandmarkcpu__face_presence_score"
@@ -216,14 +245,23 @@ class MediaPipeFaceMesh:
         n_points = 478 if self.refine_landmarks else 468
         points = np.full((n, n_points, 2), np.nan, dtype=np.float32)
         confidence = np.zeros(n, dtype=np.float32)
-        with contextlib.closing(self._graph()) as graph:
+        # The graph's models load in its own threads after it starts and log as they do; a first
+        # process() call waits for them, so the graph starts with the first frame at hand, and the
+        # landmark model (which starts on the first frame with a face) is silenced until then.
+        graph = None
+        seen_face = False
+        try:
             for i, frame in iter_frames(frames):
                 if i % 32 == 0:
                     yield Progress(i, n, "landmarks")
                 rgb = np.ascontiguousarray(frame, dtype=np.uint8)
                 if rgb.ndim != 3 or rgb.shape[2] != 3:
                     raise LandmarkError(f"frame {i}: expected (H, W, 3) RGB, got {rgb.shape}")
-                out = graph.process(input_data={"image": rgb})
+                with native_logs_silenced(not seen_face):
+                    if graph is None:
+                        graph = self._graph()
+                    out = graph.process(input_data={"image": rgb})
+                seen_face = seen_face or bool(out.multi_face_landmarks)
                 score = getattr(out, _PRESENCE_STREAM)
                 if score is not None:
                     confidence[i] = score
@@ -233,6 +271,9 @@ class MediaPipeFaceMesh:
                     points[i] = [(p.x * w, p.y * h) for p in lm]
                     if score is None:  # a face can only be returned after the presence test passed
                         confidence[i] = 1.0
+        finally:
+            if graph is not None:
+                graph.close()
         yield Progress(n, n, "landmarks")
         return FaceLandmarks(points, confidence, self.scheme, self.name, self.settings())
 

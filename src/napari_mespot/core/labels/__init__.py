@@ -68,21 +68,21 @@ FORMATS: dict[str, LabelFormat] = {
             "native-csv",
             "mespot CSV (every field)",
             (".csv",),
-            lambda p, q, fps: load_native_csv(p),
+            lambda p, q, fps: load_native_csv(p, q, fps),
             save_native_csv,
         ),
         LabelFormat(
             "native-json",
             "mespot JSON (every field)",
             (".json",),
-            lambda p, q, fps: read_native_json(p),
+            lambda p, q, fps: read_native_json(p, q),
             write_native_json,
         ),
         LabelFormat(
             "megc-csv",
             "MEGC submission CSV vid,pred_onset,pred_offset,type",
             (".csv",),
-            lambda p, q, fps: read_megc_csv(p, fps),
+            lambda p, q, fps: read_megc_csv(p, fps, q),
             write_megc_csv,
         ),
         LabelFormat(
@@ -151,8 +151,8 @@ def read_labels(
 ) -> Labels:
     """Read any supported label file.
 
-    ``quirks`` chooses the repairs of dataset defects (each one logged); ``fps`` types untyped
-    MEGC rows by duration.
+    ``quirks`` chooses the repairs of dataset defects (each one logged) in every format that can
+    carry them; ``fps`` types rows without a type (native and MEGC CSV) by duration.
     """
     path = Path(path)
     if not path.is_file():

@@ -1,7 +1,9 @@
-"""Frame numbers of one dataset row: parsing, quirk repair, and 1-based → 0-based conversion.
+"""Frame numbers of one label row: parsing, quirk repair, and 1-based → 0-based conversion.
 
 CAS(ME)², SAMM-LV and CASME II number images from 1 (``img1.jpg``), so frame = number − 1, as
-the MEGC baseline loader does. Every defect goes through :class:`~.base.QuirkOptions`.
+the MEGC baseline loader does (:meth:`RowContext.frames`); the native and MEGC files are 0-based
+already (:meth:`RowContext.frames0`). Every defect goes through :class:`~.base.QuirkOptions`,
+whatever the format that carries it.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ class RowContext:
     sheet: str | None
     options: QuirkOptions
     quirks: list[Quirk]
+    #: What a row is called in messages ("interval" in a JSON file, which has no rows).
+    row_word: str = "row"
 
     def error(self, row: int, column: str | None, message: str):
-        return format_error(self.path, message, sheet=self.sheet, row=row, column=column)
+        where = {"sheet": self.sheet, "row": row, "column": column, "row_word": self.row_word}
+        return format_error(self.path, message, **where)
 
     def number(self, value: Any, row: int, column: str, *, apex: bool = False) -> float | None:
         """A frame number cell as a float; ``None`` only for an empty apex (or '/')."""
@@ -54,7 +59,10 @@ class RowContext:
         choice = getattr(self.options, kind)
         if choice == "error":
             raise self.error(row, column, f"{kind.replace('_', ' ')} (quirk option {kind}='error')")
-        self.quirks.append(Quirk(kind, row, video, action if choice != "drop" else "row dropped", self.sheet))
+        dropped = f"{self.row_word} dropped"
+        self.quirks.append(
+            Quirk(kind, row, video, action if choice != "drop" else dropped, self.sheet)
+        )
         return choice != "drop"
 
     def _integral(
@@ -74,17 +82,55 @@ class RowContext:
         onset, apex, offset = values
         return [math.floor(onset), None if apex is None else math.floor(apex + 0.5), math.ceil(offset)]
 
-    def frames(
+    def _whole_frames(
         self, row: int, video: str, cells: tuple[Any, Any, Any], columns: tuple[str, str, str]
-    ) -> tuple[int, int | None, int] | None:
-        """0-based ``(onset, apex, offset)`` of a row, or ``None`` when a quirk option drops it."""
+    ) -> list[int | None] | None:
+        """The three cells as whole frame numbers (fractions repaired), ``None`` if dropped."""
         on_col, apex_col, off_col = columns
         values = [
             self.number(cells[0], row, on_col),
             self.number(cells[1], row, apex_col, apex=True),
             self.number(cells[2], row, off_col),
         ]
-        integral = self._integral(values, row, video, columns)
+        return self._integral(values, row, video, columns)
+
+    def _apex_inside(
+        self, row: int, video: str, frames: tuple[int, int | None, int], apex_col: str
+    ) -> tuple[int, int | None, int] | None:
+        """``frames`` with an apex outside [onset, offset] repaired, or ``None`` if dropped."""
+        onset, apex, offset = frames
+        if apex is None or onset <= apex <= offset:
+            return frames
+        choice = self.options.apex_outside
+        action = "apex cleared" if choice == "clear-apex" else "interval extended to the apex"
+        if not self._quirk("apex_outside", row, video, action, apex_col):
+            return None
+        if choice == "clear-apex":
+            return onset, None, offset
+        return min(onset, apex), apex, max(offset, apex)
+
+    def frames0(
+        self, row: int, video: str, cells: tuple[Any, Any, Any], columns: tuple[str, str, str]
+    ) -> tuple[int, int | None, int] | None:
+        """``(onset, apex, offset)`` of a row of a 0-based file, or ``None`` when a quirk option drops it."""
+        integral = self._whole_frames(row, video, cells, columns)
+        if integral is None:
+            return None
+        onset, apex, offset = integral
+        for value, col in ((onset, columns[0]), (apex, columns[1]), (offset, columns[2])):
+            if value is not None and value < 0:
+                raise self.error(row, col, f"negative frame number {value}")
+        if offset < onset:
+            raise self.error(row, columns[2], f"offset {offset} is before onset {onset}")
+        return self._apex_inside(row, video, (onset, apex, offset), columns[1])
+
+    def frames(
+        self, row: int, video: str, cells: tuple[Any, Any, Any], columns: tuple[str, str, str]
+    ) -> tuple[int, int | None, int] | None:
+        """0-based ``(onset, apex, offset)`` of a row of a 1-based dataset file, or ``None`` when
+        a quirk option drops it."""
+        on_col, apex_col, off_col = columns
+        integral = self._whole_frames(row, video, cells, columns)
         if integral is None:
             return None
         onset, apex, offset = integral
@@ -109,18 +155,8 @@ class RowContext:
             offset = apex
         if offset < onset:
             raise self.error(row, off_col, f"offset {offset} is before onset {onset}")
-        if apex is not None and not onset <= apex <= offset:
-            choice = self.options.apex_outside
-            if not self._quirk(
-                "apex_outside",
-                row,
-                video,
-                "apex cleared" if choice == "clear-apex" else "interval extended to the apex",
-                apex_col,
-            ):
-                return None
-            if choice == "clear-apex":
-                apex = None
-            else:
-                onset, offset = min(onset, apex), max(offset, apex)
+        repaired = self._apex_inside(row, video, (onset, apex, offset), apex_col)
+        if repaired is None:
+            return None
+        onset, apex, offset = repaired
         return onset - 1, None if apex is None else apex - 1, offset - 1

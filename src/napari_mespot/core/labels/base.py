@@ -25,7 +25,11 @@ LabelSet = dict[str, list[Interval]]
 
 
 def location(
-    path: str | os.PathLike, sheet: str | None = None, row: int | None = None, column: str | None = None
+    path: str | os.PathLike,
+    sheet: str | None = None,
+    row: int | None = None,
+    column: str | None = None,
+    row_word: str = "row",
 ) -> str:
     """``file: sheet 'S', row R, column 'C'`` — the prefix of every label error and warning."""
     parts = [str(path)]
@@ -33,7 +37,7 @@ def location(
     if sheet is not None:
         where.append(f"sheet {sheet!r}")
     if row is not None:
-        where.append(f"row {row}")
+        where.append(f"{row_word} {row}")
     if column is not None:
         where.append(f"column {column!r}")
     return ": ".join(parts + ([", ".join(where)] if where else []))
@@ -46,8 +50,9 @@ def format_error(
     sheet: str | None = None,
     row: int | None = None,
     column: str | None = None,
+    row_word: str = "row",
 ) -> LabelFormatError:
-    return LabelFormatError(f"{location(path, sheet, row, column)}: {message}")
+    return LabelFormatError(f"{location(path, sheet, row, column, row_word)}: {message}")
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -179,7 +184,36 @@ def group_intervals(
     return {v: VideoIntervals(v, tuple(ivs), fps, subjects.get(v)) for v, ivs in grouped.items()}
 
 
-def report_quirks(path: str | os.PathLike, quirks: list[Quirk], options: QuirkOptions) -> None:
+def report_duplicates(
+    path: str | os.PathLike, rows: Iterable[tuple[int, str, Interval]], row_word: str = "row"
+) -> None:
+    """One warning per interval that a file holds more than once (same video, frames and type).
+
+    Each copy is scored as an interval of its own — a duplicated ground-truth row is a second
+    expression to find, a duplicated prediction a false positive — so the file may be wrong,
+    and the reader says so rather than let the scores change silently.
+    """
+    seen: dict[tuple[str, int, int, str], list[int]] = defaultdict(list)
+    for row, video, iv in rows:
+        seen[(video, iv.onset, iv.offset, iv.type)].append(row)
+    for (video, onset, offset, kind), at in seen.items():
+        if len(at) > 1:
+            log.warning(
+                "%s: duplicate intervals: video %r, frames %d–%d (%s) on %ss %s; each copy is scored "
+                "as an interval of its own",
+                path,
+                video,
+                onset,
+                offset,
+                kind,
+                row_word,
+                ", ".join(map(str, at)),
+            )
+
+
+def report_quirks(
+    path: str | os.PathLike, quirks: list[Quirk], options: QuirkOptions, row_word: str = "row"
+) -> None:
     """One warning per kind of defect, naming every affected row and the repair applied."""
     by_kind: dict[tuple[str, str | None], list[Quirk]] = defaultdict(list)
     for q in quirks:
@@ -188,10 +222,12 @@ def report_quirks(path: str | os.PathLike, quirks: list[Quirk], options: QuirkOp
         rows = ", ".join(str(q.row) for q in items)
         choice = getattr(options, kind)
         log.warning(
-            "%s: %d row(s) with %s: rows %s; applied quirk option %s=%r (%s)",
+            "%s: %d %s(s) with %s: %ss %s; applied quirk option %s=%r (%s)",
             location(Path(path), sheet),
             len(items),
+            row_word,
             _DESCRIPTIONS[kind],
+            row_word,
             rows,
             kind,
             choice,

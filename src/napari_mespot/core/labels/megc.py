@@ -15,7 +15,14 @@ from pathlib import Path
 
 from napari_mespot.core.atomic import atomic_write_text
 from napari_mespot.core.intervals import Interval, VideoIntervals, sort_intervals, type_by_duration
-from napari_mespot.core.labels.base import Labels, format_error
+from napari_mespot.core.labels._rows import RowContext
+from napari_mespot.core.labels.base import (
+    Labels,
+    QuirkOptions,
+    format_error,
+    report_duplicates,
+    report_quirks,
+)
 from napari_mespot.core.labels.native import csv_writer
 
 COLUMNS = ("vid", "pred_onset", "pred_offset", "type")
@@ -39,14 +46,19 @@ def write_megc_csv(path: str | os.PathLike, labels: Labels) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def read_megc_csv(path: str | os.PathLike, fps: float | None = None) -> Labels:
-    """Read a submission; ``fps`` types untyped rows by duration and is kept with the videos."""
+def read_megc_csv(
+    path: str | os.PathLike, fps: float | None = None, quirks: QuirkOptions | None = None
+) -> Labels:
+    """Read a submission; ``fps`` types untyped rows by duration and is kept with the videos;
+    fractional frames are repaired as ``quirks`` say (and logged)."""
     path = Path(path)
+    options = quirks or QuirkOptions()
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise format_error(path, f"cannot read as UTF-8 text ({exc})") from None
-    rows: dict[str, list[Interval]] = {}
+    ctx = RowContext(path, None, options, [])
+    read: list[tuple[int, str, Interval]] = []
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
         header = [h.strip() for h in next(reader, [])]
@@ -65,35 +77,27 @@ def read_megc_csv(path: str | os.PathLike, fps: float | None = None) -> Labels:
             if not video:
                 raise format_error(path, "empty video name", row=row_no, column="vid")
             kind = row[type_col].strip() if type_col is not None else ""
-            iv = _interval(path, row_no, row[on_col], row[off_col], kind, fps)
-            if video in rows:
-                rows[video].append(iv)
-            else:
-                rows[video] = [iv]
+            frames = ctx.frames0(row_no, video, (row[on_col], None, row[off_col]), _FRAME_COLUMNS)
+            if frames is not None:
+                read.append((row_no, video, _interval(path, row_no, frames[0], frames[2], kind, fps)))
     except csv.Error as exc:
         raise format_error(path, f"malformed CSV ({exc})") from None
-    return Labels({v: VideoIntervals(v, tuple(ivs), fps) for v, ivs in rows.items()}, "megc-csv")
+    report_quirks(path, ctx.quirks, options)
+    report_duplicates(path, read)
+    rows: dict[str, list[Interval]] = {}
+    for _, video, iv in read:
+        rows.setdefault(video, []).append(iv)
+    videos = {v: VideoIntervals(v, tuple(ivs), fps) for v, ivs in rows.items()}
+    return Labels(videos, "megc-csv", ctx.quirks)
+
+
+#: The frame columns as :meth:`RowContext.frames0` names them (a submission has no apex).
+_FRAME_COLUMNS = ("pred_onset", "apex", "pred_offset")
 
 
 def _interval(
-    path: Path, row_no: int, onset_text: str, offset_text: str, type_text: str, fps: float | None
+    path: Path, row_no: int, onset: int, offset: int, type_text: str, fps: float | None
 ) -> Interval:
-    try:
-        onset = int(onset_text)
-    except ValueError:
-        raise format_error(
-            path, f"expected an integer frame, got {onset_text!r}", row=row_no, column="pred_onset"
-        ) from None
-    try:
-        offset = int(offset_text)
-    except ValueError:
-        raise format_error(
-            path, f"expected an integer frame, got {offset_text!r}", row=row_no, column="pred_offset"
-        ) from None
-    if onset < 0:
-        raise format_error(path, f"negative frame {onset}", row=row_no, column="pred_onset")
-    if offset < onset:
-        raise format_error(path, f"offset {offset} is before onset {onset}", row=row_no, column="pred_offset")
     if type_text:
         kind = _TYPES.get(type_text.lower())
         if kind is None:

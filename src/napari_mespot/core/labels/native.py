@@ -5,6 +5,11 @@ optional ``id``, ``note``, ``aus_raw``, ``fps``, ``subject`` and ``extra`` (a JS
 columns, so that review state and dataset metadata round-trip. Frames are 0-based with inclusive
 offsets; AUs are written ``1+2+4`` (the FACS way) and an empty apex, score or fps means
 "not known".
+
+Reading needs only ``video,onset,offset`` (the CSV a user most often has): every other column
+may be missing. Without a type, an interval is typed by its duration, which needs the fps (the
+``fps`` column or the reader's ``fps``). A defect a dataset file can have (an apex outside the
+interval, fractional frames) is repaired as the quirk options say and logged.
 """
 
 from __future__ import annotations
@@ -18,9 +23,17 @@ from pathlib import Path
 
 from napari_mespot.core.atomic import atomic_write_text
 from napari_mespot.core.errors import LabelFormatError
-from napari_mespot.core.intervals import Interval, VideoIntervals, sort_intervals
+from napari_mespot.core.intervals import Interval, VideoIntervals, sort_intervals, type_by_duration
+from napari_mespot.core.labels._rows import RowContext
 from napari_mespot.core.labels.aus import format_aus
-from napari_mespot.core.labels.base import Labels, LabelSet, format_error
+from napari_mespot.core.labels.base import (
+    Labels,
+    LabelSet,
+    QuirkOptions,
+    format_error,
+    report_duplicates,
+    report_quirks,
+)
 
 __all__ = [
     "COLUMNS",
@@ -36,6 +49,8 @@ __all__ = [
 
 COLUMNS = ("video", "onset", "apex", "offset", "type", "aus", "score", "source", "status")
 OPTIONAL_COLUMNS = ("id", "note", "aus_raw", "fps", "subject", "extra")
+#: The columns a file must have to be read; the rest of :data:`COLUMNS` may be missing.
+REQUIRED_COLUMNS = ("video", "onset", "offset")
 
 
 def parse_aus(text: str) -> tuple[int, ...]:
@@ -99,22 +114,27 @@ def read_native_csv(path: str | os.PathLike) -> LabelSet:
     return load_native_csv(path).label_set()
 
 
-def load_native_csv(path: str | os.PathLike) -> Labels:
-    """Read a native CSV with its per-video fps and subject."""
+def load_native_csv(
+    path: str | os.PathLike, quirks: QuirkOptions | None = None, fps: float | None = None
+) -> Labels:
+    """Read a native CSV with its per-video fps and subject; ``fps`` types rows without a type
+    (and without an fps column) by duration."""
     path = Path(path)
+    options = quirks or QuirkOptions()
     try:
         text = path.read_bytes().decode("utf-8-sig")  # no newline translation inside quoted notes
     except (OSError, UnicodeDecodeError) as exc:
         raise format_error(path, f"cannot read as UTF-8 text ({exc})") from exc
+    ctx = RowContext(path, None, options, [])
+    read: list[tuple[int, str, Interval]] = []
+    meta: dict[str, tuple[float | None, str | None, int]] = {}
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
-        header = next(reader, [])
-        missing = [c for c in COLUMNS if c not in header]
+        header = [h.strip() for h in next(reader, [])]
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
             raise format_error(path, f"not a native mespot CSV, missing column(s) {', '.join(missing)}")
         width = len(header)
-        rows: dict[str, list[Interval]] = {}
-        meta: dict[str, tuple[float | None, str | None, int]] = {}
         for row_no, cells in enumerate(reader, start=2):
             if len(cells) < width:
                 if not cells:
@@ -124,18 +144,25 @@ def load_native_csv(path: str | os.PathLike) -> Labels:
             video = row["video"].strip()
             if not video:
                 raise format_error(path, "empty video name", row=row_no, column="video")
-            rows.setdefault(video, []).append(_row_to_interval(path, row_no, row))
-            _merge_meta(path, row_no, row, video, meta)
+            video_fps = _merge_meta(path, row_no, row, video, meta) or fps
+            interval = _row_to_interval(ctx, row_no, row, video, video_fps)
+            if interval is not None:
+                read.append((row_no, video, interval))
     except csv.Error as exc:
         raise format_error(path, f"malformed CSV ({exc})") from None
+    report_quirks(path, ctx.quirks, options)
+    report_duplicates(path, read)
+    rows: dict[str, list[Interval]] = {}
+    for _, video, interval in read:
+        rows.setdefault(video, []).append(interval)
     videos = {v: VideoIntervals(v, tuple(ivs), meta[v][0], meta[v][1]) for v, ivs in rows.items()}
-    return Labels(videos, "native-csv")
+    return Labels(videos, "native-csv", ctx.quirks)
 
 
 def _merge_meta(
     path: Path, row_no: int, row: dict, video: str, meta: dict[str, tuple[float | None, str | None, int]]
-) -> None:
-    """fps and subject belong to the video: rows of one video must agree on them."""
+) -> float | None:
+    """fps and subject belong to the video: rows of one video must agree on them. Returns the fps."""
     fps_text = row.get("fps", "").strip()
     fps = None
     if fps_text:
@@ -150,7 +177,7 @@ def _merge_meta(
     subject = row.get("subject", "").strip() or None
     if video not in meta:
         meta[video] = (fps, subject, row_no)
-        return
+        return fps
     old_fps, old_subject, first = meta[video]
     for name, old, new in (("fps", old_fps, fps), ("subject", old_subject, subject)):
         if old != new:
@@ -160,6 +187,7 @@ def _merge_meta(
                 row=row_no,
                 column=name,
             )
+    return fps
 
 
 def _cell(path: Path, row_no: int, row: dict[str, str], name: str, convert, optional: bool = False):
@@ -172,16 +200,33 @@ def _cell(path: Path, row_no: int, row: dict[str, str], name: str, convert, opti
         raise format_error(path, f"cannot read {raw!r}", row=row_no, column=name) from None
 
 
-def _row_to_interval(path: Path, row_no: int, row: dict[str, str]) -> Interval:
+def _row_to_interval(
+    ctx: RowContext, row_no: int, row: dict[str, str], video: str, fps: float | None
+) -> Interval | None:
+    """The interval of one row (``None`` when a quirk option drops it)."""
+    path = ctx.path
+    frames = ctx.frames0(
+        row_no, video, (row["onset"], row.get("apex", ""), row["offset"]), ("onset", "apex", "offset")
+    )
+    if frames is None:
+        return None
+    onset, apex, offset = frames
+    kind = row.get("type", "").strip()
+    if not kind:
+        if fps is None:
+            raise format_error(
+                path, "no type: give the fps (--fps) to type by duration", row=row_no, column="type"
+            )
+        kind = type_by_duration(offset - onset + 1, fps)
     values = {
-        "onset": _cell(path, row_no, row, "onset", int),
-        "offset": _cell(path, row_no, row, "offset", int),
-        "apex": _cell(path, row_no, row, "apex", int, optional=True),
-        "type": row["type"].strip(),
+        "onset": onset,
+        "offset": offset,
+        "apex": apex,
+        "type": kind,
         "aus": _cell(path, row_no, row, "aus", parse_aus),
         "score": _cell(path, row_no, row, "score", _finite_float, optional=True),
-        "source": row["source"].strip() or "gt",
-        "status": row["status"].strip() or "candidate",
+        "source": row.get("source", "").strip() or "gt",
+        "status": row.get("status", "").strip() or "candidate",
         "note": row.get("note", ""),
         "aus_raw": row.get("aus_raw", ""),
         "extra": _cell(path, row_no, row, "extra", _extra, optional=True) or (),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -60,19 +61,20 @@ class PyAVVideo(VideoSource):
         self._stream = stream
         self._time_base = stream.time_base or Fraction(1, 1)
         index = _index_packets(path, self._container, stream)
-        self._container.seek(0)
-        stream.thread_type = "AUTO"
-        self._pts = index.pts
-        self._keyframe_pts = index.keyframe_pts
-        self._hash = index.content_hash
-        self.codec = stream.codec_context.name
+        stream.thread_type = "AUTO"  # before anything decodes: the codec cannot change it once open
         if index.expected_frames and index.expected_frames > len(index.pts):
+            index = _decodable_tail(index, self._container, stream)
             log.warning(
-                "%s: the header announces %d frames but only %d could be read (truncated file?)",
+                "%s: the header announces %d frames but only %d can be decoded (truncated file?)",
                 path,
                 index.expected_frames,
                 len(index.pts),
             )
+        self._container.seek(0)
+        self._pts = index.pts
+        self._keyframe_pts = index.keyframe_pts
+        self._hash = index.content_hash
+        self.codec = stream.codec_context.name
         seconds = (index.pts - index.pts[0]).astype(np.float64) * float(self._time_base)
         fps, fps_source = _container_fps(stream, seconds)
         self._frames_iter: Iterator | None = None
@@ -226,6 +228,36 @@ def _index_packets(path: Path, container, stream) -> _PacketIndex:
     return _PacketIndex(pts_arr, key_arr, digest.hexdigest(), expected)
 
 
+def _decodable_tail(index: _PacketIndex, container, stream) -> _PacketIndex:
+    """``index`` without the frames at the end of a cut file that do not decode.
+
+    A truncated file can hold packets whose data is cut, or frames whose references are lost
+    with the rest of the file: they are indexed but never come out of the decoder. Decoding the
+    last group of pictures once (only for a file shorter than its header says) finds them, so
+    the video's length is what can be shown, and the warning says so.
+    """
+    import av
+
+    start = int(index.keyframe_pts[-1])
+    decoded: set[int] = set()
+    try:
+        container.seek(start, stream=stream, backward=True, any_frame=False)
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                if frame.pts is not None:
+                    decoded.add(int(frame.pts))
+    except av.error.FFmpegError:
+        pass  # the cut itself: what decoded before it is what there is
+    tail = index.pts >= start
+    keep = ~tail | np.isin(index.pts, np.fromiter(decoded, np.int64, len(decoded)))
+    last = int(np.flatnonzero(keep)[-1]) if keep.any() else -1
+    pts = index.pts[: last + 1][keep[: last + 1]]
+    if not len(pts):
+        raise VideoOpenError("the file is cut before its first decodable frame")
+    return _PacketIndex(pts, index.keyframe_pts[index.keyframe_pts <= pts[-1]], index.content_hash,
+                        index.expected_frames)
+
+
 def _container_fps(stream, seconds: np.ndarray) -> tuple[float, str]:
     """The container's average frame rate (docs/architecture.md §4), else the one the timestamps imply."""
     rate = stream.average_rate or stream.guessed_rate
@@ -255,11 +287,11 @@ def open_video(path: str | Path, fps: float | None = None, **kwargs) -> VideoSou
     path = Path(path).expanduser().absolute()
     if not path.exists():
         raise VideoOpenError(f"{path}: no such file or folder")
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise VideoOpenError(f"{path}: fps must be a finite number > 0, got {fps}")
     if path.is_dir():
         return ImageSequence(path, fps=fps, **kwargs)
     source = PyAVVideo(path, **kwargs)
     if fps is not None:
-        if fps <= 0:
-            raise VideoOpenError(f"{path}: fps must be positive, got {fps}")
         source.fps, source.fps_source = float(fps), "user"
     return source

@@ -10,6 +10,7 @@ reported and left untouched, never overwritten.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,19 @@ def session_path_for(video: VideoSource, beside_video: bool = True) -> Path:
         return beside
     identity = video.identity()
     return user_sessions_dir() / f"{Path(video.path).name}.{identity.content_hash[:16]}{SUFFIX}"
+
+
+def _check_frames(path: Path, model: ReviewModel) -> None:
+    """Every interval of every track lies within the video: one past its end can only come from
+    an edited file, and would be exported (and drawn) as if the video were longer."""
+    last = model.n_frames - 1
+    for track in model.tracks.values():
+        for iv in track.sorted():
+            if iv.offset > last:
+                raise SessionError(
+                    f"{path}: track {track.name!r}, interval {iv.id} (frames {iv.onset}–{iv.offset}) "
+                    f"ends after the video's last frame {last}; the file was edited or is for another video"
+                )
 
 
 class ReviewSession:
@@ -107,6 +121,11 @@ class ReviewSession:
     def _load(cls, path: Path, identity: VideoIdentity | None, autosave: bool) -> ReviewSession:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise SessionError(
+                f"{path}: the session file is damaged (not UTF-8 text at byte {exc.start}); it was left "
+                "as it is — move it away to start a new session"
+            ) from None
         except json.JSONDecodeError as exc:
             raise SessionError(
                 f"{path}: the session file is damaged (line {exc.lineno}, column {exc.colno}: "
@@ -116,14 +135,20 @@ class ReviewSession:
             raise SessionError(f"{path}: cannot read the session file ({exc.strerror})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise SessionError(f"{path}: not a napari-mespot session file")
-        if not isinstance(data.get("version"), int) or data["version"] > VERSION:
+        version = data.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise SessionError(f"{path}: the session file is malformed (version {version!r} is not 1, 2, …)")
+        if version > VERSION:
             raise SessionError(
-                f"{path}: session version {data.get('version')} was written by a newer napari-mespot "
+                f"{path}: session version {version} was written by a newer napari-mespot "
                 f"(this one reads up to {VERSION}); update napari-mespot to open it"
             )
         try:
             saved = VideoIdentity(**data["video"])
-            model = ReviewModel(float(data["fps"]), saved.n_frames)
+            fps = data["fps"]
+            if isinstance(fps, bool) or not isinstance(fps, int | float) or not fps > 0 or math.isinf(fps):
+                raise ValueError(f"fps must be a finite number > 0, got {fps!r}")
+            model = ReviewModel(float(fps), saved.n_frames)
             for track_data in data["tracks"]:
                 model.tracks[track_data["name"]] = Track.from_dict(track_data)
             model.log = [Edit.from_dict(e) for e in data["log"]]
@@ -131,6 +156,7 @@ class ReviewSession:
             raise SessionError(
                 f"{path}: the session file is malformed ({type(exc).__name__}: {exc})"
             ) from None
+        _check_frames(path, model)
         if identity is None:
             identity = saved
         elif not saved.matches(identity):

@@ -113,11 +113,15 @@ def source_face() -> tuple[np.ndarray, np.ndarray]:
     import mediapipe as mp
     from skimage import data
 
+    from napari_mespot.core.face.landmarks import native_logs_silenced
+
     image = data.astronaut()
     with warnings.catch_warnings():
         # mediapipe 0.10.14 reads its packets through a call protobuf 4 deprecates: not ours to fix.
         warnings.filterwarnings("ignore", r"SymbolDatabase\.GetPrototype\(\) is deprecated", UserWarning)
-        with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as mesh:
+        with native_logs_silenced(), mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=1
+        ) as mesh:
             result = mesh.process(image)
     if not result.multi_face_landmarks:
         raise SynthError("MediaPipe Face Mesh found no face on the base photograph")

@@ -33,7 +33,7 @@ from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.spotters.base import runs
-from napari_mespot.core.spotters.prototype.peaks import clip_negative, lowpass, peak_margin
+from napari_mespot.core.spotters.prototype.peaks import check_cutoff, clip_negative, lowpass, peak_margin
 from napari_mespot.core.spotters.prototype.prototypes import PrototypeError, PrototypeSet
 from napari_mespot.core.spotters.prototype.settings import PrototypeSettings
 from napari_mespot.core.spotters.prototype.windows import face_segments, frames_in
@@ -60,6 +60,10 @@ def video_margins(
     from napari_mespot.core.spotters.prototype.spotter import window_matching
 
     fps, n = float(video.fps), len(video)
+    try:
+        check_cutoff(settings.lowpass_cutoff_hz, fps)
+    except ValueError as exc:
+        raise PrototypeError(str(exc)) from None
     if landmarks is None:
         landmarks = yield from landmarks_for_video(video, registry.landmark_provider(settings.landmarks))
     window = frames_in(settings.window_s, fps, minimum=3)

@@ -59,6 +59,20 @@ def lowpass(curves: np.ndarray, fps: float, cutoff_hz: float, order: int = 2) ->
     return filtfilt(b, a, x, axis=-1, padlen=padlen)
 
 
+def check_cutoff(cutoff_hz: float, fps: float) -> None:
+    """``ValueError`` unless the low-pass cutoff is 0 (off) or below the Nyquist frequency.
+
+    :func:`lowpass` leaves a curve unfiltered at or above Nyquist (there is nothing to remove);
+    a spotting run asked for a filter it cannot have says so here rather than run without it.
+    """
+    nyquist = fps / 2.0
+    if cutoff_hz < 0 or (cutoff_hz != 0 and cutoff_hz >= nyquist):
+        raise ValueError(
+            f"low-pass cutoff {cutoff_hz:g} Hz must lie in [0, {nyquist:g}) Hz, below the Nyquist "
+            f"frequency of a {fps:g} fps video (0 turns the filter off)"
+        )
+
+
 def clip_negative(curves: np.ndarray) -> np.ndarray:
     """Values below 0 set to 0 (§3.2)."""
     return np.maximum(curves, 0.0)

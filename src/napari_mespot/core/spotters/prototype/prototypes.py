@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
+import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -184,16 +187,21 @@ class PrototypeSet:
     def load(cls, path: str | os.PathLike) -> PrototypeSet:
         """Read a file written by :meth:`save`; :class:`PrototypeError` on anything else."""
         path = Path(path)
+        if not path.is_file():
+            raise PrototypeError(f"{path}: no such prototype file")
+        with path.open("rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":  # a zip archive, as every .npz
+                raise PrototypeError(f"{path}: not a prototype file (a .npz archive of napari-mespot)")
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
                 fields = {k: np.array(data[k]) for k in data.files if k.startswith("field_")}
-        except FileNotFoundError:
-            raise PrototypeError(f"{path}: no such prototype file") from None
-        except (OSError, ValueError, KeyError) as exc:
-            raise PrototypeError(f"{path}: not a prototype file ({exc})") from None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise PrototypeError(f"{path}: damaged or truncated prototype file ({exc})") from None
         try:
             return cls._from_meta(meta, fields)
+        except PrototypeError as exc:
+            raise PrototypeError(f"{path}: {exc}") from None
         except (KeyError, TypeError, ValueError) as exc:
             raise PrototypeError(f"{path}: malformed prototype file ({exc!r})") from None
 
@@ -220,7 +228,11 @@ class PrototypeSet:
             arr = fields[f"field_AU{au}"]
             if arr.ndim != 3 or arr.shape[0] != 2:
                 raise ValueError(f"field_AU{au} must be 2 x h x w, got {arr.shape}")
+            if not np.isfinite(arr).all():
+                raise PrototypeError(f"field_AU{au} holds values that are not finite numbers (NaN or inf)")
             threshold = None if p["threshold"] is None else float(p["threshold"])
+            if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
+                raise PrototypeError(f"AU{au}: threshold must be a finite number > 0, got {threshold}")
             protos.append(
                 Prototype(
                     au,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -78,8 +79,14 @@ class PrototypeSettings:
     landmarks: str = "mediapipe"
 
     def __post_init__(self) -> None:
-        if self.window_s <= 0 or self.search_radius_s <= 0:
-            raise ValueError("window_s and search_radius_s must be positive")
+        for name in ("window_s", "search_radius_s", "me_max_s", "min_segment_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value}")
+        if not (math.isfinite(self.lowpass_cutoff_hz) and self.lowpass_cutoff_hz >= 0):
+            raise ValueError(
+                f"lowpass_cutoff_hz must be a finite number >= 0 (0 = off), got {self.lowpass_cutoff_hz}"
+            )
         if not 0 <= self.fusion_delta < 1:
             raise ValueError(f"fusion_delta must lie in [0, 1), got {self.fusion_delta}")
         if self.boundaries not in BOUNDARIES:
@@ -96,9 +103,9 @@ class PrototypeSettings:
             raise ValueError(
                 f"shipped_prototypes must be one of {SHIPPED_PROTOTYPES}, got {self.shipped_prototypes!r}"
             )
-        bad = {au: t for au, t in self.thresholds.items() if not float(t) > 0}
+        bad = {au: t for au, t in self.thresholds.items() if not (math.isfinite(float(t)) and float(t) > 0)}
         if bad:
-            raise ValueError(f"thresholds must be positive, got {bad}")
+            raise ValueError(f"thresholds must be finite numbers > 0, got {bad}")
         object.__setattr__(self, "head_motion", head_motion_mode(self.head_motion))
         object.__setattr__(self, "thresholds", {int(k): float(v) for k, v in self.thresholds.items()})
         object.__setattr__(self, "flow_params", dict(self.flow_params))

@@ -40,6 +40,7 @@ from napari_mespot.core.spotters.prototype.matching import matching_matrix
 from napari_mespot.core.spotters.prototype.peaks import (
     FusedInterval,
     au_intervals,
+    check_cutoff,
     clip_negative,
     expression_type,
     fuse,
@@ -223,6 +224,10 @@ def spot(
     torch_device = "cuda" if device == "cuda" else None
     fps = float(video.fps)
     n = len(video)
+    try:
+        check_cutoff(settings.lowpass_cutoff_hz, fps)
+    except ValueError as exc:
+        raise PrototypeError(str(exc)) from None
     if landmarks is None:
         provider = registry.landmark_provider(settings.landmarks)
         landmarks = yield from landmarks_for_video(video, provider)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -74,6 +75,13 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Unsupported global" not in str(exc):  # the weights-only unpickler's refusal of an object
+            raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated)") from exc
+        raise CheckpointError(
+            f"{path} holds Python objects besides weights and settings; it was not opened, since "
+            "unpickling them could run code (napari-mespot checkpoints hold weights only)"
+        ) from exc
     except Exception as exc:  # torch raises many types for damaged files; all mean the same here
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise CheckpointError(
@@ -89,12 +97,21 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         config = json.loads(blob["config"])
         model_config = from_dict(ModelConfig, config["model"])
         data = from_dict(DataSettings, config["data"])
-        window = int(config["window"])
+        window = config["window"]
         thresholds = {str(k): float(v) for k, v in config["thresholds"].items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path} has an invalid config: {exc}") from exc
     if set(thresholds) != set(CLASSES):
         raise CheckpointError(f"{path} must hold thresholds for {CLASSES}, has {sorted(thresholds)}")
+    bad = {k: v for k, v in thresholds.items() if not 0 < v <= 1}  # sigmoid scores; NaN fails too
+    if bad:
+        raise CheckpointError(f"{path}: thresholds must be scores in (0, 1], got {bad}")
+    step = model_config.window_multiple
+    if isinstance(window, bool) or not isinstance(window, int) or window < step or window % step:
+        raise CheckpointError(
+            f"{path}: window must be a whole positive multiple of {step} frames "
+            f"(2^{model_config.levels} pyramid levels), got {window!r}"
+        )
     if model_config.in_channels != data.channels:
         raise CheckpointError(
             f"{path}: the network takes {model_config.in_channels} channels, "

@@ -98,15 +98,22 @@ def smoothed_key_points(landmarks: FaceLandmarks, frames: int) -> np.ndarray:
     if frames <= 1:
         return pts
     valid = np.isfinite(pts).all(axis=(1, 2)).astype(np.float64)
-    kernel = np.ones(frames)
     filled = np.nan_to_num(pts)
-    den = np.convolve(valid, kernel, mode="same")
+    den = _centred_sum(valid, frames)
     out = np.empty_like(pts)
     for j in range(3):
         for d in range(2):
-            out[:, j, d] = np.convolve(filled[:, j, d] * valid, kernel, mode="same") / np.maximum(den, 1)
+            out[:, j, d] = _centred_sum(filled[:, j, d] * valid, frames) / np.maximum(den, 1)
     out[valid == 0] = np.nan
     return out
+
+
+def _centred_sum(x: np.ndarray, frames: int) -> np.ndarray:
+    """Sum over ``frames`` frames centred on each frame (as ``np.convolve(x, ones, "same")``),
+    of ``x``'s length also when the video is shorter than the window."""
+    full = np.convolve(x, np.ones(frames))
+    start = (frames - 1) // 2
+    return full[start : start + len(x)]
 
 
 def _frames_of(video: Any) -> Iterator[np.ndarray]:
