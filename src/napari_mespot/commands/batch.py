@@ -8,7 +8,7 @@ import os
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from napari_mespot.commands._options import POSITIVE, POSITIVE_INT
+    from napari_mespot.commands._options import POSITIVE, POSITIVE_INT, add_force_option
     from napari_mespot.commands.spot import add_spot_options
     from napari_mespot.plugins import spotters
 
@@ -18,9 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Spot every video below a folder (video files and image-sequence folders) or "
         "listed in a text file, one dask task per video: on a local cluster by default, or on an "
         "existing scheduler (--scheduler tcp://host:8786; the workers need napari-mespot "
-        "installed). Each video's intervals go to OUT/<video>.csv and every outcome to "
-        "OUT/manifest.json as it arrives; rerunning skips the videos already done. A video that "
-        "fails is reported and does not stop the others (exit code 1 if any failed).",
+        "installed). Each video's intervals go to OUT/<video>.csv and every outcome, with the settings "
+        "that made it, to OUT/manifest.json as it arrives; rerunning with the same settings skips the "
+        "videos already done, with other settings it refuses (--force redoes them). A video that "
+        "fails (unreadable, no usable face, too short) is reported with its reason and does not stop "
+        "the others (exit code 1 if any failed).",
     )
     p.add_argument("source", metavar="DATASET_ROOT|LIST", help="folder of videos, or a text file of paths")
     p.add_argument("--out", required=True, metavar="DIR", help="where results and the manifest go")
@@ -41,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="local workers, at least 1 (default: one per core)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--verbose", action="store_true", help="also show dask's own log of the cluster")
+    add_force_option(p, "the results in DIR made with other settings (they are redone)")
     add_spot_options(p)
     p.set_defaults(func=run)
 
@@ -55,7 +59,17 @@ def run(args: argparse.Namespace) -> int:
     settings = spot_settings(args, spotter)  # the same options, the same settings as `mespot spot`
     options = {"model": model_path(args, spotter), "fps": args.fps, "settings": settings}
     videos = find_videos(args.source)
-    gen = run_batch(videos, args.out, args.method, options, scheduler=args.scheduler, workers=args.workers)
+    _dask_logging(args.verbose)
+    gen = run_batch(
+        videos,
+        args.out,
+        args.method,
+        options,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        force=args.force,
+        cluster_logs=args.verbose,
+    )
     report = drive(gen, "batch")
     if args.json:
         print(json.dumps(report_dict(report), indent=1))
@@ -67,3 +81,18 @@ def run(args: argparse.Namespace) -> int:
         for name, error in report.failed.items():
             print(f"  failed {name}: {error}")
     return 1 if report.failed else 0
+
+
+def _dask_logging(verbose: bool) -> None:
+    """dask's log of its cluster (start, connections, shutdown tracebacks of closed comms) is for
+    debugging the cluster, not a batch's outcome: shown with --verbose only."""
+    import logging
+
+    logger = logging.getLogger("distributed")
+    if not verbose:
+        logger.setLevel(logging.CRITICAL)
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
