@@ -30,6 +30,7 @@ import numpy as np
 from napari_mespot.core import registry
 from napari_mespot.core.device import cuda_available
 from napari_mespot.core.device import resolve_device as resolve_device_for
+from napari_mespot.core.face.border import AT_BORDER, face_at_border
 from napari_mespot.core.face.cache import landmarks_for_video
 from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.flow.regions import window_region_flows
@@ -236,7 +237,12 @@ def spot(
 
     window = frames_in(settings.window_s, fps, minimum=3)
     m = frames_in(settings.search_radius_s, fps)
-    segments, skipped = face_segments(landmarks.found, frames_in(settings.min_segment_s, fps, minimum=2))
+    at_border = face_at_border(landmarks, video.shape[1:3])
+    segments, skipped = face_segments(
+        landmarks.found, frames_in(settings.min_segment_s, fps, minimum=2), at_border
+    )
+    cut = [s for s in skipped if s.reason == AT_BORDER]
+    notes += tuple(f"frames {s.start}-{s.end}: the {s.reason}; not spotted there" for s in cut)
     v = len(prototypes)
     curves = np.full((v, n), np.nan, dtype=np.float32)
     raw_curves = np.full((v, n), np.nan, dtype=np.float32)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from napari_mespot.core.face.border import AT_BORDER
 from napari_mespot.core.spotters.base import SkippedSpan
 
 
@@ -81,14 +82,21 @@ def settle(
     return Settled(tuple(reported), tuple(deferred), max(start + 1, nxt))
 
 
-def face_segments(found: np.ndarray, min_length: int) -> tuple[list[tuple[int, int]], list[SkippedSpan]]:
-    """Runs of frames with a face (inclusive) of at least ``min_length`` frames, and what was skipped."""
+def face_segments(
+    found: np.ndarray, min_length: int, at_border: np.ndarray | None = None
+) -> tuple[list[tuple[int, int]], list[SkippedSpan]]:
+    """Runs of frames with a face (inclusive) of at least ``min_length`` frames, and what was
+    skipped; frames ``at_border`` (a face partly outside the frame) are skipped too."""
     from napari_mespot.core.spotters.base import runs
 
     found = np.asarray(found, dtype=bool)
     segments, skipped = [], []
     for s, e in runs(~found):
         skipped.append(SkippedSpan(s, e, "no face found"))
+    if at_border is not None:
+        cut = found & np.asarray(at_border, dtype=bool)
+        skipped += [SkippedSpan(s, e, AT_BORDER) for s, e in runs(cut)]
+        found = found & ~cut
     for s, e in runs(found):
         if e - s + 1 >= min_length:
             segments.append((s, e))
