@@ -318,8 +318,8 @@ def training_summary(result) -> str:
 
 def run_eval(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
-    from napari_mespot.core.device import torch_device
     from napari_mespot.core.atomic import check_output
+    from napari_mespot.core.device import torch_device
     from napari_mespot.core.labels.native import write_native_csv
     from napari_mespot.core.metrics import evaluate
     from napari_mespot.core.spotters.vovnet import load_checkpoint, spot_videos
@@ -340,8 +340,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_calibrate(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
-    from napari_mespot.core.device import torch_device
     from napari_mespot.core.atomic import check_output
+    from napari_mespot.core.device import torch_device
     from napari_mespot.core.spotters.vovnet import load_checkpoint, save_checkpoint
     from napari_mespot.core.spotters.vovnet.train import choose_thresholds, load_features
 
@@ -359,8 +359,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 def run_spot(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
-    from napari_mespot.core.device import torch_device
     from napari_mespot.core.atomic import check_output
+    from napari_mespot.core.device import torch_device
     from napari_mespot.core.labels.native import write_native_csv
     from napari_mespot.core.media.video import open_video
     from napari_mespot.core.spotters.vovnet import SpotSettings, default_checkpoint, load_checkpoint, spot
