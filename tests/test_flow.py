@@ -223,7 +223,7 @@ def test_cli_flow_writes_npy(fixtures_dir, tmp_path, capsys):
     assert f.shape == (360, 640, 2) and f.dtype == np.float32
     assert "dis flow 0→5 (frame)" in capsys.readouterr().out
 
-    args = ["flow", str(video), "--ref", "0", "--frame", "5", "--out", str(out), "--force"]
+    args = ["flow", str(video), "--force", "--ref", "0", "--frame", "5", "--out", str(out)]
     assert main([*args, "--region", "mouth", "--head-motion", "--param", "winsize=9"]) == 0
     assert np.load(out).shape == (160, 260, 2)
     assert main([*args, "--region", "eye", "--gammas", "0.1", "0.3", "0.1", "0.3"]) == 0
