@@ -91,3 +91,28 @@ def cli(capsys):
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def clip(fixtures_dir, tmp_path):
+    """A copy of the 72-frame one-face clip in a folder of its own (its landmark cache and its
+    review session land beside it)."""
+    import shutil
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    path = folder / "clip.mp4"
+    shutil.copy(fixtures_dir / "video" / "single_face.mp4", path)
+    return path
+
+
+@pytest.fixture
+def clip_sidecar(clip):
+    """The review session of :func:`clip` with one added interval, saved beside it."""
+    from napari_mespot.core.media.video import open_video
+    from napari_mespot.core.review.session import ReviewSession
+
+    with open_video(clip) as video:
+        session = ReviewSession.open(video)
+    session.model.add(3, 8, aus=(12,))
+    return session.path

@@ -9,7 +9,6 @@ are one line, and the messages say what is true.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -19,17 +18,7 @@ import pytest
 from napari_mespot.core.media.samples import SYNTHETIC_VIDEO, sample_path
 from napari_mespot.core.media.video import open_video
 from napari_mespot.core.media.writer import write_video
-from napari_mespot.core.review.session import ReviewSession
 from napari_mespot.core.spotters.prototype import default_prototypes
-
-
-@pytest.fixture
-def video(fixtures_dir, tmp_path):
-    folder = tmp_path / "videos"
-    folder.mkdir()
-    path = folder / "clip.mp4"
-    shutil.copy(fixtures_dir / "video" / "single_face.mp4", path)
-    return path
 
 
 def _one_line(code, err, *words):
@@ -49,9 +38,9 @@ def _mespot(*args, timeout=120):
 # -- 4. flow parameters ---------------------------------------------------------------------------
 
 
-def test_a_negative_winsize_is_an_error_not_a_segfault(video, tmp_path):
+def test_a_negative_winsize_is_an_error_not_a_segfault(clip, tmp_path):
     out = tmp_path / "f.npy"
-    result = _mespot("flow", video, "--ref", 0, "--frame", 1, "--param", "winsize=-3", "--out", out)
+    result = _mespot("flow", clip, "--ref", 0, "--frame", 1, "--param", "winsize=-3", "--out", out)
     _one_line(result.returncode, result.stderr, "winsize")
     assert not out.exists()
 
@@ -74,9 +63,9 @@ def test_a_negative_winsize_is_an_error_not_a_segfault(video, tmp_path):
         ("tvl1", "median_filtering=4"),
     ],
 )
-def test_flow_parameters_are_checked_with_their_range(cli, video, tmp_path, method, param):
+def test_flow_parameters_are_checked_with_their_range(cli, clip, tmp_path, method, param):
     out = tmp_path / "f.npy"
-    argv = ["flow", video, "--method", method, "--ref", 0, "--frame", 1, "--param", param, "--out", out]
+    argv = ["flow", clip, "--method", method, "--ref", 0, "--frame", 1, "--param", param, "--out", out]
     code, _, err = cli(*argv)
     _one_line(code, err, param.split("=")[0])
     assert not out.exists()
@@ -114,40 +103,40 @@ def test_vovnet_on_a_clip_of_a_few_frames(cli, tmp_path, n):
 
 
 @pytest.mark.slow
-def test_a_truncated_landmark_cache_is_reported_once_deleted_and_rebuilt(cli, video):
-    assert cli("landmarks", "-q", video)[0] == 0
-    (cache,) = video.parent.glob("clip.mp4.mespot-landmarks-*.npz")
+def test_a_truncated_landmark_cache_is_reported_once_deleted_and_rebuilt(cli, clip):
+    assert cli("landmarks", "-q", clip)[0] == 0
+    (cache,) = clip.parent.glob("clip.mp4.mespot-landmarks-*.npz")
     cache.write_bytes(cache.read_bytes()[:1000])
-    code, _, err = cli("landmarks", "-q", video)
+    code, _, err = cli("landmarks", "-q", clip)
     assert code == 0, err
     assert err.count(cache.name) == 1 and "Traceback" not in err
     with np.load(cache, allow_pickle=False) as data:  # rebuilt whole
         assert data["points"].shape[0] == 72
-    code, _, err = cli("landmarks", "-q", video)
+    code, _, err = cli("landmarks", "-q", clip)
     assert code == 0 and cache.name not in err
 
 
 @pytest.mark.parametrize("damage", ["truncated", "text"])
-def test_a_damaged_prototype_model_is_one_line(cli, video, tmp_path, damage):
+def test_a_damaged_prototype_model_is_one_line(cli, clip, tmp_path, damage):
     model = tmp_path / "model.npz"
     if damage == "truncated":
         default_prototypes().save(model)
         model.write_bytes(model.read_bytes()[:700])
     else:
         model.write_text("AU12 0.5 0.5\n")
-    code, _, err = cli("spot", video, "--model", model, "--out", tmp_path / "out.csv")
+    code, _, err = cli("spot", clip, "--model", model, "--out", tmp_path / "out.csv")
     message = _one_line(code, err, str(model))
     assert "pickle" not in message  # item 13: a text file holds no pickled objects
 
 
-def test_a_checkpoint_with_objects_is_refused_without_advice_to_unpickle(cli, video, tmp_path):
+def test_a_checkpoint_with_objects_is_refused_without_advice_to_unpickle(cli, clip, tmp_path):
     import argparse
 
     import torch
 
     bad = tmp_path / "objects.pt"
     torch.save({"format": "napari-mespot/vovnet", "payload": argparse.Namespace(x=1)}, bad)
-    code, _, err = cli("spot", "--method", "vovnet", "--model", bad, video, "--out", tmp_path / "o.csv")
+    code, _, err = cli("spot", "--method", "vovnet", "--model", bad, clip, "--out", tmp_path / "o.csv")
     message = _one_line(code, err, str(bad), "objects")
     assert "weights_only" not in message and "Re-running" not in message
     assert "still be loaded" not in message and "corrupt" not in message
@@ -157,28 +146,28 @@ def test_a_checkpoint_with_objects_is_refused_without_advice_to_unpickle(cli, vi
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-30", "0"])
-def test_fps_must_be_finite_and_positive(cli, video, tmp_path, value):
-    _one_line(*cli("info", video, "--fps", value)[::2], "--fps")
-    code, _, err = cli("spot", video, "--fps", value, "--out", tmp_path / "o.csv")
+def test_fps_must_be_finite_and_positive(cli, clip, tmp_path, value):
+    _one_line(*cli("info", clip, "--fps", value)[::2], "--fps")
+    code, _, err = cli("spot", clip, "--fps", value, "--out", tmp_path / "o.csv")
     _one_line(code, err, "--fps")
 
 
 @pytest.mark.parametrize("option", ["--window", "--radius", "--delta", "--cutoff"])
 @pytest.mark.parametrize("value", ["nan", "inf", "-1"])
-def test_spot_options_must_be_finite_and_in_range(cli, video, tmp_path, option, value):
-    code, _, err = cli("spot", video, option, value, "--out", tmp_path / "o.csv")
+def test_spot_options_must_be_finite_and_in_range(cli, clip, tmp_path, option, value):
+    code, _, err = cli("spot", clip, option, value, "--out", tmp_path / "o.csv")
     _one_line(code, err, option)
 
 
 @pytest.mark.slow
-def test_a_cutoff_at_or_above_nyquist_is_refused_not_ignored(cli, video, tmp_path):
-    code, _, err = cli("spot", video, "--cutoff", 15, "--out", tmp_path / "o.csv")  # 30 fps: Nyquist 15 Hz
+def test_a_cutoff_at_or_above_nyquist_is_refused_not_ignored(cli, clip, tmp_path):
+    code, _, err = cli("spot", clip, "--cutoff", 15, "--out", tmp_path / "o.csv")  # 30 fps: Nyquist 15 Hz
     assert code == 1 and "Nyquist" in err and "Traceback" not in err
     assert not (tmp_path / "o.csv").exists()
 
 
 @pytest.mark.parametrize("where", ["field", "threshold"])
-def test_a_model_with_nan_numbers_is_refused(cli, video, tmp_path, where):
+def test_a_model_with_nan_numbers_is_refused(cli, clip, tmp_path, where):
     model = tmp_path / "nan.npz"
     default_prototypes().save(model)
     with np.load(model, allow_pickle=False) as data:
@@ -190,14 +179,14 @@ def test_a_model_with_nan_numbers_is_refused(cli, video, tmp_path, where):
         meta["prototypes"][0]["threshold"] = float("nan")
     arrays["meta"] = np.array(json.dumps(meta))
     np.savez(model, **arrays)
-    code, _, err = cli("spot", video, "--model", model, "--out", tmp_path / "o.csv")
+    code, _, err = cli("spot", clip, "--model", model, "--out", tmp_path / "o.csv")
     _one_line(code, err, str(model))
 
 
 @pytest.mark.parametrize(
     ("key", "value"), [("window", -5), ("window", 0), ("thresholds", {"me": "NaN", "mae": 0.5})]
 )
-def test_a_checkpoint_with_bad_numbers_is_refused(cli, video, tmp_path, key, value):
+def test_a_checkpoint_with_bad_numbers_is_refused(cli, clip, tmp_path, key, value):
     import torch
 
     from napari_mespot.core.spotters.vovnet import default_checkpoint_path
@@ -208,25 +197,17 @@ def test_a_checkpoint_with_bad_numbers_is_refused(cli, video, tmp_path, key, val
     blob["config"] = json.dumps(config)
     bad = tmp_path / "bad.pt"
     torch.save(blob, bad)
-    code, _, err = cli("spot", "--method", "vovnet", "--model", bad, video, "--out", tmp_path / "o.csv")
+    code, _, err = cli("spot", "--method", "vovnet", "--model", bad, clip, "--out", tmp_path / "o.csv")
     _one_line(code, err, str(bad), key.rstrip("s"))
 
 
 # -- 12. sidecars ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def sidecar(video):
-    with open_video(video) as v:
-        session = ReviewSession.open(v)
-    session.model.add(3, 8, aus=(12,))
-    return session.path
-
-
-def _rewrite(sidecar, change):
-    doc = json.loads(sidecar.read_text())
+def _rewrite(clip_sidecar, change):
+    doc = json.loads(clip_sidecar.read_text())
     change(doc)
-    sidecar.write_text(json.dumps(doc))
+    clip_sidecar.write_text(json.dumps(doc))
 
 
 @pytest.mark.parametrize(
@@ -239,20 +220,20 @@ def _rewrite(sidecar, change):
         (lambda p: _rewrite(p, lambda d: d.update(version=1.5)), "version"),
     ],
 )
-def test_a_damaged_sidecar_is_one_line(cli, sidecar, tmp_path, damage, word):
-    damage(sidecar)
-    code, _, err = cli("export", sidecar, "--out", tmp_path / "out.csv")
-    message = _one_line(code, err, str(sidecar), word)
+def test_a_damaged_sidecar_is_one_line(cli, clip_sidecar, tmp_path, damage, word):
+    damage(clip_sidecar)
+    code, _, err = cli("export", clip_sidecar, "--out", tmp_path / "out.csv")
+    message = _one_line(code, err, str(clip_sidecar), word)
     assert "newer" not in message
 
 
-def test_an_interval_past_the_end_of_the_video_is_not_exported_silently(cli, sidecar, tmp_path):
+def test_an_interval_past_the_end_of_the_video_is_not_exported_silently(cli, clip_sidecar, tmp_path):
     def past_the_end(doc):
         corrected = next(t for t in doc["tracks"] if t["name"] == "corrected")
         corrected["intervals"][0]["offset"] = 500  # the clip has 72 frames
 
-    _rewrite(sidecar, past_the_end)
-    code, _, err = cli("export", sidecar, "--out", tmp_path / "out.csv")
+    _rewrite(clip_sidecar, past_the_end)
+    code, _, err = cli("export", clip_sidecar, "--out", tmp_path / "out.csv")
     _one_line(code, err, "500", "71")
     assert not (tmp_path / "out.csv").exists()
 
@@ -260,8 +241,8 @@ def test_an_interval_past_the_end_of_the_video_is_not_exported_silently(cli, sid
 # -- 13. words that say what is true ---------------------------------------------------------------
 
 
-def test_export_names_its_own_format_option(cli, sidecar, tmp_path):
-    code, _, err = cli("export", sidecar, "--out", tmp_path / "out.txt")
+def test_export_names_its_own_format_option(cli, clip_sidecar, tmp_path):
+    code, _, err = cli("export", clip_sidecar, "--out", tmp_path / "out.txt")
     message = _one_line(code, err, "--format")
     assert "--to" not in message
 
@@ -273,14 +254,14 @@ def test_the_truncated_file_warning_counts_the_frames_that_decode(fixtures_dir, 
     clip.write_bytes(data[: len(data) * 2 // 3])
     with caplog.at_level("WARNING"), open_video(clip) as cut:
         n = len(cut)
-        last = cut[n - 1]  # every frame the video claims decodes
+        last = cut[n - 1]  # every frame the clip claims decodes
     assert last.shape == (360, 640, 3)
     (warning,) = [r.getMessage() for r in caplog.records if "truncated" in r.getMessage()]
     assert f"only {n} " in warning
 
 
-def test_mediapipe_log_lines_stay_out_of_the_terminal(video):
-    result = _mespot("landmarks", "-q", "--no-cache", video)
+def test_mediapipe_log_lines_stay_out_of_the_terminal(clip):
+    result = _mespot("landmarks", "-q", "--no-cache", clip)
     assert result.returncode == 0, result.stderr
     assert "XNNPACK" not in result.stderr and "inference_feedback_manager" not in result.stderr
     assert "absl" not in result.stderr

@@ -8,26 +8,13 @@ work starts, never a traceback after it. Each case is run as a user runs it, on 
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.labels import Labels, write_labels
-from napari_mespot.core.media.video import open_video
-from napari_mespot.core.review.session import ReviewSession
 
 SENTINEL = b"precious: hours of work\n"
-
-
-@pytest.fixture
-def video(fixtures_dir, tmp_path):
-    """A copy of the 72-frame one-face clip in a folder of its own (its landmark cache lands beside it)."""
-    folder = tmp_path / "videos"
-    folder.mkdir()
-    path = folder / "clip.mp4"
-    shutil.copy(fixtures_dir / "video" / "single_face.mp4", path)
-    return path
 
 
 @pytest.fixture
@@ -39,16 +26,8 @@ def labels(tmp_path):
     return gt, pred
 
 
-@pytest.fixture
-def sidecar(video):
-    with open_video(video) as v:
-        session = ReviewSession.open(v)
-    session.model.add(3, 8, aus=(12,))
-    return session.path
-
-
-def _landmark_caches(video) -> list:
-    return sorted(video.parent.glob(f"{video.name}.mespot-landmarks-*"))
+def _landmark_caches(clip) -> list:
+    return sorted(clip.parent.glob(f"{clip.name}.mespot-landmarks-*"))
 
 
 def _one_line_error(code: int, err: str) -> None:
@@ -61,20 +40,20 @@ def _one_line_error(code: int, err: str) -> None:
 
 
 @pytest.mark.parametrize("force", [[], ["--force"]])
-def test_spot_refuses_to_write_over_its_video(cli, video, force):
-    before = video.read_bytes()
-    code, _, err = cli("spot", video, "--out", video, *force)
+def test_spot_refuses_to_write_over_its_video(cli, clip, force):
+    before = clip.read_bytes()
+    code, _, err = cli("spot", clip, "--out", clip, *force)
     _one_line_error(code, err)
-    assert "input" in err and str(video) in err
-    assert video.read_bytes() == before
-    assert _landmark_caches(video) == []  # refused before any work
+    assert "input" in err and str(clip) in err
+    assert clip.read_bytes() == before
+    assert _landmark_caches(clip) == []  # refused before any work
 
 
-def test_flow_refuses_to_write_over_its_video(cli, video):
-    before = video.read_bytes()
-    code, _, err = cli("flow", video, "--ref", 0, "--frame", 1, "--out", video, "--force")
+def test_flow_refuses_to_write_over_its_video(cli, clip):
+    before = clip.read_bytes()
+    code, _, err = cli("flow", clip, "--ref", 0, "--frame", 1, "--out", clip, "--force")
     _one_line_error(code, err)
-    assert video.read_bytes() == before
+    assert clip.read_bytes() == before
 
 
 @pytest.mark.parametrize("target", ["gt", "pred"])
@@ -95,31 +74,31 @@ def test_convert_onto_its_input_is_refused_even_with_force(cli, labels):
     assert gt.read_bytes() == before
 
 
-def test_export_refuses_to_write_over_its_sidecar(cli, sidecar):
-    before = sidecar.read_bytes()
-    code, _, err = cli("export", sidecar, "--out", sidecar, "--format", "native-json", "--force")
+def test_export_refuses_to_write_over_its_sidecar(cli, clip_sidecar):
+    before = clip_sidecar.read_bytes()
+    code, _, err = cli("export", clip_sidecar, "--out", clip_sidecar, "--format", "native-json", "--force")
     _one_line_error(code, err)
-    assert sidecar.read_bytes() == before
+    assert clip_sidecar.read_bytes() == before
 
 
 # -- 1. an existing file is replaced only with --force, the same word everywhere ------------------
 
 
-def _commands(video, labels, sidecar, existing, tmp_path):
+def _commands(clip, labels, clip_sidecar, existing, tmp_path):
     gt, pred = labels
     protos = tmp_path / "protos.npz"
     from napari_mespot.core.spotters.prototype import default_prototypes
 
     default_prototypes().save(protos)
     return {
-        "spot": ["spot", video, "--out", existing],
-        "flow": ["flow", video, "--ref", 0, "--frame", 1, "--out", existing],
+        "spot": ["spot", clip, "--out", existing],
+        "flow": ["flow", clip, "--ref", 0, "--frame", 1, "--out", existing],
         "eval": ["eval", "--gt", gt, "--pred", pred, "--json", existing],
         "convert": ["convert", gt, existing],
-        "export": ["export", sidecar, "--out", existing],
+        "export": ["export", clip_sidecar, "--out", existing],
         "prototypes learn": ["prototypes", "learn", "--synthetic", 1, "--count", 1, "--out", existing],
-        "prototypes calibrate": ["prototypes", "calibrate", protos, video, "--gt", gt, "--out", existing],
-        "vovnet spot": ["vovnet", "spot", video, "--out", existing],
+        "prototypes calibrate": ["prototypes", "calibrate", protos, clip, "--gt", gt, "--out", existing],
+        "vovnet spot": ["vovnet", "spot", clip, "--out", existing],
     }
 
 
@@ -127,15 +106,15 @@ def _commands(video, labels, sidecar, existing, tmp_path):
     "command",
     ["spot", "flow", "eval", "convert", "export", "prototypes learn", "prototypes calibrate", "vovnet spot"],
 )
-def test_an_existing_output_needs_force(cli, video, labels, sidecar, tmp_path, command):
+def test_an_existing_output_needs_force(cli, clip, labels, clip_sidecar, tmp_path, command):
     existing = tmp_path / "existing.csv"
     existing.write_bytes(SENTINEL)
-    argv = _commands(video, labels, sidecar, existing, tmp_path)[command]
+    argv = _commands(clip, labels, clip_sidecar, existing, tmp_path)[command]
     code, _, err = cli(*argv)
     _one_line_error(code, err)
     assert "already exists" in err and "--force" in err
     assert existing.read_bytes() == SENTINEL
-    assert _landmark_caches(video) == []  # refused before any work
+    assert _landmark_caches(clip) == []  # refused before any work
 
 
 def test_convert_replaces_with_force(cli, labels, tmp_path):
@@ -163,11 +142,11 @@ def test_synth_and_demo_do_not_replace_existing_files(cli, tmp_path):
     assert (demo / "intervals.csv").read_bytes() == SENTINEL
 
 
-def test_spot_curves_do_not_replace_existing_curve_files(cli, video, tmp_path):
+def test_spot_curves_do_not_replace_existing_curve_files(cli, clip, tmp_path):
     curves = tmp_path / "curves"
     curves.mkdir()
     (curves / "clip.curves.csv").write_bytes(SENTINEL)
-    code, _, err = cli("spot", video, "--out", tmp_path / "out.csv", "--curves", curves)
+    code, _, err = cli("spot", clip, "--out", tmp_path / "out.csv", "--curves", curves)
     _one_line_error(code, err)
     assert (curves / "clip.curves.csv").read_bytes() == SENTINEL
     assert not (tmp_path / "out.csv").exists()
@@ -191,24 +170,24 @@ def _unwritable(tmp_path, kind):
 
 
 @pytest.mark.parametrize("kind", ["read-only folder", "path under a file", "a folder as OUT"])
-def test_spot_checks_its_output_before_spotting(cli, video, tmp_path, kind):
+def test_spot_checks_its_output_before_spotting(cli, clip, tmp_path, kind):
     out = _unwritable(tmp_path, kind)
     try:
-        code, _, err = cli("spot", video, "--out", out)
+        code, _, err = cli("spot", clip, "--out", out)
     finally:
         os.chmod(tmp_path / "readonly", 0o755) if (tmp_path / "readonly").exists() else None
     _one_line_error(code, err)
     assert str(out) in err or str(out.parent) in err
-    assert _landmark_caches(video) == []
+    assert _landmark_caches(clip) == []
 
 
 @pytest.mark.parametrize("kind", ["read-only folder", "path under a file", "a folder as OUT"])
 @pytest.mark.parametrize("command", ["flow", "eval", "convert", "export"])
 def test_every_writing_command_reports_unwritable_outputs_in_one_line(
-    cli, video, labels, sidecar, tmp_path, kind, command
+    cli, clip, labels, clip_sidecar, tmp_path, kind, command
 ):
     out = _unwritable(tmp_path, kind)
-    argv = _commands(video, labels, sidecar, out, tmp_path)[command]
+    argv = _commands(clip, labels, clip_sidecar, out, tmp_path)[command]
     try:
         code, _, err = cli(*argv)
     finally:
@@ -216,6 +195,6 @@ def test_every_writing_command_reports_unwritable_outputs_in_one_line(
     _one_line_error(code, err)
 
 
-def test_debug_shows_the_traceback(cli, video):
-    code, _, err = cli("--debug", "spot", video, "--out", video)
+def test_debug_shows_the_traceback(cli, clip):
+    code, _, err = cli("--debug", "spot", clip, "--out", clip)
     assert code == 2 and "Traceback" in err and "input" in err

@@ -88,7 +88,7 @@ def test_a_registered_spotter_runs_from_the_cli_to_a_native_csv(energy_plugin, s
         ("square", "20", "29", "me", NAME)
     ]
     # --set reaches the method's settings: a run of 10 frames is not ME when ME ends at 0.2 s.
-    assert main(["spot", str(square_video), "--method", NAME, "--out", str(out), "--quiet",
+    assert main(["spot", str(square_video), "--method", NAME, "--out", str(out), "--quiet", "--force",
                  "--set", "me_max_s=0.2"]) == 0  # fmt: skip
     with open(out, newline="") as fh:
         assert [r["type"] for r in csv.DictReader(fh)] == ["mae"]

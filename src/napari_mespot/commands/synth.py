@@ -34,7 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         NON_NEGATIVE,
         NON_NEGATIVE_INT,
         POSITIVE,
-        POSITIVE_INT,
         add_force_option,
     )
 
@@ -48,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("outdir", metavar="OUTDIR", help="folder to write into (created if missing)")
     p.add_argument("--seed", type=int, help="random seed (default: 0)")
-    p.add_argument("--count", type=POSITIVE_INT, help="number of videos (default: 1)")
+    p.add_argument("--count", type=int, help="number of videos (default: 1)")
     p.add_argument("--duration", type=POSITIVE, help=f"seconds per video (default: {_DEFAULTS.duration_s:g})")
     p.add_argument("--fps", type=POSITIVE, help=f"frame rate (default: {_DEFAULTS.fps:g})")
     p.add_argument("--size", type=_size, metavar="WxH",
