@@ -159,6 +159,25 @@ def test_spot_options_must_be_finite_and_in_range(cli, clip, tmp_path, option, v
     _one_line(code, err, option)
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0])
+@pytest.mark.parametrize(
+    "field", ["window_s", "search_radius_s", "me_max_s", "min_segment_s", "lowpass_cutoff_hz", "fusion_delta"]
+)
+def test_the_settings_the_dock_builds_refuse_bad_numbers(field, value):
+    from napari_mespot.core.spotters.prototype import PrototypeSettings
+
+    with pytest.raises(ValueError, match=field):
+        PrototypeSettings(**{field: value})
+
+
+@pytest.mark.parametrize("value", [float("nan"), 0.0, 1.5])
+def test_vovnet_settings_refuse_thresholds_that_are_not_scores(value):
+    from napari_mespot.core.spotters.vovnet.settings import SpotSettings
+
+    with pytest.raises(ValueError, match="thresholds"):
+        SpotSettings(thresholds={"me": value})
+
+
 @pytest.mark.slow
 def test_a_cutoff_at_or_above_nyquist_is_refused_not_ignored(cli, clip, tmp_path):
     code, _, err = cli("spot", clip, "--cutoff", 15, "--out", tmp_path / "o.csv")  # 30 fps: Nyquist 15 Hz

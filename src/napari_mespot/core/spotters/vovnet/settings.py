@@ -234,6 +234,9 @@ class SpotSettings:
         if unknown:
             raise ValueError(f"thresholds are per class {CLASSES}, got {sorted(unknown)}")
         object.__setattr__(self, "thresholds", {k: float(v) for k, v in self.thresholds.items()})
+        bad = {k: v for k, v in self.thresholds.items() if not 0 < v <= 1}  # NaN fails too
+        if bad:
+            raise ValueError(f"thresholds are scores in (0, 1], got {bad}")
         if not 0 < self.nms_iou <= 1:
             raise ValueError(f"nms_iou must lie in (0, 1], got {self.nms_iou}")
         if self.device not in DEVICES:
