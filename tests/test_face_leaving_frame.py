@@ -31,12 +31,13 @@ def test_frames_whose_face_box_reaches_the_border_are_marked():
             _box(-20, 100, 180, 350),  # cut by the left border
             _box(450, 100, 650, 350),  # cut by the right border
             _box(200, 300, 400, 550),  # cut by the bottom
-            _box(2, 100, 202, 350),  # touching the left border
+            _box(0, 100, 200, 350),  # touching the left border
+            _box(5, 100, 205, 350),  # near it, but whole
             np.full((468, 2), np.nan),  # no face
         ]
     ).astype(np.float32)
     landmarks = FaceLandmarks(points, np.ones(len(points), np.float32), "mediapipe", "test")
-    assert face_at_border(landmarks, (480, 640)).tolist() == [False, True, True, True, True, False]
+    assert face_at_border(landmarks, (480, 640)).tolist() == [False, True, True, True, True, False, False]
 
 
 @pytest.mark.slow
