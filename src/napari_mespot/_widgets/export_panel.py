@@ -121,6 +121,7 @@ class ExportWidget(QWidget):
                 self.format_name,
                 all_statuses=self.all_statuses.isChecked(),
                 force=force,
+                inputs=(self.review.session.path, self.review.video.path),
             )
         except MespotError as exc:
             self.result.setText(f"<span style='color:#e05050'>{exc}</span>")

@@ -207,8 +207,10 @@ def _report(outcome, quiet: bool) -> int:
 def run_paper(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
     from napari_mespot.commands.eval import quirk_options
+    from napari_mespot.core.atomic import check_output_folder
     from napari_mespot.core.reproduce import prototype_paper
 
+    check_output_folder(args.out)  # before any work: an unwritable DIR is one line
     gen = prototype_paper(
         args.casme2,
         args.cas_me2,
@@ -227,8 +229,10 @@ def run_paper(args: argparse.Namespace) -> int:
 def run_loso(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
     from napari_mespot.commands.eval import quirk_options
+    from napari_mespot.core.atomic import check_output_folder
     from napari_mespot.core.reproduce import LearntPrototypes, discover, loso
 
+    check_output_folder(args.out)  # before any work: an unwritable DIR is one line
     settings = _settings(args)
     quirks = quirk_options(args)
     dataset = discover(args.dataset, args.root, args.labels, quirks)
@@ -250,8 +254,10 @@ def run_loso(args: argparse.Namespace) -> int:
 def run_vovnet(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
     from napari_mespot.commands.eval import quirk_options
+    from napari_mespot.core.atomic import check_output_folder
     from napari_mespot.core.reproduce import discover, loso, paper_vovnet
 
+    check_output_folder(args.out)  # before any work: an unwritable DIR is one line
     dataset = discover(args.dataset, args.root, args.labels, quirk_options(args))
     gen = loso(
         dataset,
