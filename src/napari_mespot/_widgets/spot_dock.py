@@ -322,7 +322,8 @@ class SpotWidget(QWidget):
         skipped = sum(s.length for s in result.skipped)
         message = f"{run}: {len(result.intervals)} intervals"
         if skipped:
-            message += f"; {skipped} frames skipped (no face)"
+            reasons = sorted({s.reason for s in result.skipped})
+            message += f"; {skipped} frames skipped ({', '.join(reasons)})"
         message += "".join(f"; {note}" for note in result.notes)  # what `mespot spot` prints too
         self.status.value = message
         self._outcome = "done"

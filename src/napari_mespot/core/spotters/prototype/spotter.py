@@ -275,6 +275,7 @@ def spot(
             if final:
                 break
             start = plan.next_start
+    yield Progress(n, n, "done")  # skipped frames at the end are done too
     return SpotResult.for_video(
         video,
         METHOD,
