@@ -167,7 +167,7 @@ def test_cli_never_overwrites_the_input_or_an_existing_file(clip, tmp_path, caps
     existing.write_bytes(b"precious")
     base = ["magnify", str(clip), "--from", "0", "--to", "9", "--levels", "3", "-q"]
     for extra, words in (
-        (["--out", str(clip), "--force"], "input video"),
+        (["--out", str(clip), "--force"], "an input of this command"),
         (["--out", str(existing)], "already exists"),
         (["--out", str(tmp_path / "x.txt")], "video file name"),
     ):

@@ -99,12 +99,23 @@ def _commands(clip, labels, clip_sidecar, existing, tmp_path):
         "prototypes learn": ["prototypes", "learn", "--synthetic", 1, "--count", 1, "--out", existing],
         "prototypes calibrate": ["prototypes", "calibrate", protos, clip, "--gt", gt, "--out", existing],
         "vovnet spot": ["vovnet", "spot", clip, "--out", existing],
+        "agree": ["agree", gt, pred, "--json", existing],
     }
 
 
 @pytest.mark.parametrize(
     "command",
-    ["spot", "flow", "eval", "convert", "export", "prototypes learn", "prototypes calibrate", "vovnet spot"],
+    [
+        "spot",
+        "flow",
+        "eval",
+        "convert",
+        "export",
+        "prototypes learn",
+        "prototypes calibrate",
+        "vovnet spot",
+        "agree",
+    ],
 )
 def test_an_existing_output_needs_force(cli, clip, labels, clip_sidecar, tmp_path, command):
     existing = tmp_path / "existing.csv"
@@ -115,6 +126,19 @@ def test_an_existing_output_needs_force(cli, clip, labels, clip_sidecar, tmp_pat
     assert "already exists" in err and "--force" in err
     assert existing.read_bytes() == SENTINEL
     assert _landmark_caches(clip) == []  # refused before any work
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_magnify_writes_neither_over_its_video_nor_over_a_clip_without_force(cli, clip, tmp_path, force):
+    before = clip.read_bytes()
+    code, _, err = cli("magnify", clip, "--from", 0, "--to", 5, "--out", clip, *force)
+    _one_line_error(code, err)
+    assert clip.read_bytes() == before
+    existing = tmp_path / "magnified.mp4"
+    existing.write_bytes(SENTINEL)
+    code, _, err = cli("magnify", clip, "--from", 0, "--to", 5, "--out", existing)
+    _one_line_error(code, err)
+    assert "--force" in err and existing.read_bytes() == SENTINEL
 
 
 def test_convert_replaces_with_force(cli, labels, tmp_path):

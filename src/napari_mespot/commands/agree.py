@@ -9,6 +9,8 @@ from napari_mespot.commands.eval import label_formats
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from napari_mespot.commands._options import add_force_option
+
     p = sub.add_parser(
         "agree",
         help="agreement between two annotators: matched F1, onset/offset differences, frame-level kappa",
@@ -44,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="print every number and disagreement as JSON instead of the summary (or write it to PATH)",
     )
+    add_force_option(p, "the --json PATH")
     p.set_defaults(func=run)
 
 
@@ -71,10 +74,13 @@ def parse_frames(values: list[str]) -> tuple[dict[str, int], int | None]:
 def run(args: argparse.Namespace) -> int:
     from napari_mespot.commands._report import emit
     from napari_mespot.core.agreement import agreement, check_common_videos, frame_counts, read_annotations
+    from napari_mespot.core.atomic import check_output
     from napari_mespot.core.errors import MespotError
 
-    if not 0 < args.k <= 1:
+    if not 0 < args.k <= 1:  # NaN fails this too
         raise MespotError(f"--k must be in (0, 1], got {args.k}")
+    if args.json not in (None, "-"):
+        check_output(args.json, inputs=[args.a, args.b], force=args.force)
     per_video, default = parse_frames(args.frames)
     a = read_annotations(args.a, args.a_format)
     b = read_annotations(args.b, args.b_format)

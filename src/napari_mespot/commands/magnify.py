@@ -9,6 +9,13 @@ import numpy as np
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from napari_mespot.commands._options import (
+        NON_NEGATIVE_INT,
+        POSITIVE,
+        POSITIVE_INT,
+        add_force_option,
+    )
+
     p = sub.add_parser(
         "magnify",
         help="write frames F..G of a video with their small motions magnified (Eulerian, linear)",
@@ -20,18 +27,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "with --force.",
     )
     p.add_argument("video", metavar="VIDEO", help="video file or image folder")
-    p.add_argument("--from", dest="start", type=int, required=True, metavar="F", help="first frame")
-    p.add_argument("--to", dest="stop", type=int, required=True, metavar="G", help="last frame (inclusive)")
+    frame = {"type": NON_NEGATIVE_INT, "required": True}
+    p.add_argument("--from", dest="start", **frame, metavar="F", help="first frame")
+    p.add_argument("--to", dest="stop", **frame, metavar="G", help="last frame (inclusive)")
     p.add_argument("--out", required=True, metavar="CLIP", help="video file to write (.mp4, .mkv, .avi, …)")
-    p.add_argument("--factor", type=float, default=10.0, help="how many times larger the motion gets (10)")
-    p.add_argument("--low", type=float, default=0.5, metavar="HZ", help="low edge of the band (0.5 Hz)")
-    p.add_argument("--high", type=float, default=5.0, metavar="HZ", help="high edge of the band (5 Hz)")
-    p.add_argument("--levels", type=int, default=5, help="Laplacian pyramid levels (5)")
+    p.add_argument("--factor", type=POSITIVE, default=10.0, help="how many times larger the motion gets (10)")
+    p.add_argument("--low", type=POSITIVE, default=0.5, metavar="HZ", help="low edge of the band (0.5 Hz)")
+    p.add_argument("--high", type=POSITIVE, default=5.0, metavar="HZ", help="high edge of the band (5 Hz)")
+    p.add_argument("--levels", type=POSITIVE_INT, default=5, help="Laplacian pyramid levels (5)")
     p.add_argument("--aligned", action="store_true", help="magnify the aligned face, not the whole frame")
     p.add_argument("--side-by-side", action="store_true", help="the original on the left, magnified right")
-    p.add_argument("--slow", type=float, default=1.0, metavar="N", help="play the clip N times slower (1)")
-    p.add_argument("--force", action="store_true", help="replace CLIP if it exists")
-    p.add_argument("--fps", type=float, help="frame rate of image folders")
+    p.add_argument("--slow", type=POSITIVE, default=1.0, metavar="N", help="play the clip N times slower (1)")
+    add_force_option(p, "CLIP")
+    p.add_argument("--fps", type=POSITIVE, help="frame rate of image folders")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -52,19 +60,16 @@ class FrameRange:
         return self.video[self.start + int(key)]
 
 
-def check_output(out: Path, video_path: Path, force: bool) -> None:
-    """Refuse to write over the input video (ever) or over an existing file (without ``force``)."""
+def check_clip(out: Path, video_path: Path, force: bool) -> None:
+    """OUT is a video file name, and may be written under the output policy (never the input
+    video, an existing file only with ``force``)."""
+    from napari_mespot.core.atomic import check_output
     from napari_mespot.core.errors import MespotError
     from napari_mespot.core.media.video import VIDEO_EXTENSIONS
 
     if out.suffix.lower() not in VIDEO_EXTENSIONS:
         raise MespotError(f"{out}: give a video file name to write (.mp4, .mkv, .avi, …)")
-    if out.exists() and video_path.exists() and out.resolve() == video_path.resolve():
-        raise MespotError(f"{out} is the input video; it is never overwritten")
-    if out.is_dir():
-        raise MespotError(f"{out} is a folder; give a file name")
-    if out.exists() and not force:
-        raise MespotError(f"{out} already exists; choose another name or overwrite it explicitly (--force)")
+    check_output(out, inputs=[video_path], force=force)
 
 
 def face_warps(video, start: int, stop: int, quiet: bool) -> np.ndarray:
@@ -90,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from napari_mespot.core.media.video import open_video
 
     out = Path(args.out)
-    check_output(out, Path(args.video), args.force)
+    check_clip(out, Path(args.video), args.force)
     settings = MagnifySettings(factor=args.factor, low_hz=args.low, high_hz=args.high, levels=args.levels)
     with open_video(args.video, fps=args.fps) as video:
         if not 0 <= args.start <= args.stop < len(video):
