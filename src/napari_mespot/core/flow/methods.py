@@ -96,7 +96,8 @@ TVL1_RULES: Mapping[str, ParamRule] = MappingProxyType(
         "theta": _above(0),
         "nscales": _whole(1),
         "warps": _whole(1),
-        "epsilon": _above(0),
+        # the stopping tolerance; 0 runs every iteration (no early stop)
+        "epsilon": ParamRule(float, lambda v: v >= 0, "a finite number >= 0"),
         "inner_iterations": _whole(1),
         "outer_iterations": _whole(1),
         "scale_step": _above(0, 1, high_closed=True),
