@@ -18,11 +18,15 @@ from napari_mespot.core.spotters.prototype import (
     spot,
 )
 from napari_mespot.core.spotters.prototype.peaks import BOUNDARIES
+from napari_mespot.core.spotters.prototype.spotter import check_usable
 
 
 def _load_prototypes(path: str | None, settings: Any) -> PrototypeSet:
-    """The prototype file of ``path``, else the shipped set the settings (their preset) name."""
-    return default_prototypes(settings.shipped_prototypes) if path is None else PrototypeSet.load(path)
+    """The prototype file of ``path``, else the shipped set the settings (their preset) name;
+    prototypes the settings cannot use (another flow method, no thresholds) are refused here."""
+    prototypes = default_prototypes(settings.shipped_prototypes) if path is None else PrototypeSet.load(path)
+    check_usable(prototypes, settings)
+    return prototypes
 
 
 def spotter() -> Spotter:

@@ -131,6 +131,17 @@ def flow_settings(prototypes: PrototypeSet, settings: PrototypeSettings) -> tupl
     return method, params
 
 
+def check_usable(prototypes: PrototypeSet, settings: PrototypeSettings) -> tuple[np.ndarray, str]:
+    """θ_j and the flow method of a run with these prototypes and settings, or the
+    :class:`PrototypeError` that says why they cannot be used together. The model loader runs it
+    too, so that a dispatcher of many videos fails once, before the first, not once per video."""
+    if len(prototypes) == 0:
+        raise PrototypeError("the prototype set is empty")
+    theta = resolve_thresholds(prototypes, settings)
+    method, _ = flow_settings(prototypes, settings)
+    return theta, method
+
+
 def window_matching(
     video: Any,
     landmarks: FaceLandmarks,
@@ -217,10 +228,7 @@ def spot(
     result's video name (default: the file stem).
     """
     settings = settings or PrototypeSettings()
-    if len(prototypes) == 0:
-        raise PrototypeError("the prototype set is empty")
-    theta = resolve_thresholds(prototypes, settings)
-    method, _ = flow_settings(prototypes, settings)
+    theta, method = check_usable(prototypes, settings)
     device, notes = resolve_device(settings.device, method)
     torch_device = "cuda" if device == "cuda" else None
     fps = float(video.fps)
