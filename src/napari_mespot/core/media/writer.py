@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -104,3 +106,63 @@ def write_video(
         for i, rgb in enumerate(frames):
             write(rgb, None if timestamps is None else timestamps[i])
     return Path(path)
+
+
+_END, _ABORT = object(), object()
+
+
+class _Cancelled(Exception):
+    """Raised inside the encoder thread so the atomic writer discards a half-written file."""
+
+
+class EncoderThread:
+    """Runs an encoder (e.g. ``lambda frames: write_video(path, frames, fps)``) on a thread, fed
+    through a small queue.
+
+    This lets the caller stay a generator that yields progress after every frame while the
+    encoder pulls frames at its own pace (and encodes while the next frame is rendered).
+    :meth:`close` finishes the file; :meth:`abort` makes the atomic writer discard it.
+    """
+
+    def __init__(self, encode: Callable[[Iterator[np.ndarray]], object]) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(encode,), daemon=True)
+        self._thread.start()
+
+    def _frames(self) -> Iterator[np.ndarray]:
+        while (item := self._queue.get()) is not _END:
+            if item is _ABORT:
+                raise _Cancelled
+            yield item
+
+    def _run(self, encode: Callable[[Iterator[np.ndarray]], object]) -> None:
+        try:
+            encode(self._frames())
+        except BaseException as exc:  # reported to the producer, which re-raises it
+            self.error = exc
+
+    def put(self, item: object) -> None:
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Full):
+                self._queue.put(item, timeout=0.1)
+                return
+        self._raise_error()
+
+    def close(self) -> None:
+        """Encode what was put and finish the file (re-raises the encoder's error)."""
+        self._finish(_END)
+
+    def abort(self) -> None:
+        """Stop encoding and leave nothing behind; never raises."""
+        with contextlib.suppress(BaseException):
+            self._finish(_ABORT)
+
+    def _finish(self, item: object) -> None:
+        self.put(item)
+        self._thread.join()
+        self._raise_error()
+
+    def _raise_error(self) -> None:
+        if self.error is not None and not isinstance(self.error, _Cancelled):
+            raise self.error
