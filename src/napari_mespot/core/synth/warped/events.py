@@ -37,8 +37,9 @@ POSE = ("roll", "yaw", "pitch", "tx", "ty", "zoom")
 _DRIFT = {"roll": math.radians(2.0), "yaw": math.radians(4.0), "pitch": math.radians(2.5),
           "tx": 0.12, "ty": 0.08, "zoom": 0.03}
 _DRIFT_PERIODS_S = (6.0, 40.0)
-#: Events a minute, on average.
-_RATES = {"head_shake": 3.0, "talking": 3.0, "hand": 2.0, "lighting": 3.0}
+#: The settings field of each placed kind's rate.
+_RATES = {"head_shake": "shakes_per_minute", "talking": "talking_per_minute", "hand": "hands_per_minute",
+          "lighting": "lighting_per_minute"}
 
 
 def _busy(expressions: list[Expression], fps: float) -> list[tuple[float, float]]:
@@ -49,7 +50,7 @@ def _place(kind: str, settings: WarpedSettings, expressions: list[Expression], r
            lengths: tuple[float, float]) -> list[tuple[float, float]]:
     free = FreeTime(settings.duration_s, _busy(expressions, settings.fps), settings.margin_s)
     spans = []
-    for _ in range(count(_RATES[kind], settings.duration_s, rng)):
+    for _ in range(count(getattr(settings, _RATES[kind]), settings.duration_s, rng)):
         length = float(rng.uniform(*lengths))
         start = free.place(length, rng)
         if start is not None:

@@ -17,6 +17,7 @@ off changes nothing else.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -34,7 +35,7 @@ from napari_mespot.core.synth.warped.action_units import (
 from napari_mespot.core.synth.warped.hand import TARGETS, HandPass, composite, hand_alpha, hand_pose
 from napari_mespot.core.synth.warped.identity import FACE_OVAL, Identity, make_identity
 from napari_mespot.core.synth.warped.settings import WarpedSettings
-from napari_mespot.core.synth.warped.timeline import Expression, schedule_expressions
+from napari_mespot.core.synth.warped.timeline import Expression, check_script, schedule_expressions
 from napari_mespot.core.synth.warped.tps import backward_spline, coarse_grid, upsample
 
 Seed = int | tuple[int, ...]
@@ -68,7 +69,10 @@ def entropy(seed: Seed) -> tuple[int, ...]:
 class WarpedScene:
     """A warped video: ``len(scene)`` frames, ``scene.frame(k)`` renders frame ``k`` (RGB uint8)."""
 
-    def __init__(self, settings: WarpedSettings, seed: Seed = 0) -> None:
+    def __init__(self, settings: WarpedSettings, seed: Seed = 0,
+                 expressions: Sequence[Expression] | None = None) -> None:
+        """``expressions`` replaces the drawn schedule (see ``timeline.scripted``); everything else,
+        distractors included (kept away from them), is still drawn from ``seed``."""
         self.settings = settings
         self.seed = entropy(seed)
         children = np.random.SeedSequence(self.seed).spawn(len(_STREAMS))
@@ -76,7 +80,9 @@ class WarpedScene:
         self.identity: Identity = make_identity(rngs["identity"])
         self._camera(rngs["camera"])
         self.times = np.arange(settings.n_frames) / settings.fps
-        self.expressions: list[Expression] = schedule_expressions(settings, rngs["expressions"])
+        self.expressions: list[Expression] = (
+            schedule_expressions(settings, rngs["expressions"]) if expressions is None
+            else check_script(list(expressions), settings.n_frames))
         self.events, self.hands = ev.schedule(settings, self.expressions, rngs)
         self.pose, self._drift_yaw = ev.pose_signal(settings, self.events, self.times, rngs["drift"])
         self.gain, self.light, self.light_angle = ev.lighting_signal(

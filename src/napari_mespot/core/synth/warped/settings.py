@@ -47,6 +47,12 @@ class WarpedSettings:
     hand: bool = True
     lighting: bool = True
     noise: bool = True
+    #: Mean events a minute (Poisson) of the distractors placed between expressions; a draw
+    #: that finds no free time is dropped.
+    shakes_per_minute: float = 3.0
+    talking_per_minute: float = 3.0
+    hands_per_minute: float = 2.0
+    lighting_per_minute: float = 3.0
     #: H.264 CRF per video, drawn from this range (inclusive) unless ``crf`` fixes it.
     crf_range: tuple[int, int] = (18, 32)
     crf: int | None = None
@@ -70,6 +76,8 @@ class WarpedSettings:
         _require(self.iod_frac[1] <= 0.45,
                  f"iod_frac above 0.45 leaves no room for the head, got {self.iod_frac}")
         _require(self.margin_s >= 0, f"margin_s must be >= 0, got {self.margin_s}")
+        for name in ("shakes_per_minute", "talking_per_minute", "hands_per_minute", "lighting_per_minute"):
+            _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         crfs = self.crf_range if self.crf is None else (self.crf, self.crf)
         _require(0 <= crfs[0] <= crfs[1] <= 51, f"CRF must lie in 0..51, got {crfs}")
         self.expression_ranges()
@@ -85,7 +93,7 @@ class WarpedSettings:
         on the settings, never on the seed.
         """
         n = self.n_me + self.n_mae
-        gap = 2.0 * self.margin_s + 2.0 / self.fps
+        gap = 2.0 * self.margin_s + 0.1  # in seconds only: one seed, one schedule at any fps
         room = self.duration_s - (n + 1) * gap - self.n_me * self.me_duration_s[1]
         mae = self.mae_duration_s
         if self.n_mae:

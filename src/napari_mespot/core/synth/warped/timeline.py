@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
+from napari_mespot.core.intervals import type_by_duration
 from napari_mespot.core.synth.settings import SynthError
+from napari_mespot.core.synth.warped.action_units import SIDES, SUPPORTED_AUS
 from napari_mespot.core.synth.warped.settings import WarpedSettings
 
 #: AU combinations an expression may have, after prototypical emotion codings (happiness 6+12,
@@ -128,8 +131,6 @@ def _tracks(onset_s: float, offset_s: float, kind: str, settings: WarpedSettings
 
 def schedule_expressions(settings: WarpedSettings, rng: np.random.Generator) -> list[Expression]:
     """``n_me`` + ``n_mae`` expressions in random order with random quiet gaps between them."""
-    from napari_mespot.core.intervals import type_by_duration
-
     me, mae, gap = settings.expression_ranges()
     kinds = ["me"] * settings.n_me + ["mae"] * settings.n_mae
     kinds = [kinds[i] for i in rng.permutation(len(kinds))]
@@ -147,6 +148,33 @@ def schedule_expressions(settings: WarpedSettings, rng: np.random.Generator) -> 
         expressions.append(Expression(onset, offset, kind, tracks))
         t += length
     return expressions
+
+
+def scripted(onset_s: float, offset_s: float, units: dict[int, float], fps: float, apex_frac: float = 0.3,
+             side: str = "both") -> Expression:
+    """An expression at a chosen time (tests, demos): every unit of ``units`` (AU: amplitude in
+    IOD) rises together to the apex at ``apex_frac`` of the span and releases at rate 4."""
+    onset, offset = snap(onset_s, fps), snap(offset_s, fps)
+    start, end = onset / fps, offset / fps
+    apex = start + apex_frac * (end - start)
+    tracks = tuple(Track(au, side, start, apex, end, float(a), 4.0) for au, a in units.items())
+    return Expression(onset, offset, type_by_duration(offset - onset + 1, fps), tracks)
+
+
+def check_script(expressions: list[Expression], n_frames: int) -> list[Expression]:
+    """Scripted expressions in time order, or a SynthError when one cannot be rendered."""
+    script = sorted(expressions, key=lambda ex: ex.onset)
+    for ex in script:
+        if not 0 <= ex.onset < ex.offset < n_frames:
+            raise SynthError(f"expression {ex.onset}-{ex.offset} is not inside frames 0..{n_frames - 1}")
+        bad = [t.au for t in ex.tracks if t.au not in SUPPORTED_AUS or t.side not in SIDES]
+        if bad or not ex.tracks:
+            raise SynthError(f"expression {ex.onset}-{ex.offset}: AUs {bad or 'none'} cannot move; "
+                             f"supported: {SUPPORTED_AUS}")
+    for a, b in pairwise(script):
+        if b.onset <= a.offset:
+            raise SynthError(f"expressions {a.onset}-{a.offset} and {b.onset}-{b.offset} overlap")
+    return script
 
 
 class FreeTime:
