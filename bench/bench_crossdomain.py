@@ -10,7 +10,7 @@ tests/data/real/labels.csv (and unreliable.csv) over ../shared/fixtures/video; w
 table says the real set was skipped and why.
 
     python bench/bench_crossdomain.py [--gen1-count 4] [--gen2-count 6] [--gen2-fast-count 2]
-                                      [--spotters "prototype fast" vovnet]
+                                      [--spotters "prototype fast" vovnet] [--real DIR]
 
 Cost on the 2-core development machine: see the time line under the table (about 15 minutes
 from a clean clone, less when the videos are cached).
@@ -40,14 +40,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gen2-count", type=int, default=defaults.gen2_count)
     p.add_argument("--gen2-fast-count", type=int, default=defaults.gen2_fast_count)
     p.add_argument("--spotters", nargs="+", default=list(SPOTTERS), choices=SPOTTERS)
+    p.add_argument("--real", type=Path, default=REAL, help="folder holding the real set's labels.csv and "
+                   "unreliable.csv (default: tests/data/real)")
     args = p.parse_args(argv)
     protocol = replace(
         defaults,
         gen1_count=args.gen1_count,
         gen2_count=args.gen2_count,
         gen2_fast_count=args.gen2_fast_count,
-        real_labels=REAL / "labels.csv",
-        real_unreliable=REAL / "unreliable.csv",
+        real_labels=args.real / "labels.csv",
+        real_unreliable=args.real / "unreliable.csv",
         real_videos=ROOT.parent / "shared" / "fixtures" / "video",
         spotters=tuple(args.spotters),
     )

@@ -53,12 +53,17 @@ K = 0.5
 
 @dataclass(frozen=True)
 class Protocol:
-    """What the sets are: counts and settings of the generated ones, and where the real one is."""
+    """What the sets are: counts and settings of the generated ones, and where the real one is.
+
+    The defaults are sized so that the bench (four spotters, two of them slow on a CPU) runs in
+    about a quarter of an hour on two cores: longer sets would give steadier F1, but there each
+    minute of video costs minutes of spotting.
+    """
 
     gen1_count: int = 4
-    gen1: SynthSettings = field(default_factory=lambda: SynthSettings(duration_s=20.0, n_me=2, n_mae=2))
+    gen1: SynthSettings = field(default_factory=lambda: SynthSettings(duration_s=15.0, n_me=2, n_mae=2))
     gen2_count: int = 6
-    gen2: WarpedSettings = field(default_factory=lambda: WarpedSettings(duration_s=24.0, n_me=2, n_mae=2))
+    gen2: WarpedSettings = field(default_factory=lambda: WarpedSettings(duration_s=20.0, n_me=2, n_mae=2))
     gen2_fast_count: int = 2
     gen2_fast: WarpedSettings = field(
         default_factory=lambda: WarpedSettings(duration_s=5.0, fps=200.0, n_me=1, n_mae=1))
