@@ -2,16 +2,15 @@
 
 The encoder settings that matter for frame-accurate reading are explicit: GOP length, number
 of B-frames and per-frame timestamps (for variable-frame-rate files), so tests can build the
-hard cases on purpose.
+hard cases on purpose. :func:`write_video_with_progress` is the same for a long task that
+yields progress after every frame (the synthetic generators).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import queue
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import av
 import numpy as np
 
 from napari_mespot.core.atomic import atomic_writer
+from napari_mespot.core.progress import Progress
 
 #: Container format by extension, where FFmpeg cannot guess it from the name alone.
 _FORMATS = {".ts": "mpegts", ".m2ts": "mpegts", ".mts": "mpegts", ".m4v": "mp4"}
@@ -108,61 +108,16 @@ def write_video(
     return Path(path)
 
 
-_END, _ABORT = object(), object()
+def write_video_with_progress(
+    path: str | os.PathLike, frames: Iterable[np.ndarray], n_frames: int, fps: float = 30.0, **options
+) -> Generator[Progress, None, Path]:
+    """:func:`write_video` as a long task: yields progress after each frame, returns the path.
 
-
-class _Cancelled(Exception):
-    """Raised inside the encoder thread so the atomic writer discards a half-written file."""
-
-
-class EncoderThread:
-    """Runs an encoder (e.g. ``lambda frames: write_video(path, frames, fps)``) on a thread, fed
-    through a small queue.
-
-    This lets the caller stay a generator that yields progress after every frame while the
-    encoder pulls frames at its own pace (and encodes while the next frame is rendered).
-    :meth:`close` finishes the file; :meth:`abort` makes the atomic writer discard it.
+    The file appears only when complete; closing the generator early leaves nothing behind.
     """
-
-    def __init__(self, encode: Callable[[Iterator[np.ndarray]], object]) -> None:
-        self._queue: queue.Queue = queue.Queue(maxsize=8)
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(encode,), daemon=True)
-        self._thread.start()
-
-    def _frames(self) -> Iterator[np.ndarray]:
-        while (item := self._queue.get()) is not _END:
-            if item is _ABORT:
-                raise _Cancelled
-            yield item
-
-    def _run(self, encode: Callable[[Iterator[np.ndarray]], object]) -> None:
-        try:
-            encode(self._frames())
-        except BaseException as exc:  # reported to the producer, which re-raises it
-            self.error = exc
-
-    def put(self, item: object) -> None:
-        while self._thread.is_alive():
-            with contextlib.suppress(queue.Full):
-                self._queue.put(item, timeout=0.1)
-                return
-        self._raise_error()
-
-    def close(self) -> None:
-        """Encode what was put and finish the file (re-raises the encoder's error)."""
-        self._finish(_END)
-
-    def abort(self) -> None:
-        """Stop encoding and leave nothing behind; never raises."""
-        with contextlib.suppress(BaseException):
-            self._finish(_ABORT)
-
-    def _finish(self, item: object) -> None:
-        self.put(item)
-        self._thread.join()
-        self._raise_error()
-
-    def _raise_error(self) -> None:
-        if self.error is not None and not isinstance(self.error, _Cancelled):
-            raise self.error
+    path = Path(path)
+    with video_writer(path, fps, **options) as write:
+        for k, frame in enumerate(frames):
+            write(frame)
+            yield Progress(k + 1, n_frames, path.name)
+    return path

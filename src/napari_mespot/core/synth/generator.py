@@ -26,7 +26,7 @@ import numpy as np
 
 from napari_mespot.core.atomic import atomic_write_text
 from napari_mespot.core.intervals import Interval
-from napari_mespot.core.progress import Progress
+from napari_mespot.core.progress import Progress, shifted
 from napari_mespot.core.synth.face import AU_REGION, SUPPORTED_AUS, BaseFace, au_field, base_face, blink_field
 from napari_mespot.core.synth.schedule import (
     DISTRACTOR_MARGIN_S,
@@ -343,24 +343,15 @@ def write_synthetic_video(path: str | os.PathLike, settings: SynthSettings, seed
     The file appears only when complete (atomic write); closing the generator early leaves
     nothing behind.
     """
-    from napari_mespot.core.media.writer import EncoderThread, write_video
+    from napari_mespot.core.media.writer import write_video_with_progress
 
     path = Path(path)
     scene = SynthScene(settings, seed)
     n = len(scene)
-    encoder = EncoderThread(lambda frames: write_video(path, frames, settings.fps, crf=crf))
-    finished = False
     try:
-        for k in range(n):
-            encoder.put(scene.frame(k))
-            yield Progress(k + 1, n, path.name)
-        encoder.close()
-        finished = True
+        yield from write_video_with_progress(path, scene.frames(), n, settings.fps, crf=crf)
     except OSError as exc:
         raise SynthError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        if not finished:
-            encoder.abort()
     return SynthResult(path=path, fps=settings.fps, n_frames=n, size=settings.size, seed=scene.seed,
                        intervals=scene.intervals, distractors=list(scene.distractors))
 
@@ -402,16 +393,8 @@ def write_synthetic_dataset(outdir: str | os.PathLike, settings: SynthSettings, 
     results = []
     for k in range(count):
         path = outdir / f"{dataset_video_name(seed, k)}.mp4"
-        done = k * settings.n_frames
-        gen = write_synthetic_video(path, settings, (seed, k), crf=crf)
-        try:
-            while True:
-                p = next(gen)
-                yield Progress(done + p.done, total, f"video {k + 1}/{count}")
-        except StopIteration as stop:
-            results.append(stop.value)
-        finally:
-            gen.close()
+        video = write_synthetic_video(path, settings, (seed, k), crf=crf)
+        results.append((yield from shifted(video, k * settings.n_frames, total, f"video {k + 1}/{count}")))
     write_native_csv(outdir / GROUND_TRUTH_CSV, {r.path.stem: r.intervals for r in results})
     distractors = {r.path.stem: r.distractors for r in results}
     atomic_write_text(outdir / DISTRACTORS_CSV, distractors_csv(distractors))

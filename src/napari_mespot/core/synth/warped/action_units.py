@@ -188,6 +188,12 @@ def control_indices() -> np.ndarray:
     return np.array(sorted(idx))
 
 
+def _blank(landmarks: np.ndarray) -> tuple[FaceFrame, dict[int, int], np.ndarray]:
+    """The face's frame, each control landmark's row, and a zero field to fill."""
+    controls = control_indices()
+    return FaceFrame.of(landmarks), {int(i): k for k, i in enumerate(controls)}, np.zeros((controls.size, 2))
+
+
 def _weights(move: Move, n: int) -> np.ndarray:
     w = np.broadcast_to(np.asarray(move.weights, dtype=np.float64), (n,))
     if w.shape != (n,):
@@ -203,10 +209,7 @@ def displacement(moves: Sequence[Move], landmarks: np.ndarray, side: str = "both
     """
     if side not in SIDES:
         raise ValueError(f"side must be one of {SIDES}, got {side!r}")
-    frame = FaceFrame.of(landmarks)
-    controls = control_indices()
-    column = {int(i): k for k, i in enumerate(controls)}
-    field = np.zeros((controls.size, 2))
+    frame, column, field = _blank(landmarks)
     for move in moves:
         unit = np.asarray(move.direction, dtype=np.float64)
         unit = unit / np.linalg.norm(unit)
@@ -237,10 +240,7 @@ def unit_displacement(au: int, landmarks: np.ndarray, side: str = "both") -> np.
 def blink_displacement(landmarks: np.ndarray) -> np.ndarray:
     """Control-point displacements (px) of closed eyes: each upper-lid point comes down to 92 % of
     the way to the lower-lid point below it, the crease above follows, the lower lid rises a bit."""
-    frame = FaceFrame.of(landmarks)
-    controls = control_indices()
-    column = {int(i): k for k, i in enumerate(controls)}
-    field = np.zeros((controls.size, 2))
+    frame, column, field = _blank(landmarks)
     lids = zip(PAIRED["lid_upper"], PAIRED["lid_lower"], PAIRED["lid_crease"], strict=True)
     for upper_pair, lower_pair, crease_pair in lids:
         for upper, lower, crease in zip(upper_pair, lower_pair, crease_pair, strict=True):

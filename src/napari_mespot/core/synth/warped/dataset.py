@@ -23,7 +23,7 @@ from pathlib import Path
 
 from napari_mespot.core.atomic import atomic_write_text
 from napari_mespot.core.intervals import Interval, VideoIntervals
-from napari_mespot.core.progress import Progress
+from napari_mespot.core.progress import Progress, shifted
 from napari_mespot.core.synth.settings import SynthError
 from napari_mespot.core.synth.warped.scene import Seed, Span, WarpedScene, entropy
 from napari_mespot.core.synth.warped.settings import WarpedSettings
@@ -60,24 +60,15 @@ def video_name(seed: int, k: int) -> str:
 def write_warped_video(path: str | os.PathLike, settings: WarpedSettings,
                        seed: Seed = 0) -> Generator[Progress, None, WarpedResult]:
     """Render (settings, seed) into an H.264 file at ``path`` (atomic), yielding progress per frame."""
-    from napari_mespot.core.media.writer import EncoderThread, write_video
+    from napari_mespot.core.media.writer import write_video_with_progress
 
     path = Path(path)
     scene = WarpedScene(settings, seed)
     n = len(scene)
-    encoder = EncoderThread(lambda frames: write_video(path, frames, settings.fps, crf=scene.crf))
-    finished = False
     try:
-        for k in range(n):
-            encoder.put(scene.frame(k))
-            yield Progress(k + 1, n, path.name)
-        encoder.close()
-        finished = True
+        yield from write_video_with_progress(path, scene.frames(), n, settings.fps, crf=scene.crf)
     except OSError as exc:
         raise SynthError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        if not finished:
-            encoder.abort()
     return WarpedResult(path=path, fps=settings.fps, n_frames=n, size=settings.size, seed=scene.seed,
                         identity=scene.identity.description, crf=scene.crf, noise_sigma=scene.noise_sigma,
                         iod_px=scene.iod, intervals=scene.intervals, distractors=scene.distractors,
@@ -99,16 +90,8 @@ def write_warped_dataset(outdir: str | os.PathLike, settings: WarpedSettings, se
     total = count * settings.n_frames
     results = []
     for k in range(count):
-        path = outdir / f"{video_name(seed, k)}.mp4"
-        gen = write_warped_video(path, settings, (seed, k))
-        try:
-            while True:
-                p = next(gen)
-                yield Progress(k * settings.n_frames + p.done, total, f"video {k + 1}/{count}")
-        except StopIteration as stop:
-            results.append(stop.value)
-        finally:
-            gen.close()
+        video = write_warped_video(outdir / f"{video_name(seed, k)}.mp4", settings, (seed, k))
+        results.append((yield from shifted(video, k * settings.n_frames, total, f"video {k + 1}/{count}")))
     stems = {r.path.stem: r for r in results}
     labels = Labels({v: VideoIntervals(v, tuple(r.intervals), r.fps) for v, r in stems.items()}, "native-csv")
     save_native_csv(outdir / GROUND_TRUTH_CSV, labels)

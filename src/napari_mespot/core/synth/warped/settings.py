@@ -51,7 +51,7 @@ class WarpedSettings:
     #: that finds no free time is dropped.
     shakes_per_minute: float = 3.0
     talking_per_minute: float = 3.0
-    hands_per_minute: float = 2.0
+    hands_per_minute: float = 4.0
     lighting_per_minute: float = 3.0
     #: H.264 CRF per video, drawn from this range (inclusive) unless ``crf`` fixes it.
     crf_range: tuple[int, int] = (18, 32)
