@@ -24,13 +24,19 @@ import cv2
 import numpy as np
 
 from napari_mespot.core.intervals import Interval
-from napari_mespot.core.synth.warped import events as ev
 from napari_mespot.core.synth.warped.action_units import (
     SPEECH,
     blink_displacement,
     control_indices,
     displacement,
     unit_displacement,
+)
+from napari_mespot.core.synth.warped.events import (
+    blink_signal,
+    lighting_signal,
+    pose_signal,
+    schedule,
+    speech_signal,
 )
 from napari_mespot.core.synth.warped.hand import TARGETS, HandPass, composite, hand_alpha, hand_pose
 from napari_mespot.core.synth.warped.identity import FACE_OVAL, Identity, make_identity
@@ -83,9 +89,9 @@ class WarpedScene:
         self.expressions: list[Expression] = (
             schedule_expressions(settings, rngs["expressions"]) if expressions is None
             else check_script(list(expressions), settings.n_frames))
-        self.events, self.hands = ev.schedule(settings, self.expressions, rngs)
-        self.pose, self._drift_yaw = ev.pose_signal(settings, self.events, self.times, rngs["drift"])
-        self.gain, self.light, self.light_angle = ev.lighting_signal(
+        self.events, self.hands = schedule(settings, self.expressions, rngs)
+        self.pose, self._drift_yaw = pose_signal(settings, self.events, self.times, rngs["drift"])
+        self.gain, self.light, self.light_angle = lighting_signal(
             self.events, self.times, rngs["lighting"], settings.lighting)
         self._motion()
         self.occlusions = self._occlusions()
@@ -126,9 +132,9 @@ class WarpedScene:
             for t in ex.tracks:
                 weights[:, keys.index((t.au, t.side))] += t.sample(self.times)
         fields.append(blink_displacement(lm))
-        weights[:, -2] = ev.blink_signal(self.events, self.times)
+        weights[:, -2] = blink_signal(self.events, self.times)
         fields.append(displacement(SPEECH, lm))
-        weights[:, -1] = ev.speech_signal(self.events, self.times)
+        weights[:, -1] = speech_signal(self.events, self.times)
         self._fields = np.stack(fields)
         self._weights = weights
 
