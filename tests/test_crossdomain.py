@@ -93,6 +93,14 @@ def test_the_table_reports_f1_the_drop_and_starts_in_unreliable_spans():
     assert "skipped: not here" in table
 
 
+def test_a_type_without_ground_truth_shows_its_false_positives():
+    from napari_mespot.core.reproduce.crossdomain import _f1s
+
+    truth = {"v": VideoIntervals("v", (Interval(0, 40, "mae"),), 24.0)}
+    ev = evaluate(truth, {"v": [Interval(0, 40, "mae"), Interval(50, 55, "me")]})
+    assert _f1s(ev) == "0.67 / – (1 FP) / 1.00"
+
+
 @pytest.mark.slow
 def test_a_small_protocol_runs_end_to_end_and_reuses_its_videos(tmp_path):
     protocol = Protocol(

@@ -294,9 +294,10 @@ def run(protocol: Protocol, cache: str | os.PathLike) -> Generator[Progress, Non
 
 
 def _f1s(ev: Evaluation | None) -> str:
+    """Overall / ME / MaE F1; a type with no ground truth shows its false positives instead."""
     if ev is None:
         return "–"
-    return f"{ev.overall.f1:.2f} / {ev.me.f1:.2f} / {ev.mae.f1:.2f}"
+    return " / ".join(f"{c.f1:.2f}" if c.n_gt else f"– ({c.n_pred} FP)" for c in (ev.overall, ev.me, ev.mae))
 
 
 def _fast(outcome: Outcome, spotter: str) -> str:
@@ -335,7 +336,8 @@ def format_tables(outcome: Outcome) -> str:
     return "\n".join([
         f"MEGC metric (one-to-one, IoU ≥ {K}), every spotter with its shipped model and preset, "
         f"nothing tuned on these sets. Protocol: {outcome.protocol}; real = annotated real clips"
-        f"{real_note}. F1 cells: overall / ME / MaE. Drop = gen1 overall F1 − gen2 overall F1 (the "
+        f"{real_note}. F1 cells: overall / ME / MaE (a type absent from a set's ground truth shows its "
+        "false positives). Drop = gen1 overall F1 − gen2 overall F1 (the "
         "number to shrink). Starts in unreliable spans: predicted intervals whose onset lies in a "
         "hand occlusion (gen2) or an annotated unreliable span (real); nothing should start there.",
         "",
