@@ -9,7 +9,7 @@ setup(
     packages=[*find_packages("src"), "napari_mespot.sample_data"],
     package_dir={"": "src", "napari_mespot.sample_data": "sample_data"},
     package_data={
-        "napari_mespot": ["napari.yaml", "data/*"],
+        "napari_mespot": ["napari.yaml", "data/*", "data/faces/*"],
         "napari_mespot.sample_data": ["*.mp4", "*.csv", "*.md", "*.npz"],
     },
 )

@@ -2,6 +2,9 @@
 
 Writes ``synth_<seed>_<k>.mp4`` for k = 0..count-1, ``ground_truth.csv`` (native CSV, video =
 file stem) and ``distractors.csv`` (blinks, head shakes… that a spotter should not report).
+``--generator warped`` uses the second, independently designed generator
+(:mod:`napari_mespot.core.synth.warped`): ``warped_<seed>_<k>.mp4``, the same two files plus
+``unreliable.csv`` (hand occlusions) and ``videos.csv``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ _CRF = 20
 #: Options that shape the output; ``--sample`` has fixed values for all of them.
 _SHAPING = ("seed", "count", "duration", "fps", "size", "me", "mae", "noise", "no_head_shakes",
             "no_drift", "no_blinks", "no_flicker", "crf")
+GENERATORS = ("face", "warped")
+#: Options of the first generator only.
+_FACE_ONLY = ("noise", "no_head_shakes", "no_drift", "no_blinks", "no_flicker", "sample")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -42,10 +48,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write synthetic face videos with ground-truth ME/MaE intervals",
         description="Render synthetic face videos (a real photograph warped by landmark-anchored "
         "FACS-like motion) with micro- and macro-expressions at known frames, plus distractors "
-        "that are not expressions (head drift and shakes, blinks, noise, flicker). The same seed "
-        "always gives the same videos.",
+        "that are not expressions (head drift and shakes, blinks, noise, flicker). With --generator "
+        "warped: faces morphed from real portraits, thin-plate-spline action units, talking, a hand "
+        "over the face, lighting changes and compression levels. The same seed always gives the "
+        "same videos.",
     )
     p.add_argument("outdir", metavar="OUTDIR", help="folder to write into (created if missing)")
+    p.add_argument("--generator", choices=GENERATORS, default="face",
+                   help="face (default): the astronaut photograph with Gaussian motion fields; warped: "
+                   "morphed real faces, thin-plate-spline action units, talking, hands, lighting and "
+                   "compression (a second generator, for cross-domain validation)")
     p.add_argument("--seed", type=int, help="random seed (default: 0)")
     p.add_argument("--count", type=int, help="number of videos (default: 1)")
     p.add_argument("--duration", type=POSITIVE, help=f"seconds per video (default: {_DEFAULTS.duration_s:g})")
@@ -62,7 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-drift", action="store_true", help="no slow head drift")
     p.add_argument("--no-blinks", action="store_true", help="no blinks")
     p.add_argument("--no-flicker", action="store_true", help="no brightness flicker")
-    p.add_argument("--crf", type=int, help=f"H.264 quality, lower is better (default: {_CRF})")
+    p.add_argument("--crf", type=int, help=f"H.264 quality, lower is better (default: {_CRF}; "
+                   "warped: drawn per video in 18..32)")
     p.add_argument("--sample", action="store_true",
                    help="write the sample clip shipped with the plugin (synthetic_face.mp4 and "
                    "synthetic_face.gt.csv, fixed settings and seed) instead of a dataset")
@@ -99,6 +112,13 @@ def run(args: argparse.Namespace) -> int:
         dataset_video_name,
     )
 
+    if args.crf is not None and not 0 <= args.crf <= 51:
+        raise SynthError(f"--crf must lie in 0..51, got {args.crf}")
+    if args.generator == "warped":
+        clashing = [f"--{d.replace('_', '-')}" for d in _FACE_ONLY if getattr(args, d) not in (None, False)]
+        if clashing:
+            raise SynthError(f"{', '.join(clashing)} belong(s) to the face generator, not --generator warped")
+        return _run_warped(args)
     if args.sample:
         clashing = [f"--{d.replace('_', '-')}" for d in _SHAPING if getattr(args, d) not in (None, False)]
         if clashing:
@@ -106,8 +126,6 @@ def run(args: argparse.Namespace) -> int:
         _check_outputs(args, [f"{SAMPLE_NAME}.mp4", f"{SAMPLE_NAME}.gt.csv"])
         return _run_sample(args)
     crf = _CRF if args.crf is None else args.crf
-    if not 0 <= crf <= 51:
-        raise SynthError(f"--crf must lie in 0..51, got {crf}")
     seed = 0 if args.seed is None else args.seed
     videos = [f"{dataset_video_name(seed, k)}.mp4" for k in range(1 if args.count is None else args.count)]
     _check_outputs(args, [*videos, GROUND_TRUTH_CSV, DISTRACTORS_CSV])
@@ -134,6 +152,35 @@ def _run_dataset(args: argparse.Namespace, crf: int) -> int:
     if not args.quiet:
         for r in results:
             _summary(r)
+        print(f"ground truth: {results[0].path.parent / GROUND_TRUTH_CSV}")
+    return 0
+
+
+def warped_settings_from_args(args: argparse.Namespace):
+    """The warped generator's settings the options ask for (WarpedSettings defaults otherwise)."""
+    from napari_mespot.core.synth.warped import WarpedSettings
+
+    given = {"duration_s": args.duration, "fps": args.fps, "size": args.size, "n_me": args.me,
+             "n_mae": args.mae, "crf": args.crf}
+    return WarpedSettings(**{k: v for k, v in given.items() if v is not None})
+
+
+def _run_warped(args: argparse.Namespace) -> int:
+    from napari_mespot.commands._progress import drive
+    from napari_mespot.core.synth.warped import GROUND_TRUTH_CSV, write_warped_dataset
+    from napari_mespot.core.synth.warped.dataset import DISTRACTORS_CSV, UNRELIABLE_CSV, VIDEOS_CSV, video_name
+
+    seed = 0 if args.seed is None else args.seed
+    count = 1 if args.count is None else args.count
+    videos = [f"{video_name(seed, k)}.mp4" for k in range(count)]
+    _check_outputs(args, [*videos, GROUND_TRUTH_CSV, DISTRACTORS_CSV, UNRELIABLE_CSV, VIDEOS_CSV])
+    results = drive(write_warped_dataset(args.outdir, warped_settings_from_args(args), seed, count), "synth",
+                    quiet=args.quiet)
+    if not args.quiet:
+        for r in results:
+            n_me = sum(iv.type == "me" for iv in r.intervals)
+            print(f"{r.path}  {r.n_frames} frames, {n_me} ME, {len(r.intervals) - n_me} MaE, "
+                  f"{len(r.distractors)} distractors, {len(r.occlusions)} hand occlusions; {r.identity}")
         print(f"ground truth: {results[0].path.parent / GROUND_TRUTH_CSV}")
     return 0
 

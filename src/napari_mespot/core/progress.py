@@ -34,3 +34,21 @@ def run_to_end(gen: Generator[Progress, None, R]) -> R:
             next(gen)
         except StopIteration as stop:
             return stop.value
+
+
+def shifted(gen: Generator[Progress, None, R], done: int, total: int | None, message: str
+            ) -> Generator[Progress, None, R]:
+    """``gen``'s progress moved on by ``done`` steps of a larger task of ``total``, and its result.
+
+    For a long task made of parts (``result = yield from shifted(part, done, total, "part 2/3")``);
+    closing it closes ``gen``.
+    """
+    try:
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            yield Progress(done + p.done, total, message)
+    finally:
+        gen.close()

@@ -2,14 +2,15 @@
 
 The encoder settings that matter for frame-accurate reading are explicit: GOP length, number
 of B-frames and per-frame timestamps (for variable-frame-rate files), so tests can build the
-hard cases on purpose.
+hard cases on purpose. :func:`write_video_with_progress` is the same for a long task that
+yields progress after every frame (the synthetic generators).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import av
 import numpy as np
 
 from napari_mespot.core.atomic import atomic_writer
+from napari_mespot.core.progress import Progress
 
 #: Container format by extension, where FFmpeg cannot guess it from the name alone.
 _FORMATS = {".ts": "mpegts", ".m2ts": "mpegts", ".mts": "mpegts", ".m4v": "mp4"}
@@ -104,3 +106,18 @@ def write_video(
         for i, rgb in enumerate(frames):
             write(rgb, None if timestamps is None else timestamps[i])
     return Path(path)
+
+
+def write_video_with_progress(
+    path: str | os.PathLike, frames: Iterable[np.ndarray], n_frames: int, fps: float = 30.0, **options
+) -> Generator[Progress, None, Path]:
+    """:func:`write_video` as a long task: yields progress after each frame, returns the path.
+
+    The file appears only when complete; closing the generator early leaves nothing behind.
+    """
+    path = Path(path)
+    with video_writer(path, fps, **options) as write:
+        for k, frame in enumerate(frames):
+            write(frame)
+            yield Progress(k + 1, n_frames, path.name)
+    return path

@@ -14,13 +14,10 @@ nothing else: the expressions, and the other distractors, stay exactly where the
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
-import queue
-import threading
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -29,7 +26,7 @@ import numpy as np
 
 from napari_mespot.core.atomic import atomic_write_text
 from napari_mespot.core.intervals import Interval
-from napari_mespot.core.progress import Progress
+from napari_mespot.core.progress import Progress, shifted
 from napari_mespot.core.synth.face import AU_REGION, SUPPORTED_AUS, BaseFace, au_field, base_face, blink_field
 from napari_mespot.core.synth.schedule import (
     DISTRACTOR_MARGIN_S,
@@ -339,55 +336,6 @@ def synth_frames(settings: SynthSettings, seed: Seed = 0) -> Iterator[np.ndarray
 
 # -- writing -------------------------------------------------------------------------------------
 
-_END, _ABORT = object(), object()
-
-
-class _Cancelled(Exception):
-    """Raised inside the encoder thread so the atomic writer discards a half-written file."""
-
-
-class _EncoderThread:
-    """Runs ``write_video`` on a thread, fed through a small queue.
-
-    This lets the caller stay a generator that yields progress after every frame while the
-    encoder pulls frames at its own pace (and encodes while the next frame is rendered).
-    """
-
-    def __init__(self, encode: Callable[[Iterator[np.ndarray]], object]) -> None:
-        self._queue: queue.Queue = queue.Queue(maxsize=8)
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(encode,), daemon=True)
-        self._thread.start()
-
-    def _frames(self) -> Iterator[np.ndarray]:
-        while (item := self._queue.get()) is not _END:
-            if item is _ABORT:
-                raise _Cancelled
-            yield item
-
-    def _run(self, encode: Callable[[Iterator[np.ndarray]], object]) -> None:
-        try:
-            encode(self._frames())
-        except BaseException as exc:  # reported to the producer, which re-raises it
-            self.error = exc
-
-    def put(self, item: object) -> None:
-        while self._thread.is_alive():
-            with contextlib.suppress(queue.Full):
-                self._queue.put(item, timeout=0.1)
-                return
-        self.raise_error()
-
-    def finish(self, item: object) -> None:
-        self.put(item)
-        self._thread.join()
-        self.raise_error()
-
-    def raise_error(self) -> None:
-        if self.error is not None and not isinstance(self.error, _Cancelled):
-            raise self.error
-
-
 def write_synthetic_video(path: str | os.PathLike, settings: SynthSettings, seed: Seed = 0, *,
                           crf: int = 20) -> Generator[Progress, None, SynthResult]:
     """Render (settings, seed) into an H.264 file at ``path``, yielding progress per frame.
@@ -395,25 +343,15 @@ def write_synthetic_video(path: str | os.PathLike, settings: SynthSettings, seed
     The file appears only when complete (atomic write); closing the generator early leaves
     nothing behind.
     """
-    from napari_mespot.core.media.writer import write_video
+    from napari_mespot.core.media.writer import write_video_with_progress
 
     path = Path(path)
     scene = SynthScene(settings, seed)
     n = len(scene)
-    encoder = _EncoderThread(lambda frames: write_video(path, frames, settings.fps, crf=crf))
-    finished = False
     try:
-        for k in range(n):
-            encoder.put(scene.frame(k))
-            yield Progress(k + 1, n, path.name)
-        encoder.finish(_END)
-        finished = True
+        yield from write_video_with_progress(path, scene.frames(), n, settings.fps, crf=crf)
     except OSError as exc:
         raise SynthError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        if not finished:
-            with contextlib.suppress(BaseException):
-                encoder.finish(_ABORT)
     return SynthResult(path=path, fps=settings.fps, n_frames=n, size=settings.size, seed=scene.seed,
                        intervals=scene.intervals, distractors=list(scene.distractors))
 
@@ -455,16 +393,8 @@ def write_synthetic_dataset(outdir: str | os.PathLike, settings: SynthSettings, 
     results = []
     for k in range(count):
         path = outdir / f"{dataset_video_name(seed, k)}.mp4"
-        done = k * settings.n_frames
-        gen = write_synthetic_video(path, settings, (seed, k), crf=crf)
-        try:
-            while True:
-                p = next(gen)
-                yield Progress(done + p.done, total, f"video {k + 1}/{count}")
-        except StopIteration as stop:
-            results.append(stop.value)
-        finally:
-            gen.close()
+        video = write_synthetic_video(path, settings, (seed, k), crf=crf)
+        results.append((yield from shifted(video, k * settings.n_frames, total, f"video {k + 1}/{count}")))
     write_native_csv(outdir / GROUND_TRUTH_CSV, {r.path.stem: r.intervals for r in results})
     distractors = {r.path.stem: r.distractors for r in results}
     atomic_write_text(outdir / DISTRACTORS_CSV, distractors_csv(distractors))
