@@ -168,7 +168,12 @@ def warped_settings_from_args(args: argparse.Namespace):
 def _run_warped(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
     from napari_mespot.core.synth.warped import GROUND_TRUTH_CSV, write_warped_dataset
-    from napari_mespot.core.synth.warped.dataset import DISTRACTORS_CSV, UNRELIABLE_CSV, VIDEOS_CSV, video_name
+    from napari_mespot.core.synth.warped.dataset import (
+        DISTRACTORS_CSV,
+        UNRELIABLE_CSV,
+        VIDEOS_CSV,
+        video_name,
+    )
 
     seed = 0 if args.seed is None else args.seed
     count = 1 if args.count is None else args.count
