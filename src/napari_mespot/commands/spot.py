@@ -328,6 +328,8 @@ def write_results(results: list[SpotResult], out: str | Path, curves: str | Path
 def spot_each(paths: list[str], spot_one, quiet: bool) -> tuple[list[SpotResult], dict[str, str]]:
     """Spot every video with ``spot_one(path)``; a video that fails (or of which nothing could be
     analysed) is recorded with its reason and the others go on."""
+    import sys
+
     from napari_mespot.core.errors import MespotError
 
     results, failures = [], {}
@@ -344,6 +346,9 @@ def spot_each(paths: list[str], spot_one, quiet: bool) -> tuple[list[SpotResult]
         results.append(result)
         if not quiet:
             print(summary(result))
+        else:  # no summary, but what did not run as asked still reaches the user
+            for note in result.notes:
+                print(f"mespot spot: {Path(path).name}: note: {note}", file=sys.stderr)
     return results, failures
 
 
