@@ -54,6 +54,23 @@ def test_new_interval_is_added_selected_and_kept_inside_the_clip(model):
     assert model.selection == (CORRECTED, added.id)
 
 
+@pytest.mark.parametrize("frame", [999, 1000, 1500, -1])
+def test_new_interval_past_the_end_of_a_shorter_clip_is_refused(model, frame):
+    with pytest.raises(ReviewError, match="cannot add an interval: frame"):
+        actions.new_interval(model, frame)
+    assert len(model.corrected) == 0 and not model.log
+
+
+@pytest.mark.parametrize("field", ["onset", "apex", "offset"])
+def test_boundaries_outside_the_clip_are_refused(model, field):
+    actions.step_candidate(model, 0, 1)
+    with pytest.raises(ReviewError, match=f"cannot set the {field}: frame 1000 is outside this video"):
+        actions.set_at_frame(model, field, 1000)
+    assert not model.log
+    actions.set_at_frame(model, "offset", 999)  # the last frame itself is in the clip
+    assert actions.selected(model).current.offset == 999
+
+
 def test_delete_undo_and_redo(model):
     actions.step_candidate(model, 0, 1)
     with pytest.raises(ReviewError, match="no decision"):

@@ -77,10 +77,22 @@ def reject(model: ReviewModel) -> None:
     model.reject(track, interval_id)
 
 
+def require_frame(model: ReviewModel, frame: int, what: str) -> int:
+    """``frame`` when it is a frame of the reviewed video; otherwise the annotator is told.
+
+    napari's slider spans its longest layer, so beside a longer video the playhead can stand
+    past this clip's last frame: a key must not turn that into an interval at the last frame.
+    """
+    last = model.n_frames - 1
+    if not 0 <= frame <= last:
+        raise ReviewError(f"{what}: frame {frame} is outside this video (frames 0–{last})")
+    return int(frame)
+
+
 def set_at_frame(model: ReviewModel, field: str, frame: int) -> None:
     """Move the selected interval's ``onset``, ``apex`` or ``offset`` to ``frame``."""
     track, interval_id, _ = require_selection(model)
-    model.edit(track, interval_id, **{field: frame})
+    model.edit(track, interval_id, **{field: require_frame(model, frame, f"cannot set the {field}")})
 
 
 def toggle_type(model: ReviewModel) -> None:
@@ -98,8 +110,11 @@ def set_aus(model: ReviewModel, text: str) -> None:
 
 
 def new_interval(model: ReviewModel, frame: int, seconds: float = NEW_INTERVAL_SECONDS) -> Interval:
-    """Add (and select) an interval of ``seconds`` starting at ``frame``."""
-    onset = min(frame, model.n_frames - 1)
+    """Add (and select) an interval of ``seconds`` starting at ``frame``, cut at the clip's end;
+    refused where fewer than two frames of the clip are left."""
+    onset = require_frame(model, frame, "cannot add an interval")
+    if onset == model.n_frames - 1:
+        raise ReviewError(f"cannot add an interval: frame {onset} is the video's last frame")
     length = max(2, round(seconds * model.fps))
     interval = model.add(onset, min(onset + length - 1, model.n_frames - 1))
     model.select(CORRECTED, interval.id)
