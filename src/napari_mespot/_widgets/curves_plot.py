@@ -17,10 +17,9 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
+from napari_mespot._widgets.colours import SKIPPED, TYPE_COLOURS
 from napari_mespot._widgets.video_review import review_for, video_layers
 from napari_mespot.core.spotters.base import SpotResult
-
-TYPE_COLOURS = {"me": "#e4572e", "mae": "#4c72b0"}
 
 
 def plot_result(ax, result: SpotResult, frame: int):
@@ -34,7 +33,7 @@ def plot_result(ax, result: SpotResult, frame: int):
     for iv in result.intervals:
         ax.axvspan(iv.onset, iv.offset + 1, color=TYPE_COLOURS.get(iv.type, "grey"), alpha=0.18, lw=0)
     for span in result.skipped:
-        ax.axvspan(span.start, span.end + 1, color="black", alpha=0.08, lw=0, hatch="//")
+        ax.axvspan(span.start, span.end + 1, color=SKIPPED, alpha=0.08, lw=0, hatch="//")
     ax.set_xlim(0, result.n_frames - 1)
     ax.set_xlabel(f"frame ({result.fps:.2f} fps)")
     ax.set_ylabel(result.method)

@@ -447,4 +447,3 @@ def enable_review_keys(layer=None) -> None:
     if viewer is None or (layer is not None and layer not in viewer.layers):
         return
     actions_for(viewer)
-

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QScrollBar, QVBoxLayout, QWidget
 
+from napari_mespot._widgets.colours import OUTCOME_COLOURS, STATUS_COLOURS, TYPE_COLOURS, coloured, swatch
 from napari_mespot._widgets.review_keys import actions_for
 from napari_mespot._widgets.timeline_view import TimelineView
 from napari_mespot._widgets.video_review import VideoReview
@@ -25,13 +26,18 @@ if TYPE_CHECKING:
     import napari
 
 
-LEGEND = (
-    "<span style='color:#4fa3f7'>■</span> ME &nbsp; <span style='color:#f0a030'>■</span> MaE &nbsp; "
-    "faint: candidate &nbsp; border <span style='color:#5fd35f'>accepted</span> · "
-    "<span style='color:#ffd84a'>edited</span> · <span style='color:#55e0e0'>added</span> · "
-    "<span style='color:#e05050'>rejected</span> (hatched) &nbsp; white tick: apex &nbsp; "
-    "strip after Compare: <span style='color:#3cc85a'>found</span> · "
-    "<span style='color:#e63c3c'>false</span> · <span style='color:#ffa000'>missed</span>"
+OUTCOMES = (("tp", "found"), ("fp", "false"), ("fn", "missed"))
+LEGEND = " &nbsp; ".join(
+    (
+        swatch(TYPE_COLOURS["me"], "ME"),
+        swatch(TYPE_COLOURS["mae"], "MaE"),
+        "faint: candidate",
+        "border "
+        + " · ".join(coloured(STATUS_COLOURS[s], s) for s in ("accepted", "edited", "added", "rejected"))
+        + " (hatched)",
+        "white tick: apex",
+        "strip after Compare: " + " · ".join(coloured(OUTCOME_COLOURS[o], t) for o, t in OUTCOMES),
+    )
 )
 
 

@@ -34,6 +34,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_mespot._widgets import colours
 from napari_mespot._widgets.review_keys import describe
 from napari_mespot.core.errors import MespotError
 from napari_mespot.core.review.model import CORRECTED, ReviewModel
@@ -60,16 +61,11 @@ LANE_COLORS = (QColor("#30343c"), QColor("#2b2f36"))
 CORRECTED_LANE = QColor("#33302a")
 TEXT = QColor("#d6d6d6")
 GRID = QColor(255, 255, 255, 28)
-PLAYHEAD = QColor("#ff4d4d")
+PLAYHEAD = QColor(colours.PLAYHEAD)
 SELECTION = QColor("#ffffff")
-TYPE_COLORS = {"me": QColor("#4fa3f7"), "mae": QColor("#f0a030")}
+TYPE_COLORS = {kind: QColor(c) for kind, c in colours.TYPE_COLOURS.items()}
 #: Border colour per status; a candidate has none (translucent fill), a rejected one is hatched.
-STATUS_BORDERS = {
-    "accepted": QColor("#5fd35f"),
-    "edited": QColor("#ffd84a"),
-    "added": QColor("#55e0e0"),
-    "rejected": QColor("#e05050"),
-}
+STATUS_BORDERS = {status: QColor(c) for status, c in colours.STATUS_COLOURS.items()}
 
 
 def _style(kind: str, status: str) -> tuple[QBrush, QPen]:
@@ -90,7 +86,7 @@ STYLES = [_style(kind, status) for kind in TYPES for status in STATUS_KEYS]
 
 
 #: Outcome strips under intervals after a comparison: found, false alarm, missed.
-OUTCOME_COLOURS = {"tp": QColor(60, 200, 90), "fp": QColor(230, 60, 60), "fn": QColor(255, 160, 0)}
+OUTCOME_COLOURS = {outcome: QColor(c) for outcome, c in colours.OUTCOME_COLOURS.items()}
 OUTCOME_H = 4
 
 
@@ -559,5 +555,3 @@ class TimelineView(QWidget):
             self.frame_requested.emit(self._clamp_frame(self.playhead + steps[event.key()]))
         else:
             super().keyPressEvent(event)
-
-
