@@ -37,6 +37,52 @@ def test_edits_are_restored_when_the_video_is_reopened(video_copy):
     assert [e.action for e in restored.log] == ["accept", "add"]
 
 
+def test_undo_and_redo_survive_a_reopen(video_copy):
+    with open_video(video_copy) as video:
+        model = ReviewSession.open(video).model
+        model.add_track("prototype", [Interval(10, 20, "me", source="prototype", id="c1")])
+        model.accept("prototype", "c1")
+        model.edit("prototype", "c1", offset=25)
+        added = model.add(40, 60)
+        model.undo()  # the add: now on the redo stack
+    with open_video(video_copy) as video:
+        restored = ReviewSession.open(video).model
+    assert restored.redo() and restored.corrected.intervals[added.id] == added
+    assert restored.undo() and restored.undo()  # the add, then the edit
+    assert restored.decision_for("prototype", "c1").offset == 20
+    assert restored.undo() and restored.decision_for("prototype", "c1") is None
+    assert not restored.undo()  # nothing before the accept
+
+
+def test_a_version_1_sidecar_opens_with_its_history_replayed(video_copy):
+    with open_video(video_copy) as video:
+        model = ReviewSession.open(video).model
+        first = model.add(1, 5)
+        second = model.add(10, 15)
+        model.undo()
+        model.redo()
+        model.undo()
+    sidecar = sidecar_path(video_copy)
+    data = json.loads(sidecar.read_text())
+    for key in ("undo", "redo"):
+        del data[key]  # what version 1 wrote: the log alone
+    sidecar.write_text(json.dumps({**data, "version": 1}))
+    with open_video(video_copy) as video:
+        restored = ReviewSession.open(video).model
+    assert restored.redo() and second.id in restored.corrected.intervals
+    assert restored.undo() and restored.undo()
+    assert first.id not in restored.corrected.intervals and not restored.undo()
+
+
+def test_undo_positions_outside_the_log_are_a_damaged_session(video_copy):
+    with open_video(video_copy) as video:
+        ReviewSession.open(video).model.add(1, 5)
+    sidecar = sidecar_path(video_copy)
+    sidecar.write_text(sidecar.read_text().replace('"undo": [\n  0\n ]', '"undo": [7]'))
+    with open_video(video_copy) as video, pytest.raises(SessionError, match=r"positions \[7\] are not in"):
+        ReviewSession.open(video)
+
+
 def test_a_moved_video_keeps_its_session(video_copy, tmp_path):
     with open_video(video_copy) as video:
         ReviewSession.open(video).model.add(1, 5)

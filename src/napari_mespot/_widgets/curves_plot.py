@@ -22,13 +22,28 @@ from napari_mespot._widgets.video_review import review_for, video_layers
 from napari_mespot.core.spotters.base import SpotResult
 
 
+def short_number(value: float) -> str:
+    """``1740.2`` → ``1.74e3``, ``0.42`` → ``0.42``: three significant digits, a short exponent."""
+    if value == 0 or 0.01 <= abs(value) < 1000:
+        return f"{value:.3g}"
+    mantissa, exponent = f"{value:.2e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
+def threshold_label(value: float, unit: str) -> str:
+    """A threshold with what it is measured in: ``θ = 1.74e3 (matching index)``."""
+    return f"θ = {short_number(value)}" + (f" ({unit})" if unit else "")
+
+
 def plot_result(ax, result: SpotResult, frame: int):
     """Draw ``result``'s curves, thresholds, intervals and skipped spans on ``ax``; return the
     playhead line (animated, for blitting) placed at ``frame``."""
     ax.set_axis_on()
     frames = np.arange(result.n_frames)
     for k, label in enumerate(result.curve_labels):
-        (line,) = ax.plot(frames, result.curves[k], lw=1.0, label=label)
+        (line,) = ax.plot(
+            frames, result.curves[k], lw=1.0, label=f"{label}: {threshold_label(result.thresholds[k], '')}"
+        )
         ax.axhline(result.thresholds[k], color=line.get_color(), lw=0.8, ls="--")
     for iv in result.intervals:
         ax.axvspan(iv.onset, iv.offset + 1, color=TYPE_COLOURS.get(iv.type, "grey"), alpha=0.18, lw=0)
@@ -36,7 +51,7 @@ def plot_result(ax, result: SpotResult, frame: int):
         ax.axvspan(span.start, span.end + 1, color=SKIPPED, alpha=0.08, lw=0, hatch="//")
     ax.set_xlim(0, result.n_frames - 1)
     ax.set_xlabel(f"frame ({result.fps:.2f} fps)")
-    ax.set_ylabel(result.method)
+    ax.set_ylabel(result.curve_unit or result.method)
     ax.legend(loc="upper right", fontsize="small", ncols=min(8, len(result.curve_labels)))
     return ax.axvline(frame, color="black", lw=1.2, animated=True)
 
@@ -75,8 +90,12 @@ class CurvesPlot(QWidget):
         return [(layer.name, layer) for layer in video_layers(self.viewer)]
 
     def _run_choices(self, *_: Any) -> list[str]:
+        """The runs with curves, and those whose curves could not be read back (which say why)."""
         layer = self.video_combo.value
-        return list(review_for(layer).results) if layer is not None else []
+        if layer is None:
+            return []
+        review = review_for(layer)
+        return [*review.results, *(run for run in review.curve_problems if run not in review.results)]
 
     def _video_changed(self, *_: Any) -> None:
         layer = self.video_combo.value
@@ -100,6 +119,14 @@ class CurvesPlot(QWidget):
             return None
         return review_for(layer).results.get(run)
 
+    @property
+    def placeholder(self) -> str:
+        """What the plot says when it has no curves to show."""
+        layer, run = self.video_combo.value, self.run_combo.value
+        if layer is not None and run in review_for(layer).curve_problems:
+            return review_for(layer).curve_problems[run]
+        return "run a spotter to see its curves"
+
     # -- drawing ---------------------------------------------------------------------------------
     def redraw(self) -> None:
         self.axes.clear()
@@ -107,12 +134,7 @@ class CurvesPlot(QWidget):
         self.playhead = None
         if result is None:
             self.axes.text(
-                0.5,
-                0.5,
-                "run a spotter to see its curves",
-                ha="center",
-                va="center",
-                transform=self.axes.transAxes,
+                0.5, 0.5, self.placeholder, ha="center", va="center", wrap=True, transform=self.axes.transAxes
             )
             self.axes.set_axis_off()
         else:

@@ -18,8 +18,9 @@ from matplotlib.figure import Figure
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
+from napari_mespot._widgets.curves_plot import threshold_label
 from napari_mespot.core.errors import MespotError
-from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes_path
+from napari_mespot.core.spotters.prototype import CURVE_UNIT, PrototypeSet, default_prototypes_path
 
 GRID_STEP = 20
 
@@ -89,7 +90,7 @@ class PrototypeViewer(QWidget):
             )
             title = f"{proto.label} ({proto.region}, n={proto.count})"
             if proto.threshold is not None:
-                title += f"\nθ={proto.threshold:.3g}"
+                title += f"\n{threshold_label(proto.threshold, CURVE_UNIT)}"
             ax.set_title(title, fontsize="small")
             ax.set_axis_off()
         self.canvas.draw_idle()

@@ -2,8 +2,9 @@
 
 The docks never hold their own copies of intervals: they all look up the :class:`VideoReview`
 of the chosen video layer, which owns the autosaved :class:`ReviewSession` and the spotter
-results (curves) of this napari session, and they redraw from its model's signals. So an
-accept in the table is the same edit as an accept on the timeline.
+results (curves), and they redraw from its model's signals. So an accept in the table is the
+same edit as an accept on the timeline. A run's curves are kept beside the session
+(:mod:`napari_mespot.core.review.runs`) and read back when the video is reopened.
 
 The review keys (:mod:`.review_keys`) do not wait for a review dock either: they are bound in a
 viewer as soon as there is something to review there — when napari-mespot hands napari a video
@@ -25,8 +26,9 @@ from napari_mespot.core.errors import LabelFormatError
 from napari_mespot.core.labels import read_labels
 from napari_mespot.core.media.source import VideoSource
 from napari_mespot.core.review.model import ReviewModel
+from napari_mespot.core.review.runs import CURVES_KEY, load_run, save_run
 from napari_mespot.core.review.session import ReviewSession
-from napari_mespot.core.spotters.base import SpotResult
+from napari_mespot.core.spotters.base import CurvesFileError, SpotResult
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +67,12 @@ class VideoReview:
         self.video: VideoSource = unwrap(layer.data)
         self.session = ReviewSession.open(self.video)
         self.results: dict[str, SpotResult] = {}
+        #: run → why its curves are not shown (a missing or damaged curves file): one line each.
+        self.curve_problems: dict[str, str] = {}
         #: track name → interval id → "tp" | "fp" | "fn", from the last comparison.
         self.outcomes: dict[str, dict[str, str]] = {}
         self.events = VideoReviewEvents()
+        self._load_runs()
         self._load_ground_truth()
 
     @property
@@ -79,10 +84,33 @@ class VideoReview:
         return self.video.fps
 
     def add_result(self, run: str, result: SpotResult) -> None:
-        """Keep ``result``'s curves and show its intervals as a read-only machine track."""
+        """Keep ``result``'s curves (beside the session too) and show its intervals as a
+        read-only machine track."""
         self.results[run] = result
-        self.model.add_track(run, result.intervals, kind="machine", method=result.method, run=run)
+        self.curve_problems.pop(run, None)
+        meta = {"method": result.method, "run": run}
+        try:
+            meta[CURVES_KEY] = save_run(self.session.path, run, result)
+        except OSError as exc:
+            self.curve_problems[run] = f"run {run!r}: its curves could not be kept for a reopen ({exc})"
+            log.warning(self.curve_problems[run])
+        self.model.add_track(run, result.intervals, kind="machine", **meta)
         self.events.results_changed.emit(run)
+
+    def _load_runs(self) -> None:
+        """The curves of the runs a reopened session holds; a file that cannot be read is one
+        line in :attr:`curve_problems` (and the log), never an error: the review goes on."""
+        for track in self.model.tracks.values():
+            if track.kind != "machine":
+                continue
+            try:
+                result = load_run(self.session.path, track, self.model.n_frames)
+            except CurvesFileError as exc:
+                self.curve_problems[track.name] = str(exc)
+                log.warning("%s", exc)
+                continue
+            if result is not None:
+                self.results[track.name] = result
 
     def set_outcomes(
         self, runs: dict[str, dict[str, Outcome]], reference: str, reference_outcomes: dict[str, str]

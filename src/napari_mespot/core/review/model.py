@@ -311,6 +311,28 @@ class ReviewModel:
         self.apply(Edit(f"redo {edit.action}", edit.changes, origin=edit.origin), record=False)
         return True
 
+    # -- history (what a session saves and restores) --------------------------------------------
+    def history(self) -> tuple[list[int], list[int]]:
+        """The undo and redo stacks as positions in :attr:`log`, bottom first.
+
+        Both stacks hold edits as first applied, and every such edit is an entry of the log,
+        so positions say all a session needs to rebuild them.
+        """
+        where = {id(edit): i for i, edit in enumerate(self.log)}
+        return [where[id(e)] for e in self._undo], [where[id(e)] for e in self._redo]
+
+    def restore_history(self, log: list[Edit], undo: Iterable[int], redo: Iterable[int]) -> None:
+        """Take a saved edit log and its undo/redo stacks (positions in ``log``, bottom first);
+        the corrected track must already be the one the log led to. Raises ``ReviewError`` for
+        a position that is not in the log."""
+        undo, redo = list(undo), list(redo)
+        bad = [i for i in (*undo, *redo) if not isinstance(i, int) or not 0 <= i < len(log)]
+        if bad:
+            raise ReviewError(f"undo/redo positions {bad} are not in the edit log of {len(log)} entries")
+        self.log = list(log)
+        self._undo = [self.log[i] for i in undo]
+        self._redo = [self.log[i] for i in redo]
+
     # -- internals ------------------------------------------------------------------------------
     def _decide(self, track: str, interval_id: str, status: str, action: str) -> Interval:
         change, origin = self._decision(track, interval_id, status)

@@ -1,9 +1,13 @@
 """The review session sidecar: ``<video>.mespot.json`` beside the video (docs/architecture.md §4).
 
-It holds the video's identity, the fps, every track and the edit log. With autosave on, the
-file is rewritten atomically (temp file + fsync + rename) after every edit, before the edit
-returns — so a killed process loses nothing it acknowledged, and a reader never sees half a
-file. A sidecar written for another video is refused, and a sidecar that cannot be read is
+It holds the video's identity, the fps, every track, the edit log and (from version 2) the undo
+and redo stacks as positions in the log, so closing napari loses no Ctrl+Z. A version 1 file
+still opens: its stacks are replayed from the log, whose undo and redo entries that version
+named "undo …" and "redo …".
+
+With autosave on, the file is rewritten atomically (temp file + fsync + rename) after every
+edit, before the edit returns — so a killed process loses nothing it acknowledged, and a reader
+never sees half a file. A sidecar written for another video is refused, and a sidecar that cannot be read is
 reported and left untouched, never overwritten.
 """
 
@@ -19,10 +23,10 @@ from napari_mespot.core.atomic import atomic_write_text, is_writable_dir
 from napari_mespot.core.errors import MespotError
 from napari_mespot.core.media.samples import is_sample
 from napari_mespot.core.media.source import VideoIdentity, VideoSource
-from napari_mespot.core.review.model import Edit, ReviewModel, Track
+from napari_mespot.core.review.model import Edit, ReviewError, ReviewModel, Track
 
 FORMAT = "napari-mespot session"
-VERSION = 1
+VERSION = 2
 SUFFIX = ".mespot.json"
 
 
@@ -66,6 +70,25 @@ def _check_frames(path: Path, model: ReviewModel) -> None:
                 )
 
 
+def replayed_history(log: list[Edit]) -> tuple[list[int], list[int]]:
+    """The undo and redo stacks (log positions) that a version 1 log leads to.
+
+    That version logged an undo as "undo <action>" and a redo as "redo <action>" and every
+    other entry as an edit made; replaying the log through the stacks rebuilds them.
+    """
+    undo: list[int] = []
+    redo: list[int] = []
+    for i, edit in enumerate(log):
+        if edit.action.startswith("undo ") and undo:
+            redo.append(undo.pop())
+        elif edit.action.startswith("redo ") and redo:
+            undo.append(redo.pop())
+        else:
+            undo.append(i)
+            redo.clear()
+    return undo, redo
+
+
 class ReviewSession:
     """A :class:`ReviewModel` bound to its video and its sidecar file."""
 
@@ -103,6 +126,7 @@ class ReviewSession:
 
     def to_dict(self) -> dict[str, Any]:
         ident = self.identity
+        undo, redo = self.model.history()
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -115,6 +139,8 @@ class ReviewSession:
             "fps": self.model.fps,
             "tracks": [t.to_dict() for t in self.model.tracks.values()],
             "log": [e.to_dict() for e in self.model.log],
+            "undo": undo,
+            "redo": redo,
         }
 
     @classmethod
@@ -151,8 +177,10 @@ class ReviewSession:
             model = ReviewModel(float(fps), saved.n_frames)
             for track_data in data["tracks"]:
                 model.tracks[track_data["name"]] = Track.from_dict(track_data)
-            model.log = [Edit.from_dict(e) for e in data["log"]]
-        except (KeyError, TypeError, ValueError) as exc:
+            log = [Edit.from_dict(e) for e in data["log"]]
+            stacks = (data["undo"], data["redo"]) if version >= 2 else replayed_history(log)
+            model.restore_history(log, *stacks)
+        except (KeyError, TypeError, ValueError, ReviewError) as exc:
             raise SessionError(
                 f"{path}: the session file is malformed ({type(exc).__name__}: {exc})"
             ) from None

@@ -14,6 +14,7 @@ import dataclasses
 import io
 import json
 import typing
+import zipfile
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,13 @@ from typing import Any
 import numpy as np
 
 from napari_mespot.core.atomic import atomic_write_bytes, atomic_write_text
+from napari_mespot.core.errors import MespotError
 from napari_mespot.core.intervals import Interval, VideoIntervals
 from napari_mespot.core.progress import Progress
+
+
+class CurvesFileError(MespotError):
+    """A saved curves file that cannot be read back (missing, damaged, not a curves file)."""
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -61,7 +67,9 @@ class SpotResult:
     ``thresholds[v]`` by the method's own rule (see the method's docstring); ``raw_curves`` holds
     the same curves before the method's smoothing, when it has any. ``windows`` lists the
     analysed spans as inclusive (start, end) frame pairs. ``settings`` is the method's settings
-    object, recorded so a result can always be reproduced.
+    object, recorded so a result can always be reproduced (a plain mapping when the result was
+    read back from a curves file). ``curve_unit`` says what the curves and thresholds measure
+    ("matching index", "class score"), for the plots' axes and the thresholds' labels.
     """
 
     video: str
@@ -78,6 +86,7 @@ class SpotResult:
     settings: Any = None
     device: str = "cpu"
     notes: tuple[str, ...] = field(default_factory=tuple)
+    curve_unit: str = ""
 
     def __post_init__(self) -> None:
         v = len(self.curve_labels)
@@ -143,6 +152,8 @@ class SpotResult:
             "method": self.method,
             "fps": self.fps,
             "device": self.device,
+            "curve_unit": self.curve_unit,
+            "notes": list(self.notes),
             "settings": self.settings_dict(),
             "skipped": [dataclasses.asdict(s) for s in self.skipped],
         }
@@ -166,6 +177,47 @@ class SpotResult:
         csv = folder / f"{stem}.curves.csv"
         atomic_write_text(csv, text.getvalue())
         return npz, csv
+
+    @classmethod
+    def load_curves(cls, path: str | Path, intervals: Sequence[Interval]) -> SpotResult:
+        """The result saved by :meth:`save_curves` into ``path`` (the ``.curves.npz``), with
+        ``intervals`` (the file keeps the evidence, the caller the intervals — a review session
+        keeps them as a track). ``settings`` come back as a mapping.
+
+        Raises :class:`CurvesFileError`, one line naming the file, when it is missing or damaged.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                curves = data["curves"]
+                evidence = {
+                    "curve_labels": tuple(str(label) for label in data["curve_labels"]),
+                    "curves": curves,
+                    "thresholds": data["thresholds"],
+                    "raw_curves": data["raw_curves"],
+                    "windows": tuple((int(a), int(b)) for a, b in data["windows"]),
+                }
+            return cls(
+                video=meta["video"],
+                method=meta["method"],
+                fps=float(meta["fps"]),
+                n_frames=curves.shape[-1],
+                intervals=tuple(intervals),
+                skipped=tuple(SkippedSpan(**span) for span in meta["skipped"]),
+                settings=meta["settings"],
+                device=meta["device"],
+                notes=tuple(meta.get("notes", ())),
+                curve_unit=meta.get("curve_unit", ""),
+                **evidence,
+            )
+        except FileNotFoundError:
+            raise CurvesFileError(f"{path}: the run's curves file is missing") from None
+        except (OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise CurvesFileError(f"{path}: cannot read the run's curves ({exc})") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CurvesFileError(
+                f"{path}: not a curves file of a spotter run ({type(exc).__name__}: {exc})"
+            ) from None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from napari_mespot.core.spotters.prototype.learning import (
     learn_prototypes,
     synthetic_clips,
 )
+from napari_mespot.core.spotters.prototype.matching import CURVE_UNIT
 from napari_mespot.core.spotters.prototype.prototypes import (
     AU_REGIONS,
     PAPER_AUS,
@@ -50,6 +51,7 @@ def default_prototypes(name: str = "default") -> PrototypeSet:
 
 __all__ = [
     "AU_REGIONS",
+    "CURVE_UNIT",
     "DEFAULT_PROTOTYPES_FILE",
     "METHOD",
     "PAPER_AUS",

@@ -19,6 +19,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+#: What the curves (and the thresholds θ_j) of the matching index are measured in.
+CURVE_UNIT = "matching index"
+
 
 def match_region(flows: np.ndarray, prototypes: np.ndarray) -> np.ndarray:
     """Eq. 21–22 for one region: flows (T, h, w, 2) × prototypes (V, h, w, 2) → (V, T)."""

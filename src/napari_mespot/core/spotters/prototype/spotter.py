@@ -37,7 +37,7 @@ from napari_mespot.core.flow.regions import window_region_flows
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.spotters.base import SpotResult
-from napari_mespot.core.spotters.prototype.matching import matching_matrix
+from napari_mespot.core.spotters.prototype.matching import CURVE_UNIT, matching_matrix
 from napari_mespot.core.spotters.prototype.peaks import (
     FusedInterval,
     au_intervals,
@@ -298,4 +298,5 @@ def spot(
         settings=settings,
         device=device,
         notes=notes,
+        curve_unit=CURVE_UNIT,
     )

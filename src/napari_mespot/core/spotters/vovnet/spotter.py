@@ -169,4 +169,5 @@ def spot(
         settings=settings,
         device=device.type,
         notes=notes,
+        curve_unit="class score",
     )
