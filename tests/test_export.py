@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from napari_mespot.cli import main
@@ -155,12 +157,15 @@ def test_cli_user_errors_are_one_line(session_file, tmp_path, capsys):
 
 
 @pytest.mark.gui
-def test_the_dock_button_exports_and_refuses_to_overwrite(make_napari_viewer_proxy, qtbot, tmp_path):
+def test_the_dock_button_exports_and_refuses_to_overwrite(
+    make_napari_viewer_proxy, qtbot, tmp_path, monkeypatch
+):
     from qtpy.QtCore import Qt
 
     from napari_mespot._widgets.export_panel import ExportWidget
     from napari_mespot._widgets.video_review import review_for
 
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     viewer = make_napari_viewer_proxy()
     layer = viewer.open_sample("napari-mespot", "synthetic_face")[0]
     model = review_for(layer).model
@@ -170,7 +175,8 @@ def test_the_dock_button_exports_and_refuses_to_overwrite(make_napari_viewer_pro
     widget = ExportWidget(viewer)
     assert widget.video_name.text() == "synthetic_face"
     widget.format.setCurrentIndex(widget.format.findData("native-json"))
-    assert widget.path.text().endswith("synthetic_face.corrected.json")
+    # the sample's session lives in the user's hidden data folder; its export default does not
+    assert Path(widget.path.text()) == tmp_path / "home" / "synthetic_face.corrected.json"
     out = tmp_path / "labels.csv"
     widget.format.setCurrentIndex(widget.format.findData("megc-csv"))
     widget.path.setText(str(out))

@@ -36,7 +36,8 @@ def test_heatmap_and_arrows_follow_the_equations(qtbot, prototype_file):
     assert np.allclose(quiver.U[left], 3.0) and np.allclose(quiver.V[left], 4.0)
     assert np.allclose(quiver.U[~left], 0.0)
     assert quiver.X.min() == GRID_STEP // 2
-    assert "AU4" in ax.get_title() and "n=12" in ax.get_title() and "θ = 2.5 (matching index)" in ax.get_title()
+    title = ax.get_title()
+    assert "AU4" in title and "n=12" in title and "θ = 2.5 (matching index)" in title
 
 
 def test_a_broken_file_is_reported(qtbot, tmp_path):

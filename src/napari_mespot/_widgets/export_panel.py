@@ -33,6 +33,16 @@ if TYPE_CHECKING:
     import napari
 
 
+def default_export_folder(review: VideoReview) -> Path:
+    """Where an export goes unless the user browses: beside the video and its session, or —
+    when the session lives in the user's hidden data folder (the shipped samples, a read-only
+    dataset) — the home folder, where the user will find the file."""
+    session_folder = review.session.path.parent
+    if session_folder == Path(review.video.path).parent:
+        return session_folder
+    return Path.home()
+
+
 class ExportWidget(QWidget):
     """Write the annotator's corrected intervals of the current video."""
 
@@ -89,7 +99,7 @@ class ExportWidget(QWidget):
         self.video.setText(review.layer.name)
         name = default_video_name(review.video.path)
         self.video_name.setText(name)
-        self.path.setText(str(review.session.path.parent / f"{name}.corrected.csv"))
+        self.path.setText(str(default_export_folder(review) / f"{name}.corrected.csv"))
         self._match_extension()
 
     def _match_extension(self, *_: Any) -> None:
