@@ -10,6 +10,7 @@ import pytest
 
 from napari_mespot._reader import video_layer_data
 from napari_mespot._widgets.face_overlay import CROP, FLOW, HEATMAP, LANDMARKS, REGIONS, FaceOverlayWidget
+from napari_mespot.core.flow.display import FEATURE_POINTS
 from napari_mespot.core.media.video import open_video
 
 pytestmark = pytest.mark.gui
@@ -54,7 +55,10 @@ def test_overlays_follow_the_frame(make_napari_viewer_proxy, qtbot, copy_video):
     qtbot.waitUntil(lambda: widget.overlay is not None and widget.overlay.frame == 0, timeout=30_000)
 
     points, regions = viewer.layers[LANDMARKS], viewer.layers[REGIONS]
+    assert points.data.shape == (len(FEATURE_POINTS["mediapipe"]), 2)  # eyes, brows, lips, nose
+    widget.all_landmarks.setChecked(True)
     assert points.data.shape == (468, 2)
+    widget.all_landmarks.setChecked(False)
     assert regions.nshapes == 2
     first_points = points.data.copy()
     vectors = viewer.layers[FLOW]
@@ -127,7 +131,7 @@ def test_imported_csv_landmarks_drive_the_overlay(make_napari_viewer_proxy, qtbo
     widget.import_csv(str(fixtures_dir / "landmarks" / "openface2_test.csv"))
     qtbot.waitUntil(lambda: widget.landmarks is not None, timeout=30_000)
     assert widget.landmarks.scheme == "ibug68"
-    assert viewer.layers[LANDMARKS].data.shape == (68, 2)
+    assert viewer.layers[LANDMARKS].data.shape == (51, 2)  # iBUG 17–67: no jaw line
     viewer.dims.set_current_step(0, 200)  # beyond the CSV: no face there
     assert len(viewer.layers[LANDMARKS].data) == 0
     assert "frame 200: no face" in widget.status.text() or "no flow" in widget.status.text()
@@ -159,3 +163,59 @@ def test_switching_video_clears_the_overlays(make_napari_viewer_proxy, qtbot, co
     assert len(viewer.layers[LANDMARKS].data) == 0 and len(viewer.layers[FLOW].data) == 0
     assert not viewer.layers[HEATMAP].data.any()
     qtbot.waitUntil(lambda: "no cached landmarks" in widget.status.text(), timeout=10_000)
+
+
+def test_the_selected_interval_sets_the_spotters_reference_and_head_motion(
+    make_napari_viewer_proxy, qtbot, copy_video
+):
+    from napari_mespot._widgets.video_review import review_for
+    from napari_mespot.core.intervals import Interval
+    from napari_mespot.core.spotters.base import SpotResult
+    from napari_mespot.core.spotters.prototype import PrototypeSettings
+
+    viewer = make_napari_viewer_proxy()
+    layer = open_in(viewer, copy_video("single_face.mp4"))
+    widget = dock(viewer)
+    widget.find_landmarks()
+    qtbot.waitUntil(lambda: widget.landmarks is not None, timeout=60_000)
+    review = review_for(layer)
+    n = len(review.video)
+    run = SpotResult.for_video(
+        review.video,
+        "prototype",
+        [Interval(45, 60, "mae", apex=50, source="prototype", id="p1")],
+        curve_labels=("AU12",),
+        curves=np.zeros((1, n), np.float32),
+        thresholds=np.ones(1),
+        windows=((0, 40), (30, 71)),
+        settings=PrototypeSettings(head_motion="translation"),
+    )
+    review.add_result("prototype 1", run)
+    review.model.add_track("notes", [Interval(20, 35, "mae", id="g1")], kind="gt")
+
+    def drawn(reference: int, frame: int) -> bool:
+        return widget.overlay is not None and (widget.overlay.reference, widget.overlay.frame) == (
+            reference,
+            frame,
+        )
+
+    viewer.dims.set_current_step(0, 50)
+    review.model.select("prototype 1", "p1")
+    # the run's window that holds the interval's onset starts at 30; the run removed translation
+    qtbot.waitUntil(lambda: drawn(30, 50), timeout=30_000)
+    assert widget.overlay.head_motion == "translation"
+    assert "head motion removed: translation" in widget.status.text()
+    accepted = review.model.accept("prototype 1", "p1")
+    widget.overlay = None
+    review.model.select("corrected", accepted.id)  # the corrected copy still knows its run
+    qtbot.waitUntil(lambda: drawn(30, 50), timeout=30_000)
+    review.model.select("notes", "g1")  # no run made this one: its onset, the fullest removal
+    qtbot.waitUntil(lambda: drawn(20, 50), timeout=30_000)
+    assert widget.overlay.head_motion == "similarity"
+    widget.head_motion.setCurrentText("off")
+    qtbot.waitUntil(
+        lambda: widget.overlay is not None and widget.overlay.head_motion == "off", timeout=30_000
+    )
+    review.model.select(None)  # nothing selected: the current frame's window
+    qtbot.waitUntil(lambda: drawn(0, 50), timeout=30_000)
+    assert viewer.layers[HEATMAP].colorbar.visible and "px" in HEATMAP

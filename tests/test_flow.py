@@ -9,7 +9,13 @@ import pytest
 from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.face.regions import EYE, MOUTH, NOSE, NoFaceError, region_transform
 from napari_mespot.core.flow.batched import flows_to_reference
-from napari_mespot.core.flow.display import grid_vectors, magnitude_image, window_reference
+from napari_mespot.core.flow.display import (
+    arrow_scale,
+    grid_vectors,
+    magnitude_image,
+    spotter_reference,
+    window_reference,
+)
 from napari_mespot.core.flow.methods import DIS, FARNEBACK, flow, magnitude, to_gray
 from napari_mespot.core.flow.regions import (
     compensated,
@@ -262,6 +268,20 @@ def test_window_reference_is_the_latest_window_start():
     # 30 fps, 7 s windows (210 frames) starting every 105 frames.
     assert [window_reference(f, 30.0) for f in (0, 104, 105, 300)] == [0, 0, 105, 210]
     assert window_reference(50, 25.0, window_seconds=2.0) == 50
+
+
+def test_spotter_reference_is_the_start_of_the_latest_window_holding_the_frame():
+    windows = ((0, 167), (84, 251), (200, 367))
+    assert [spotter_reference(windows, f) for f in (0, 83, 84, 199, 200, 367)] == [0, 0, 84, 84, 200, 200]
+    assert spotter_reference(windows, 400) is None  # no window looked there
+    assert spotter_reference((), 10) is None
+
+
+def test_arrow_scale_draws_the_95th_percentile_at_the_asked_length():
+    lengths = np.arange(1.0, 101.0)  # 95th percentile: 95.05
+    assert arrow_scale(lengths, arrow_px=19.01) == pytest.approx(0.2)
+    assert arrow_scale(np.full(10, 0.01), arrow_px=20.0, max_scale=40.0) == 40.0  # a still face
+    assert arrow_scale(np.zeros(0), max_scale=40.0) == 40.0
 
 
 def test_grid_vectors_follow_eq_31_in_image_space():

@@ -4,6 +4,14 @@ Only Qt and layer plumbing lives here; every number comes from the core
 (:mod:`~napari_mespot.core.face.cache`, :mod:`~napari_mespot.core.face.regions`,
 :mod:`~napari_mespot.core.flow.display`).
 
+The overlay explains the interval under review: the flow is measured from the reference the
+spotter run used for it (the first frame of the run's window; the interval's onset when no run
+made it) with the head motion removed as that run removed it, so the arrows show what the
+spotter matched. Without a selected interval it follows the spotting window of the current
+frame. Arrows are scaled so the longest ones read at any motion size (the factor is in the
+status line), the magnitude heatmap has a colour bar in region pixels, and only the eye, brow,
+lip and nose landmarks are drawn unless all are asked for.
+
 Threading: landmarks and flow are computed in ``thread_worker`` threads that receive plain
 arrays and return plain results; layers are only touched in the ``returned``/``yielded`` slots,
 which napari runs on the main thread. One flow job runs at a time; when the slider moves during
@@ -30,11 +38,22 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_mespot._widgets.video_review import unwrap, video_layers
+from napari_mespot._widgets.video_review import review_for, unwrap, video_layers
 from napari_mespot.core.errors import MespotError
+from napari_mespot.core.face.head_motion import HEAD_MOTION_MODES
 from napari_mespot.core.face.landmarks import CsvLandmarkProvider, FaceLandmarks, LandmarkProvider
 from napari_mespot.core.face.regions import EYE, MOUTH, NoFaceError, face_regions
-from napari_mespot.core.flow.display import FrameOverlay, frame_overlay, window_reference
+from napari_mespot.core.flow.display import (
+    ARROW_PX,
+    FrameOverlay,
+    feature_points,
+    frame_overlay,
+    spotter_reference,
+    window_reference,
+)
+from napari_mespot.core.review.actions import selected
+from napari_mespot.core.spotters.base import SpotResult
+from napari_mespot.core.spotters.prototype import METHOD as PROTOTYPE
 
 if TYPE_CHECKING:
     import napari
@@ -42,11 +61,21 @@ if TYPE_CHECKING:
 LANDMARKS = "mespot landmarks"
 REGIONS = "mespot regions"
 FLOW = "mespot flow"
-HEATMAP = "mespot flow magnitude"
+HEATMAP = "mespot flow magnitude (region px)"
 CROP = "mespot {} crop"
 REGION_COLORS = {"eye": "lime", "mouth": "magenta"}
 CROP_GAP = 12  # pixels between the video and the crops drawn beside it
 CROP_SCALE = 0.5  # the normalised crops (280×240, 260×160) are drawn at half size
+#: Reference choices: the spotter's for the selected interval, the current window's, a frame.
+SPOTTER_REFERENCE, WINDOW_START, FIXED_FRAME = (
+    "spotter's, for the selected interval",
+    "window start",
+    "fixed frame",
+)
+#: Head-motion choice that follows the spotter run of the selected interval.
+AS_THE_RUN = "as the spotter run"
+#: What "as the spotter run" removes when no run made the selected interval: the most complete.
+WITHOUT_A_RUN = "similarity"
 
 
 def _flow_job(video, landmarks, reference, frame, options) -> tuple[Any, FrameOverlay | str]:
@@ -86,6 +115,7 @@ class FaceOverlayWidget(QWidget):
         self._landmark_worker = None
         self._landmark_jobs = 0
         self._flow_pending = False
+        self._selection_model = None  # the review model whose selected interval the flow explains
 
         self.video_combo = QComboBox()
         self.provider_combo = QComboBox()  # detectors; CSV import has its own button
@@ -99,7 +129,7 @@ class FaceOverlayWidget(QWidget):
         self.method_combo = QComboBox()
         self.method_combo.addItems(list(flow_methods()))
         self.ref_mode = QComboBox()
-        self.ref_mode.addItems(["window start", "fixed frame"])
+        self.ref_mode.addItems([SPOTTER_REFERENCE, WINDOW_START, FIXED_FRAME])
         self.ref_frame = QSpinBox()
         self.ref_frame.setRange(0, 10**8)
         self.window_seconds = QDoubleSpinBox()
@@ -107,14 +137,17 @@ class FaceOverlayWidget(QWidget):
         self.window_seconds.setValue(7.0)
         self.window_seconds.setSuffix(" s")
         self.phi = QDoubleSpinBox()
-        self.phi.setRange(0.1, 100.0)
-        self.phi.setValue(3.0)
+        self.phi.setRange(0.0, 100.0)
+        self.phi.setSpecialValueText(f"auto (95th percentile {ARROW_PX:g} px)")
+        self.phi.setValue(0.0)
         self.step = QSpinBox()
         self.step.setRange(4, 64)
         self.step.setValue(12)
         self.color_by = QComboBox()
         self.color_by.addItems(["direction", "magnitude"])
-        self.head_motion = QCheckBox("subtract head motion (nose bridge)")
+        self.head_motion = QComboBox()
+        self.head_motion.addItems([AS_THE_RUN, *HEAD_MOTION_MODES])
+        self.all_landmarks = QCheckBox("all landmarks (else eyes, brows, lips, nose)")
         self.show_flow = QCheckBox("compute flow")
         self.show_flow.setChecked(True)
         self.status = QLabel("open a video layer, then find or import landmarks")
@@ -132,10 +165,11 @@ class FaceOverlayWidget(QWidget):
         form.addRow("reference", self.ref_mode)
         form.addRow("reference frame", self.ref_frame)
         form.addRow("window", self.window_seconds)
-        form.addRow("amplification φ", self.phi)
+        form.addRow("arrow scale φ", self.phi)
         form.addRow("arrow spacing (px)", self.step)
         form.addRow("colour by", self.color_by)
-        form.addRow(self.head_motion)
+        form.addRow("head motion removed", self.head_motion)
+        form.addRow(self.all_landmarks)
         form.addRow(self.show_flow)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -153,10 +187,11 @@ class FaceOverlayWidget(QWidget):
             self.window_seconds.valueChanged,
             self.phi.valueChanged,
             self.step.valueChanged,
-            self.head_motion.toggled,
+            self.head_motion.currentIndexChanged,
             self.show_flow.toggled,
         ):
             signal.connect(self.request_flow)
+        self.all_landmarks.toggled.connect(self.update_overlays)
         self.color_by.currentIndexChanged.connect(self._recolor)
         self.viewer.dims.events.current_step.connect(self._on_step)
         self.viewer.layers.events.inserted.connect(self._refresh_videos)
@@ -200,9 +235,24 @@ class FaceOverlayWidget(QWidget):
         self.landmarks = None
         self.overlay = None
         self._clear_overlays()
+        self._follow_selection()
         layer = self.video_layer
         if layer is not None and hasattr(layer.data, "path"):
             self.find_landmarks(from_cache_only=True)
+
+    def _follow_selection(self) -> None:
+        """Redraw when the interval under review changes (its reference and run change)."""
+        if self._selection_model is not None:
+            self._selection_model.events.selection_changed.disconnect(self.request_flow)
+        self._selection_model = None
+        layer = self.video_layer
+        if layer is None:
+            return
+        try:
+            self._selection_model = review_for(layer).model
+        except MespotError:  # a sidecar of another video: the overlay works without a review
+            return
+        self._selection_model.events.selection_changed.connect(self.request_flow)
 
     def find_landmarks(self, checked: bool = False, from_cache_only: bool = False) -> None:
         """Track the face with the chosen provider, or reopen its cached result instantly."""
@@ -284,11 +334,40 @@ class FaceOverlayWidget(QWidget):
     def frame(self) -> int:
         return int(self.viewer.dims.current_step[0])
 
+    def spot_context(self) -> tuple[Any, SpotResult | None]:
+        """The selected interval of this video's review and the run that made it (``None``s)."""
+        model = self._selection_model
+        found = selected(model) if model is not None else None
+        if found is None:
+            return None, None
+        track, _, interval = found
+        origin = interval.get_extra("origin") or ""
+        results = review_for(self.video_layer).results
+        result = results.get(track) or results.get(origin.rpartition("/")[0])
+        return interval, result
+
     def reference_frame(self) -> int:
-        """The flow reference: the current spotting window's start, or the chosen frame."""
-        if self.ref_mode.currentText() == "fixed frame":
+        """The flow reference: the spotter's for the selected interval (the first frame of the
+        run's window, else the interval's onset), the current window's start, or a chosen frame."""
+        mode = self.ref_mode.currentText()
+        if mode == FIXED_FRAME:
             return int(self.ref_frame.value())
-        return window_reference(self.frame, self.fps, self.window_seconds.value())
+        interval, result = self.spot_context() if mode == SPOTTER_REFERENCE else (None, None)
+        if interval is None:
+            return window_reference(self.frame, self.fps, self.window_seconds.value())
+        reference = None
+        if result is not None and result.method == PROTOTYPE:
+            reference = spotter_reference(result.windows, interval.onset)
+        return interval.onset if reference is None else reference
+
+    def head_motion_mode(self) -> str:
+        """The head motion to remove: the chosen mode, or the selected interval's run's."""
+        chosen = self.head_motion.currentText()
+        if chosen != AS_THE_RUN:
+            return chosen
+        _, result = self.spot_context()
+        settings = result.settings_dict() if result is not None else {}
+        return str(settings.get("head_motion", WITHOUT_A_RUN))
 
     def _on_step(self, event: Any = None) -> None:
         self.update_overlays()
@@ -319,7 +398,7 @@ class FaceOverlayWidget(QWidget):
         if lm is None or video is None or len(lm) != len(video):
             return
         frame = min(self.frame, len(lm) - 1)
-        pts = lm.at(frame)
+        pts = lm.at(frame) if self.all_landmarks.isChecked() else feature_points(lm, frame)
         points = self._layer(
             LANDMARKS,
             lambda: self.viewer.add_points(
@@ -351,9 +430,9 @@ class FaceOverlayWidget(QWidget):
     def flow_options(self) -> dict[str, Any]:
         return {
             "method": self.method_combo.currentText(),
-            "head_motion": self.head_motion.isChecked(),
+            "head_motion": self.head_motion_mode(),
             "step": int(self.step.value()),
-            "phi": float(self.phi.value()),
+            "scale": float(self.phi.value()) or None,  # 0: auto
         }
 
     def request_flow(self, *args: Any) -> None:
@@ -396,7 +475,8 @@ class FaceOverlayWidget(QWidget):
         self._show_flow(result.vectors, result.speed, result.angle, result.heatmap)
         self._show_crops(result.crops)
         self.status.setText(
-            f"{result.method} flow {result.reference}→{result.frame}; "
+            f"{result.method} flow {result.reference}→{result.frame}, head motion removed: "
+            f"{result.head_motion}; arrows drawn ×{result.scale:.3g}; "
             f"max |flow| {max(float(result.speed.max(initial=0)), 0):.2f} px (region pixels)"
         )
 
@@ -421,7 +501,10 @@ class FaceOverlayWidget(QWidget):
         if HEATMAP in self.viewer.layers:
             self.viewer.layers[HEATMAP].data = heatmap
         else:
-            self.viewer.add_image(heatmap, name=HEATMAP, colormap="inferno", blending="additive", opacity=0.7)
+            layer = self.viewer.add_image(
+                heatmap, name=HEATMAP, colormap="inferno", blending="additive", opacity=0.7
+            )
+            layer.colorbar.visible = True  # its unit is in the layer's name
         self.viewer.layers[HEATMAP].contrast_limits = (0.0, max(1.0, float(np.percentile(heatmap, 99.9))))
 
     def _recolor(self, *args: Any) -> None:
