@@ -116,33 +116,108 @@ def test_bad_settings_are_reported_not_run(make_napari_viewer_proxy, fixtures_di
     assert dock.worker is None
 
 
-@pytest.mark.slow
-def test_retrain_from_corrections_then_spot_with_the_new_prototypes(
-    make_napari_viewer_proxy, qtbot, scripted_video
-):
+def _corrected(viewer, scripted_video):
+    """The dock on the scripted video whose every expression the annotator added, with a base
+    set holding an AU12 prototype to relearn."""
     path, truth = scripted_video
-    viewer = make_napari_viewer_proxy()
     layer = viewer.open(str(path), plugin="napari-mespot")[0]
     review = review_for(layer)
-    for iv in truth:
-        review.model.add(iv.onset, iv.offset, iv.type, apex=iv.apex, aus=iv.aus)
-    base = path.with_name("base.npz")
-    PrototypeSet((Prototype(12, "mouth", np.zeros((160, 260, 2), np.float32), 50, 9.0),)).save(base)
     dock = SpotWidget(viewer)
     dock.video_combo.value = layer
+    assert not dock.retrain_button.enabled and not dock.finetune_button.enabled
+    assert "no corrections on this video yet" in dock.retrain_button.text
+    assert "no corrections on this video yet" in dock.finetune_button.text
+    review.model.add(truth[0].onset, truth[0].offset, truth[0].type)  # no apex, no AUs
+    assert "none of the 1 corrected intervals has an apex and AUs" in dock.retrain_button.text
+    assert not dock.retrain_button.enabled and dock.finetune_button.enabled
+    review.model.undo()
+    for iv in truth:
+        review.model.add(iv.onset, iv.offset, iv.type, apex=iv.apex, aus=iv.aus)
+    assert dock.retrain_button.enabled and "from 3 of 3 corrected intervals" in dock.retrain_button.text
+    base = path.with_name("base.npz")
+    PrototypeSet((Prototype(12, "mouth", np.zeros((160, 260, 2), np.float32), 50, 9.0),)).save(base)
     dock.prototypes.value = base
-    dock.min_count.value = 1
+    return dock, review, base
 
+
+def _answer(monkeypatch, answer: str) -> list[str]:
+    """Answer the dock's question with ``answer`` ("Yes"/"No"); returns the questions asked."""
+    from qtpy.QtWidgets import QMessageBox
+
+    asked = []
+
+    def question(parent, title, text, buttons, default):
+        asked.append(text)
+        return getattr(QMessageBox.StandardButton, answer)
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    return asked
+
+
+@pytest.mark.slow
+def test_retrain_asks_with_held_out_numbers_then_spots_with_the_new_prototypes(
+    make_napari_viewer_proxy, qtbot, scripted_video, monkeypatch
+):
+    dock, review, base = _corrected(make_napari_viewer_proxy(), scripted_video)
+    dock.min_count.value = 1
+    asked = _answer(monkeypatch, "Yes")
     dock.retrain()
-    qtbot.waitUntil(lambda: dock.worker is None, timeout=600_000)
+    qtbot.waitUntil(lambda: dock.worker is None, timeout=900_000)
+    assert len(asked) == 1 and "did not train on (held-out share of one video" in asked[0], dock.status.value
     new_file = dock.prototypes.value
     assert new_file != base and new_file.parent == review.session.path.parent, dock.status.value
     retrained = PrototypeSet.load(new_file)
     assert retrained.provenance["relearnt_aus"] == [4, 12]
-    assert "relearnt AUs [4, 12]" in dock.status.value
+    assert "relearnt AU 4, 12" in dock.status.value and "the next Run uses" in dock.status.value
 
     run_and_wait(qtbot, dock)
     assert "prototype 1" in review.results and review.results["prototype 1"].curve_labels == ("AU12", "AU4")
+
+
+@pytest.mark.slow
+def test_a_retrained_model_the_annotator_declines_is_not_used(
+    make_napari_viewer_proxy, qtbot, scripted_video, monkeypatch
+):
+    dock, review, base = _corrected(make_napari_viewer_proxy(), scripted_video)
+    dock.min_count.value = 1
+    asked = _answer(monkeypatch, "No")
+    dock.retrain()
+    qtbot.waitUntil(lambda: dock.worker is None, timeout=900_000)
+    assert len(asked) == 1 and dock.prototypes.value == base, dock.status.value
+    assert "the current prototypes stay" in dock.status.value
+    assert list(review.session.path.parent.glob("clip.prototypes-*.npz"))  # kept, not used
+
+
+def test_a_retraining_that_learns_nothing_keeps_the_model_without_asking(
+    make_napari_viewer_proxy, qtbot, scripted_video, monkeypatch
+):
+    dock, review, base = _corrected(make_napari_viewer_proxy(), scripted_video)
+    asked = _answer(monkeypatch, "Yes")
+    dock.min_count.value = 3  # AU12 has two corrected clips, AU4 one
+    dock.retrain()
+    qtbot.waitUntil(lambda: dock.worker is None, timeout=300_000)
+    assert not asked and dock.prototypes.value == base
+    assert "learnt nothing" in dock.status.value and "the current prototypes stay" in dock.status.value
+    assert not list(review.session.path.parent.glob("clip.prototypes-*.npz"))
+
+
+def test_an_error_while_retraining_is_one_message_in_the_dock(
+    make_napari_viewer_proxy, qtbot, scripted_video, monkeypatch
+):
+    from napari_mespot.jobs import heldout
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+        yield
+
+    monkeypatch.setattr(heldout, "retrain_prototypes", broken)
+    dock, _, _ = _corrected(make_napari_viewer_proxy(), scripted_video)
+    dock.min_count.value = 1
+    dock.retrain()
+    # an exception reaching the event loop would fail the test (pytest-qt captures it)
+    qtbot.waitUntil(lambda: dock.worker is None, timeout=300_000)
+    assert dock.status.value == "Retraining failed: RuntimeError: disk on fire"
+    assert dock.retrain_button.enabled and dock.run_button.enabled
 
 
 @pytest.mark.slow

@@ -38,11 +38,17 @@ def _wait(qtbot, dock: SpotWidget) -> None:
 
 @pytest.mark.slow
 def test_fine_tune_selects_the_new_checkpoint_and_both_runs_can_be_compared(
-    make_napari_viewer_proxy, qtbot, scripted_video
+    make_napari_viewer_proxy, qtbot, scripted_video, monkeypatch
 ):
+    from qtpy.QtWidgets import QMessageBox
+
     dock, review = _corrected_dock(make_napari_viewer_proxy(), scripted_video)
     assert not dock.finetune_button.native.isHidden() and dock.retrain_button.native.isHidden()
     dock.finetune_epochs.value = 1
+    asked = []
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda *a: asked.append(a[2]) or QMessageBox.StandardButton.Yes
+    )
     messages = []
     dock.finetune()
     dock.worker.yielded.connect(lambda p: messages.append(p.message))
@@ -50,7 +56,10 @@ def test_fine_tune_selects_the_new_checkpoint_and_both_runs_can_be_compared(
 
     new = dock.checkpoint.value
     assert new.parent == review.session.path.parent and new.name.startswith("clip.vovnet-"), dock.status.value
-    assert "the next Run uses it" in dock.status.value
+    # asked once, with the loss it lowered and its F1 on the expression it did not train on
+    assert len(asked) == 1 and "validation loss" in asked[0], dock.status.value
+    assert "did not train on (held-out share of one video: its last 1 of 3" in asked[0]
+    assert "the next Run uses" in dock.status.value
     assert any(m.startswith("epoch 1:") and " total " in m for m in messages)  # the running loss
     meta = load_checkpoint(new).meta
     assert meta["init"]["sha256"] == hashlib.sha256(default_checkpoint_path().read_bytes()).hexdigest()

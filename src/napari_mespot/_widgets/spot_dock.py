@@ -5,11 +5,19 @@ built-ins and any installed plugin's): each gets its model file field and a sett
 from its settings dataclass, shown while it is the chosen method. The work is the spotter's
 generator run in napari's ``thread_worker``: the worker never touches a layer; its progress
 reaches the bar through ``yielded`` and its result reaches the review state through
-``returned``, both on the main thread. Cancel closes the generator.
+``returned``, both on the main thread. Cancel closes the generator. A job's error is one line
+in the dock (and the log), never a traceback in napari's event loop.
+
+Retraining from this video's corrections (prototypes or a VoVNet fine-tune) cannot silently
+make things worse (:mod:`napari_mespot.jobs.heldout`): a retraining that learnt nothing leaves
+the current model in place, and one that did is measured on corrections it did not train on
+and offered with those numbers — the annotator decides whether the next Run uses it. The
+buttons say what there is to learn from, and are off while there is nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -19,7 +27,7 @@ from typing import Any
 from magicgui import widgets
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QProgressBar, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QMessageBox, QProgressBar, QVBoxLayout, QWidget
 
 from napari_mespot._widgets.settings_form import form_values, settings_form
 from napari_mespot._widgets.video_review import review_for, video_layers
@@ -27,20 +35,30 @@ from napari_mespot.core.errors import MespotError
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.spotters.base import SpotResult, Spotter
 from napari_mespot.core.spotters.prototype import PrototypeSet, PrototypeSettings
-from napari_mespot.core.spotters.vovnet import (
-    FINETUNE_EPOCHS,
-    TrainResult,
-    finetune_settings,
-    load_checkpoint,
-)
-from napari_mespot.jobs.retrain import open_corrected, retrain_prototypes, retrain_vovnet
+from napari_mespot.core.spotters.vovnet import FINETUNE_EPOCHS, finetune_settings, load_checkpoint
+from napari_mespot.jobs.heldout import Retrained, finetune_vovnet_checked, retrain_prototypes_checked
+from napari_mespot.jobs.retrain import open_corrected, teaches_a_prototype
 from napari_mespot.plugins import spotters
 
 log = logging.getLogger(__name__)
 
 
-@thread_worker
-def _spot_job(spotter: Spotter, video, model_path: str | None, settings):
+class JobError(MespotError):
+    """An unexpected ``RuntimeError`` of a dock job, carried as one line: superqt's worker takes a
+    ``RuntimeError`` for "the worker was deleted" and ends without a signal, which would leave
+    the dock waiting for ever (torch reports most of its failures as ``RuntimeError``)."""
+
+
+@thread_worker(ignore_errors=True)  # the dock reports errors (_on_error), not napari's event loop
+def _job(body, *args):
+    """Run the generator ``body(*args)`` in a worker thread."""
+    try:
+        return (yield from body(*args))
+    except RuntimeError as exc:
+        raise JobError(f"RuntimeError: {exc}") from exc
+
+
+def _spot(spotter: Spotter, video, model_path: str | None, settings):
     return (yield from spotter.run(video, model_path, settings))
 
 
@@ -69,21 +87,29 @@ def _loaded_spotters() -> dict[str, tuple[str, Spotter]]:
     return loaded
 
 
-@thread_worker
-def _retrain_job(session_path: str, base_path: str, out: str, min_count: int, settings: PrototypeSettings):
+def _retrain(session_path: str, base_path: str, out: str, min_count: int, settings: PrototypeSettings):
+    """Prototypes from one session's corrections, measured held out (jobs.heldout); saved to
+    ``out`` only when they relearnt something."""
+    base = PrototypeSet.load(base_path)
     videos = open_corrected([session_path])
-    prototypes = yield from retrain_prototypes(
-        videos, PrototypeSet.load(base_path), min_count=min_count, settings=settings
+    prototypes, report = yield from retrain_prototypes_checked(
+        videos, base, min_count=min_count, settings=settings
     )
-    prototypes.save(out)
-    return out, prototypes
+    if report.learnt:
+        prototypes.save(out)
+        report = dataclasses.replace(report, path=Path(out))
+    return report
 
 
-@thread_worker
-def _finetune_job(session_path: str, init: str, out: str, epochs: int, device: str):
-    """Fine-tune the checkpoint ``init`` on one session's corrections (jobs.retrain)."""
+def _finetune(session_path: str, init: str, out: str, epochs: int, spot_settings):
+    """Fine-tune the checkpoint ``init`` on one session's corrections, measured held out."""
+    device, cache = spot_settings.device, spot_settings.cache_dir or None
     settings = finetune_settings(load_checkpoint(init).window, epochs=epochs, device=device)
-    return (yield from retrain_vovnet(open_corrected([session_path]), out, init, settings))
+    videos = open_corrected([session_path])
+    _, report = yield from finetune_vovnet_checked(
+        videos, out, init, settings, device=device, cache_dir=cache
+    )
+    return report
 
 
 def _beside_session(layer, review, kind: str, suffix: str) -> tuple[Path, Path]:
@@ -102,6 +128,8 @@ class SpotWidget(QWidget):
         self.viewer = napari_viewer
         self.worker = None
         self._outcome = ""
+        self._failure = ""  # what a failed job's message starts with
+        self._corrections = None  # the review model whose corrections the retrain buttons count
         self.video_combo = widgets.ComboBox(label="video", choices=self._video_choices)
         loaded = _loaded_spotters()
         self.spotters = {name: spotter for name, (_, spotter) in loaded.items()}
@@ -185,12 +213,46 @@ class SpotWidget(QWidget):
         self.retrain_button.changed.connect(self.retrain)
         self.finetune_button.changed.connect(self.finetune)
         self.cancel_button.changed.connect(self.cancel)
+        self.video_combo.changed.connect(self._follow_corrections)
         self.viewer.layers.events.inserted.connect(lambda e: self.video_combo.reset_choices())
         self.viewer.layers.events.removed.connect(lambda e: self.video_combo.reset_choices())
         self._method_changed(self.method_combo.value)
+        self._follow_corrections()
 
     def _video_choices(self, *_: Any) -> list[tuple[str, Any]]:
         return [(layer.name, layer) for layer in video_layers(self.viewer)]
+
+    def _follow_corrections(self, *_: Any) -> None:
+        """Count the chosen video's corrections again whenever they change."""
+        if self._corrections is not None:
+            self._corrections.events.changed.disconnect(self._update_retrain_buttons)
+        self._corrections = None
+        layer = self.video_combo.value
+        if layer is not None:
+            with contextlib.suppress(MespotError):  # a sidecar of another video: nothing to learn
+                self._corrections = review_for(layer).model
+        if self._corrections is not None:
+            self._corrections.events.changed.connect(self._update_retrain_buttons)
+        self._update_retrain_buttons()
+
+    def _update_retrain_buttons(self, *_: Any) -> None:
+        """Say on the buttons what there is to learn from; off while there is nothing."""
+        kept = self._corrections.kept() if self._corrections is not None else []
+        teaching = sum(map(teaches_a_prototype, kept))
+        busy = self.worker is not None
+        none = "no corrections on this video yet (accept, edit or add intervals)"
+        if not kept:
+            proto_text, vovnet_text = f"Retrain prototypes: {none}", f"Fine-tune VoVNet: {none}"
+        else:
+            proto_text = (
+                f"Retrain prototypes from {teaching} of {len(kept)} corrected intervals (with apex and AUs)"
+                if teaching
+                else f"Retrain prototypes: none of the {len(kept)} corrected intervals has an apex and AUs"
+            )
+            vovnet_text = f"Fine-tune VoVNet on {len(kept)} corrected intervals"
+        self.retrain_button.text, self.finetune_button.text = proto_text, vovnet_text
+        self.retrain_button.enabled = bool(teaching) and not busy
+        self.finetune_button.enabled = bool(kept) and not busy
 
     def _method_changed(self, method: str) -> None:
         """Show the chosen method's model file and settings only."""
@@ -257,31 +319,37 @@ class SpotWidget(QWidget):
         if prepared is None:
             return
         layer, review, settings = prepared
-        worker = _spot_job(spotter, review.video, self._model_path(method), settings)
-        self._start(worker, lambda result: self._on_result(review, result), f"spotting {layer.name} …")
+        worker = _job(_spot, spotter, review.video, self._model_path(method), settings)
+        self._start(
+            worker, lambda result: self._on_result(review, result), f"spotting {layer.name} …", "Spotting"
+        )
 
     def retrain(self, *_: Any) -> None:
         """Learn prototypes from the corrections made on this video, next to its session file.
 
-        The new file becomes the dock's prototypes, so the next Run uses it and the Compare dock
-        can set its run beside the old one's.
+        When they relearnt an AU the annotator is asked, with their held-out F1 beside the
+        current prototypes', whether the next Run uses them (then the Compare dock can set
+        its run beside the old one's).
         """
         prepared = self._prepare("prototype")
         if prepared is None:
             return
         layer, review, settings = prepared
         session, out = _beside_session(layer, review, "prototypes", ".npz")
-        worker = _retrain_job(
-            str(session), str(self.prototypes.value), str(out), self.min_count.value, settings
+        worker = _job(
+            _retrain, str(session), str(self.prototypes.value), str(out), self.min_count.value, settings
         )
-        self._start(worker, self._on_retrained, f"learning prototypes from {layer.name}'s corrections …")
+        message = f"learning prototypes from {layer.name}'s corrections, then measuring them held out …"
+        self._start(
+            worker, lambda report: self._decide(report, "prototypes", self.prototypes), message, "Retraining"
+        )
 
     def finetune(self, *_: Any) -> None:
         """Fine-tune the dock's VoVNet checkpoint on this video's corrections, next to its session
         file, on the device of the VoVNet settings.
 
-        The new checkpoint becomes the dock's, so the next Run uses it and the Compare dock can
-        set its run beside the old one's.
+        When the fine-tuning changed the weights the annotator is asked, with the held-out F1
+        of both checkpoints, whether the next Run uses the new one.
         """
         prepared = self._prepare("vovnet")
         if prepared is None:
@@ -289,11 +357,15 @@ class SpotWidget(QWidget):
         layer, review, settings = prepared
         session, out = _beside_session(layer, review, "vovnet", ".pt")
         init = self._model_path("vovnet") or str(self.spotters["vovnet"].default_model_path(settings))
-        worker = _finetune_job(str(session), init, str(out), self.finetune_epochs.value, settings.device)
-        self._start(worker, self._on_finetuned, f"fine-tuning VoVNet on {layer.name}'s corrections …")
+        worker = _job(_finetune, str(session), init, str(out), self.finetune_epochs.value, settings)
+        message = f"fine-tuning VoVNet on {layer.name}'s corrections, then measuring it held out …"
+        self._start(
+            worker, lambda report: self._decide(report, "checkpoint", self.checkpoint), message, "Fine-tuning"
+        )
 
-    def _start(self, worker, on_result, message: str) -> None:
+    def _start(self, worker, on_result, message: str, job: str) -> None:
         self._outcome = "cancelled"
+        self._failure = f"{job} failed"
         self.worker = worker
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(on_result)
@@ -329,38 +401,46 @@ class SpotWidget(QWidget):
         self._outcome = "done"
         show_info(message)
 
-    def _on_retrained(self, outcome) -> None:
-        out, prototypes = outcome
-        self.prototypes.value = out
-        relearnt = prototypes.provenance.get("relearnt_aus", [])
-        message = (
-            f"new prototypes {Path(out).name}: relearnt AUs {relearnt or 'none'}; the next Run uses them"
-        )
-        self.status.value = message
+    def _decide(self, report: Retrained, what: str, field) -> None:
+        """Switch the dock to a retrained model only when it learnt something and the annotator,
+        shown its held-out numbers, says so."""
         self._outcome = "done"
+        stay = "stay" if what.endswith("s") else "stays"
+        if not report.learnt:
+            message = f"{report.summary()}; the current {what} {stay}"
+        elif self.ask_to_switch(report, what):
+            field.value = report.path
+            message = f"{report.summary()}; the next Run uses {report.path.name}"
+        else:
+            kept = f"{report.path.name} is kept beside the session"
+            message = f"{report.summary()}; the current {what} {stay} ({kept})"
+        self.status.value = message
         show_info(message)
 
-    def _on_finetuned(self, result: TrainResult) -> None:
-        self.checkpoint.value = result.checkpoint
-        before = result.init["val_total"] if result.init else float("nan")
-        message = (
-            f"new checkpoint {result.checkpoint.name}: validation loss {before:.3f} → "
-            f"{result.best_val_loss:.3f} "
-            f"(epoch {result.best_epoch} of {len(result.history)}); the next Run uses it"
-        )
-        self.status.value = message
-        self._outcome = "done"
-        show_info(message)
+    def ask_to_switch(self, report: Retrained, what: str) -> bool:
+        """Ask whether the next Run uses the retrained ``what``; the default answer is "no" unless
+        it did at least as well held out."""
+        yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
+        held = report.held_out
+        default = yes if held is not None and held.after >= held.before else no
+        question = f"{report.summary()}.\n\nUse the retrained {what} for the next Run?"
+        return QMessageBox.question(self, f"Use the retrained {what}?", question, yes | no, default) == yes
 
     def _on_error(self, exc: Exception) -> None:
+        """One line in the dock and a notification; the traceback of an unexpected error goes to
+        the log, not to napari's event loop."""
         self._outcome = "failed"
-        self.status.value = f"failed: {exc}"
-        show_error(f"Spotting failed: {exc}")
+        if not isinstance(exc, MespotError) or isinstance(exc, JobError):
+            log.error("%s", self._failure, exc_info=exc)
+        text = str(exc) if isinstance(exc, MespotError) else f"{type(exc).__name__}: {exc}"
+        self.status.value = f"{self._failure}: {text}"
+        show_error(f"{self._failure}: {text}")
 
     def _on_finished(self) -> None:
-        self.run_button.enabled = self.retrain_button.enabled = self.finetune_button.enabled = True
+        self.run_button.enabled = True
         self.cancel_button.enabled = False
         if self._outcome == "cancelled":
             self.status.value = "cancelled"
             self.progress.setValue(0)
         self.worker = None
+        self._update_retrain_buttons()

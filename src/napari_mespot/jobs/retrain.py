@@ -6,6 +6,10 @@ onset → apex flow); the kept intervals of each video are the ground truth that
 are calibrated on. AUs with too few corrected clips keep the base set's prototype, learnt the
 same way (same regions and flow), so one corrected video improves what it can and breaks
 nothing else; the thresholds of the merged set are then chosen afresh on the sessions' videos.
+
+A corrected video can be cut to its first frames (:meth:`CorrectedVideo.cut`): training then
+sees only those frames and the corrections inside them, so the rest can measure the model
+(:mod:`.heldout`).
 """
 
 from __future__ import annotations
@@ -14,9 +18,15 @@ import os
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+from napari_mespot.core import registry
 from napari_mespot.core.errors import MespotError
+from napari_mespot.core.face.cache import landmarks_for_video
+from napari_mespot.core.face.landmarks import FaceLandmarks
+from napari_mespot.core.intervals import Interval
 from napari_mespot.core.media.source import VideoSource
+from napari_mespot.core.media.span import FrameSpan
 from napari_mespot.core.media.video import open_video
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.review.session import ReviewSession
@@ -45,11 +55,46 @@ class RetrainError(MespotError):
 
 @dataclass(frozen=True)
 class CorrectedVideo:
-    """A video and the intervals its annotator kept."""
+    """A video and the intervals its annotator kept; with ``frames``, only its first ``frames``
+    frames and the kept intervals inside them are training data."""
 
     name: str
     video: VideoSource
     session: ReviewSession
+    frames: int | None = None
+
+    @property
+    def kept(self) -> tuple[Interval, ...]:
+        kept = self.session.model.kept()
+        return tuple(kept if self.frames is None else (iv for iv in kept if iv.offset < self.frames))
+
+    def cut(self, frames: int) -> CorrectedVideo:
+        """This video's first ``frames`` frames only."""
+        return replace(self, frames=int(frames))
+
+
+def span_landmarks(landmarks: FaceLandmarks, start: int, stop: int) -> FaceLandmarks:
+    """The landmarks of frames ``start`` … ``stop − 1`` (those of a :class:`FrameSpan`)."""
+    return replace(
+        landmarks, points=landmarks.points[start:stop], confidence=landmarks.confidence[start:stop]
+    )
+
+
+def video_landmarks(video: VideoSource, settings: Any) -> Generator[Progress, None, FaceLandmarks]:
+    """``video``'s landmarks from the provider the spotter ``settings`` name (cached)."""
+    return (yield from landmarks_for_video(video, registry.landmark_provider(settings.landmarks)))
+
+
+def training_video(
+    cv: CorrectedVideo, settings: PrototypeSettings
+) -> Generator[Progress, None, TrainingVideo]:
+    """``cv`` as calibration data: the whole video, or the span it was cut to (with the span's
+    landmarks, since a span has no landmark cache of its own)."""
+    if cv.frames is None:
+        return TrainingVideo(cv.name, cv.video, cv.kept)
+    landmarks = yield from video_landmarks(cv.video, settings)
+    span = FrameSpan(cv.video, 0, cv.frames)
+    return TrainingVideo(cv.name, span, cv.kept, span_landmarks(landmarks, 0, cv.frames))
 
 
 def open_corrected(session_paths: Sequence[str | os.PathLike]) -> list[CorrectedVideo]:
@@ -69,13 +114,18 @@ def open_corrected(session_paths: Sequence[str | os.PathLike]) -> list[Corrected
     return out
 
 
+def teaches_a_prototype(interval: Interval) -> bool:
+    """Whether a kept interval can teach a prototype: an apex after its onset and an AU."""
+    return interval.apex is not None and bool(interval.aus) and interval.apex > interval.onset
+
+
 def corrected_clips(videos: Sequence[CorrectedVideo]) -> list[LabelledClip]:
-    """The kept intervals that can teach a prototype: an apex and at least one AU."""
+    """The kept intervals that can teach a prototype (:func:`teaches_a_prototype`)."""
     return [
         LabelledClip(f"{cv.name}/{iv.id}", cv.video, iv.onset, iv.apex, iv.aus)
         for cv in videos
-        for iv in cv.session.model.kept()
-        if iv.apex is not None and iv.aus and iv.apex > iv.onset
+        for iv in cv.kept
+        if teaches_a_prototype(iv)
     ]
 
 
@@ -117,11 +167,11 @@ def retrain_prototypes(
         **(dict(learnt.provenance) if learnt is not None else {}),
     }
     combined = replace(base, prototypes=merged, provenance=provenance, calibration={})
-    training = [
-        TrainingVideo(cv.name, cv.video, tuple(cv.session.model.kept()))
-        for cv in videos
-        if cv.session.model.kept()
-    ]
+    settings = settings or PrototypeSettings()
+    training = []
+    for cv in videos:
+        if cv.kept:
+            training.append((yield from training_video(cv, settings)))
     return (yield from calibrate(training, combined, settings))
 
 
@@ -133,12 +183,11 @@ def session_training_videos(videos: Sequence[CorrectedVideo]) -> list[LabelledVi
     """
     out = []
     for cv in videos:
-        kept = tuple(cv.session.model.kept())
-        if not kept:
+        if not cv.kept:
             raise RetrainError(
                 f"{cv.session.path} keeps no interval (accept, edit or add the video's expressions first)"
             )
-        out.append(LabelledVideo(str(cv.video.path), kept, cv.name, cv.name))
+        out.append(LabelledVideo(str(cv.video.path), cv.kept, cv.name, cv.name, cv.frames))
     return out
 
 

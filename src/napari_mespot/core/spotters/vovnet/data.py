@@ -268,12 +268,17 @@ def features_for_video(
 
 @dataclass(frozen=True)
 class LabelledVideo:
-    """A training or test video: where it is, its ground truth and its subject (for LOSO)."""
+    """A training or test video: where it is, its ground truth and its subject (for LOSO).
+
+    ``frames``: only the video's first ``frames`` frames are used (the ground truth must lie
+    inside them) — how one video is split into a part to train on and a part to test on.
+    """
 
     path: str
     intervals: tuple[Interval, ...]
     subject: str
     name: str = ""
+    frames: int | None = None
 
     @property
     def video_name(self) -> str:

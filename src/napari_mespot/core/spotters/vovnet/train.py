@@ -25,7 +25,7 @@ import io
 import json
 import os
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,12 +104,18 @@ def load_features(
                 try:
                     p = next(gen)
                 except StopIteration as stop:
-                    out.append(stop.value)
+                    out.append(stop.value if v.frames is None else _first_frames(stop.value, v.frames))
                     break
                 yield Progress(
                     i * 1000 + int(1000 * (p.fraction or 0)), len(videos) * 1000, f"features {v.video_name}"
                 )
     return out
+
+
+def _first_frames(features: Features, frames: int) -> Features:
+    """``features`` of the video's first ``frames`` frames only."""
+    flow = None if features.flow is None else features.flow[:frames]
+    return replace(features, frames=features.frames[:frames], flow=flow, found=features.found[:frames])
 
 
 def split_validation(videos: Sequence[LabelledVideo], count: int, seed: int) -> tuple[list[int], list[int]]:
