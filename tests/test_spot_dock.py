@@ -125,15 +125,17 @@ def _corrected(viewer, scripted_video):
     dock = SpotWidget(viewer)
     dock.video_combo.value = layer
     assert not dock.retrain_button.enabled and not dock.finetune_button.enabled
-    assert "no corrections on this video yet" in dock.retrain_button.text
-    assert "no corrections on this video yet" in dock.finetune_button.text
+    assert dock.retrain_button.text == "Retrain prototypes: no corrections yet"
+    assert dock.finetune_button.text == "Fine-tune VoVNet: no corrections yet"
+    assert "accept, edit or add intervals first" in dock.retrain_button.tooltip
     review.model.add(truth[0].onset, truth[0].offset, truth[0].type)  # no apex, no AUs
-    assert "none of the 1 corrected intervals has an apex and AUs" in dock.retrain_button.text
+    assert dock.retrain_button.text == "Retrain prototypes: no correction has apex + AUs"
     assert not dock.retrain_button.enabled and dock.finetune_button.enabled
+    assert dock.finetune_button.text == "Fine-tune VoVNet on 1 corrections"
     review.model.undo()
     for iv in truth:
         review.model.add(iv.onset, iv.offset, iv.type, apex=iv.apex, aus=iv.aus)
-    assert dock.retrain_button.enabled and "from 3 of 3 corrected intervals" in dock.retrain_button.text
+    assert dock.retrain_button.enabled and dock.retrain_button.text == "Retrain prototypes from 3 corrections"
     base = path.with_name("base.npz")
     PrototypeSet((Prototype(12, "mouth", np.zeros((160, 260, 2), np.float32), 50, 9.0),)).save(base)
     dock.prototypes.value = base

@@ -21,6 +21,9 @@ from napari_mespot._widgets.colours import SKIPPED, TYPE_COLOURS
 from napari_mespot._widgets.video_review import review_for, video_layers
 from napari_mespot.core.spotters.base import SpotResult
 
+#: The plot's least height (px): the curves, their thresholds and the frame axis stay readable.
+MIN_PLOT_HEIGHT = 150
+
 
 def short_number(value: float) -> str:
     """``1740.2`` → ``1.74e3``, ``0.42`` → ``0.42``: three significant digits, a short exponent."""
@@ -41,9 +44,7 @@ def plot_result(ax, result: SpotResult, frame: int):
     ax.set_axis_on()
     frames = np.arange(result.n_frames)
     for k, label in enumerate(result.curve_labels):
-        (line,) = ax.plot(
-            frames, result.curves[k], lw=1.0, label=f"{label}: {threshold_label(result.thresholds[k], '')}"
-        )
+        (line,) = ax.plot(frames, result.curves[k], lw=1.0, label=label)
         ax.axhline(result.thresholds[k], color=line.get_color(), lw=0.8, ls="--")
     for iv in result.intervals:
         ax.axvspan(iv.onset, iv.offset + 1, color=TYPE_COLOURS.get(iv.type, "grey"), alpha=0.18, lw=0)
@@ -51,8 +52,10 @@ def plot_result(ax, result: SpotResult, frame: int):
         ax.axvspan(span.start, span.end + 1, color=SKIPPED, alpha=0.08, lw=0, hatch="//")
     ax.set_xlim(0, result.n_frames - 1)
     ax.set_xlabel(f"frame ({result.fps:.2f} fps)")
-    ax.set_ylabel(result.curve_unit or result.method)
-    ax.legend(loc="upper right", fontsize="small", ncols=min(8, len(result.curve_labels)))
+    ax.set_ylabel(result.curve_unit or result.method)  # what the curves and their dashed θ measure
+    # beside the axes, where it hides no curve (the constrained layout makes room for it)
+    columns = 1 + len(result.curve_labels) // 7
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="x-small", ncols=columns)
     return ax.axvline(frame, color="black", lw=1.2, animated=True)
 
 
@@ -66,6 +69,7 @@ class CurvesPlot(QWidget):
         self.run_combo = widgets.ComboBox(label="run", choices=self._run_choices)
         self.figure = Figure(figsize=(8, 2.4), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(MIN_PLOT_HEIGHT)  # docked under the canvas: never a strip
         self.axes = self.figure.add_subplot()
         self.playhead = None
         self._background = None
@@ -73,6 +77,8 @@ class CurvesPlot(QWidget):
 
         controls = widgets.Container(widgets=[self.video_combo, self.run_combo], layout="horizontal")
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.setSpacing(2)
         layout.addWidget(controls.native)
         layout.addWidget(self.canvas, stretch=1)
 

@@ -56,6 +56,9 @@ class ExportWidget(QWidget):
         for name in EXPORT_FORMATS:
             self.format.addItem(f"{name} — {FORMATS[name].description}", name)
         self.format.currentIndexChanged.connect(self._match_extension)
+        # the descriptions are long: the dock stays narrow, the open list shows them whole
+        self.format.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.format.setMinimumContentsLength(16)
         self.video_name = QLineEdit()
         self.video_name.setToolTip("video id written into the file (CAS(ME)² needs ids like 15_0101)")
         self.path = QLineEdit()

@@ -16,7 +16,7 @@ from qtpy.QtGui import QKeyEvent
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QHBoxLayout,
+    QGridLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -281,20 +281,28 @@ class IntervalTableWidget(QWidget):
         self.au_filter = QLineEdit()
         self.au_filter.setPlaceholderText("AUs, e.g. 12 or 1+2")
         self.count = QLabel()
+        for combo in (self.track_filter, self.type_filter, self.status_filter):  # a narrow dock fits
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(4)
+        self.au_filter.setMinimumWidth(40)
         self.track_filter.currentTextChanged.connect(lambda t: self._filter(track=t or ALL))
         self.type_filter.currentTextChanged.connect(lambda t: self._filter(type=t))
         self.status_filter.currentTextChanged.connect(lambda t: self._filter(status=t))
         self.au_filter.textChanged.connect(lambda t: self._filter(aus=parse_au_string(t)))
 
-        bar = QHBoxLayout()
-        for label, widget in (
-            ("track", self.track_filter),
-            ("type", self.type_filter),
-            ("status", self.status_filter),
-            ("AU", self.au_filter),
+        bar = QGridLayout()  # two rows of two filters: the table fits a narrow dock
+        for k, (label, widget) in enumerate(
+            (
+                ("track", self.track_filter),
+                ("type", self.type_filter),
+                ("status", self.status_filter),
+                ("AU", self.au_filter),
+            )
         ):
-            bar.addWidget(QLabel(label))
-            bar.addWidget(widget, 1 if widget is self.au_filter else 0)
+            bar.addWidget(QLabel(label), k // 2, 2 * (k % 2))
+            bar.addWidget(widget, k // 2, 2 * (k % 2) + 1)
+        bar.setColumnStretch(1, 1)
+        bar.setColumnStretch(3, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.view)

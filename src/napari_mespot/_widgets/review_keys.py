@@ -92,6 +92,18 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("Ctrl+Shift+Z", "redo", (), "redo"),
 )
 _BY_KEY = {s.key: s for s in SHORTCUTS}
+#: The panel's buttons: a key and a short name (the help table and the tooltips say the rest),
+#: short enough for two columns in a narrow dock.
+BUTTONS = (
+    ("Shift+N", "previous"),
+    ("N", "next"),
+    ("A", "accept"),
+    ("R", "reject"),
+    ("L", "loop"),
+    ("Shift+L", "slow loop"),
+    ("Ctrl+Z", "undo"),
+    ("Ctrl+Shift+Z", "redo"),
+)
 
 
 def key_text(event: QKeyEvent) -> str:
@@ -350,9 +362,9 @@ class ReviewKeysWidget(QWidget):
         form.addRow("AUs:", self.aus)
         form.addRow("Slow motion:", self.slow)
         buttons = QGridLayout()
-        for i, key in enumerate(("Shift+N", "N", "A", "R", "L", "Shift+L", "Ctrl+Z", "Ctrl+Shift+Z")):
+        for i, (key, text) in enumerate(BUTTONS):
             shortcut = _BY_KEY[key]
-            button = QPushButton(f"{shortcut.help.split(' (')[0].split(',')[0]} [{key}]")
+            button = QPushButton(f"{text} [{key}]")
             button.setToolTip(shortcut.help)
             button.clicked.connect(lambda _=False, s=shortcut: self.actions.run(s))
             buttons.addWidget(button, i // 2, i % 2)

@@ -240,16 +240,25 @@ class SpotWidget(QWidget):
         kept = self._corrections.kept() if self._corrections is not None else []
         teaching = sum(map(teaches_a_prototype, kept))
         busy = self.worker is not None
-        none = "no corrections on this video yet (accept, edit or add intervals)"
+        none = "no corrections on this video yet: accept, edit or add intervals first"
         if not kept:
-            proto_text, vovnet_text = f"Retrain prototypes: {none}", f"Fine-tune VoVNet: {none}"
+            proto_text, vovnet_text = (
+                "Retrain prototypes: no corrections yet",
+                "Fine-tune VoVNet: no corrections yet",
+            )
+            proto_tip = vovnet_tip = none
         else:
             proto_text = (
-                f"Retrain prototypes from {teaching} of {len(kept)} corrected intervals (with apex and AUs)"
+                f"Retrain prototypes from {teaching} corrections"
                 if teaching
-                else f"Retrain prototypes: none of the {len(kept)} corrected intervals has an apex and AUs"
+                else "Retrain prototypes: no correction has apex + AUs"
             )
-            vovnet_text = f"Fine-tune VoVNet on {len(kept)} corrected intervals"
+            proto_tip = (
+                f"{teaching} of the {len(kept)} corrected intervals have an apex and AU codes to learn from"
+            )
+            vovnet_text = f"Fine-tune VoVNet on {len(kept)} corrections"
+            vovnet_tip = f"the {len(kept)} corrected intervals of this video"
+        self.retrain_button.tooltip, self.finetune_button.tooltip = proto_tip, vovnet_tip
         self.retrain_button.text, self.finetune_button.text = proto_text, vovnet_text
         self.retrain_button.enabled = bool(teaching) and not busy
         self.finetune_button.enabled = bool(kept) and not busy

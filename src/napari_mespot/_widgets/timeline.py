@@ -14,13 +14,25 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QScrollBar, QVBoxLayout, QWidget
+from qtpy.QtCore import QEvent, Qt
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QScrollBar,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from napari_mespot._widgets.colours import OUTCOME_COLOURS, STATUS_COLOURS, TYPE_COLOURS, coloured, swatch
 from napari_mespot._widgets.review_keys import actions_for
 from napari_mespot._widgets.timeline_view import TimelineView
 from napari_mespot._widgets.video_review import VideoReview
+from napari_mespot.core.review.timeline import LANE_H, RULER_H
 
 if TYPE_CHECKING:
     import napari
@@ -41,6 +53,10 @@ LEGEND = " &nbsp; ".join(
 )
 
 
+#: Lanes shown at once; more tracks scroll (the dock's height stays bounded under the canvas).
+MAX_VISIBLE_LANES = 4
+
+
 class TimelineWidget(QWidget):
     """The timeline dock: the current video's tracks, synced with napari's frame slider."""
 
@@ -54,7 +70,6 @@ class TimelineWidget(QWidget):
         self.scrollbar = QScrollBar(Qt.Orientation.Horizontal)
         self.title = QLabel()
         self.status = QLabel()
-        self.status.setWordWrap(True)
         follow = QCheckBox("follow playhead")
         follow.setChecked(True)
         follow.toggled.connect(lambda on: setattr(self.view, "follow", on))
@@ -70,19 +85,28 @@ class TimelineWidget(QWidget):
             button.clicked.connect(slot)
             buttons.append(button)
         bar = QHBoxLayout()
-        bar.addWidget(self.title, 1)
+        bar.addWidget(self.title)
+        bar.addWidget(self.status, 1)  # messages beside the title: no line of their own
         for button in buttons:
             bar.addWidget(button)
         bar.addWidget(follow)
         legend = QLabel(LEGEND)
-        legend.setWordWrap(True)
+        legend.setToolTip(LEGEND)
+        for label in (legend, self.status):  # one line each, cut when narrow: the height stays put
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        # The lanes scroll vertically beyond MAX_VISIBLE_LANES tracks: the dock's height stays bounded.
+        self.lanes = QScrollArea()
+        self.lanes.setWidget(self.view)
+        self.lanes.setWidgetResizable(True)
+        self.lanes.setFrameShape(QFrame.Shape.NoFrame)
+        self.lanes.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.setSpacing(2)
         layout.addLayout(bar)
-        layout.addWidget(self.view)
+        layout.addWidget(self.lanes)
         layout.addWidget(self.scrollbar)
         layout.addWidget(legend)
-        layout.addWidget(self.status)
-        layout.addStretch(1)
 
         self.view.frame_requested.connect(self.actions.seek)
         self.view.message.connect(self.actions.message)
@@ -95,14 +119,34 @@ class TimelineWidget(QWidget):
 
     def _show_message(self, text: str) -> None:
         self.status.setText(text)
+        self.status.setToolTip(text)
+
+    def _fit_lanes(self, *_: Any) -> None:
+        """Show every lane, up to :data:`MAX_VISIBLE_LANES` (more scroll)."""
+        shown = min(self.view.sizeHint().height(), RULER_H + MAX_VISIBLE_LANES * LANE_H + 4)
+        self.lanes.setFixedHeight(shown + 2 * self.lanes.frameWidth())  # napari's theme keeps a frame
+
+    def showEvent(self, event) -> None:
+        self._fit_lanes()  # the theme's frame around the lanes is known once shown
+        super().showEvent(event)
+
+    def event(self, event: QEvent) -> bool:
+        """Keep the dock as tall as its content and no taller: the lanes, the controls and the
+        legend — more height would only be empty."""
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.setMaximumHeight(self.layout().sizeHint().height())
+        return super().event(event)
 
     def _set_review(self, review: VideoReview | None) -> None:
         if self._review is not None:
             self._review.events.outcomes_changed.disconnect(self._on_outcomes)
+            self._review.model.events.tracks_changed.disconnect(self._fit_lanes)
         self._review = review
+        self.view.set_model(review.model if review is not None else None)  # its lanes first
         if review is not None:
             review.events.outcomes_changed.connect(self._on_outcomes)
-        self.view.set_model(review.model if review is not None else None)
+            review.model.events.tracks_changed.connect(self._fit_lanes)
+        self._fit_lanes()
         self._on_outcomes()
         self.title.setText(f"<b>{review.layer.name}</b>" if review is not None else "no video layer")
         self._on_step()
