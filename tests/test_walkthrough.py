@@ -54,7 +54,9 @@ def best_truth(candidate, truth):
     return max(truth, key=lambda gt: iou(candidate, gt))
 
 
-def test_spot_review_correct_add_export_retrain_respot_compare(make_napari_viewer_proxy, qtbot, tmp_path):
+def test_spot_review_correct_add_export_retrain_respot_compare(
+    make_napari_viewer_proxy, qtbot, tmp_path, monkeypatch
+):
     settings = SynthSettings(duration_s=40.0, n_me=6, n_mae=6)
     synth = run_to_end(write_synthetic_video(tmp_path / "session.mp4", settings, SEED))
     truth = synth.intervals
@@ -152,9 +154,17 @@ def test_spot_review_correct_add_export_retrain_respot_compare(make_napari_viewe
         (iv.onset, iv.offset, iv.aus) for iv in kept
     )
 
-    # 6. Retrain from the corrections; 7. spot again with the new prototypes.
+    # 6. Retrain from the corrections — the dock asks, with held-out numbers, and the annotator
+    # says yes; 7. spot again with the new prototypes.
+    from qtpy.QtWidgets import QMessageBox
+
+    asked = []
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda *a: asked.append(a[2]) or QMessageBox.StandardButton.Yes
+    )
     spot.min_count.value = 1
     wait_for(qtbot, spot, spot.retrain)
+    assert len(asked) == 1 and "did not train on" in asked[0], spot.status.value
     retrained = PrototypeSet.load(spot.prototypes.value)
     assert retrained.provenance["relearnt_aus"], spot.status.value
     assert retrained.calibration["videos"] == ["session"]

@@ -30,6 +30,7 @@ from napari_mespot._widgets.interval_table import IntervalTableWidget
 from napari_mespot._widgets.review_keys import ReviewKeysWidget
 from napari_mespot._widgets.spot_dock import SpotWidget
 from napari_mespot._widgets.timeline import TimelineWidget
+from napari_mespot._widgets.video_review import unwrap
 
 if TYPE_CHECKING:
     import napari
@@ -105,6 +106,7 @@ def _dock(viewer: napari.Viewer, display_name: str, cls: type, area: str, scroll
 def open_review_workspace(viewer: napari.Viewer) -> Workspace:
     """Open (or gather) every review dock and arrange them for reviewing (see the module
     docstring); returns them. The menu entry "Review workspace" runs this."""
+    viewer = unwrap(viewer)  # napari hands plugins a proxy that hides the Qt window
     main = viewer.window._qt_window
     docks: dict[type, QDockWidget] = {}
     widgets: dict[type, Any] = {}
