@@ -156,15 +156,23 @@ def _answer(monkeypatch, answer: str) -> list[str]:
     return asked
 
 
+def _retrained(viewer, qtbot, scripted_video, monkeypatch, answer: str, min_count: int):
+    """Retrain in the dock on the corrected scripted video, answering its question with ``answer``;
+    returns the dock, the review, the base prototypes' file and the questions asked."""
+    dock, review, base = _corrected(viewer, scripted_video)
+    dock.min_count.value = min_count
+    asked = _answer(monkeypatch, answer)
+    dock.retrain()
+    qtbot.waitUntil(lambda: dock.worker is None, timeout=900_000)
+    return dock, review, base, asked
+
+
 @pytest.mark.slow
 def test_retrain_asks_with_held_out_numbers_then_spots_with_the_new_prototypes(
     make_napari_viewer_proxy, qtbot, scripted_video, monkeypatch
 ):
-    dock, review, base = _corrected(make_napari_viewer_proxy(), scripted_video)
-    dock.min_count.value = 1
-    asked = _answer(monkeypatch, "Yes")
-    dock.retrain()
-    qtbot.waitUntil(lambda: dock.worker is None, timeout=900_000)
+    viewer = make_napari_viewer_proxy()
+    dock, review, base, asked = _retrained(viewer, qtbot, scripted_video, monkeypatch, "Yes", 1)
     assert len(asked) == 1 and "did not train on (held-out share of one video" in asked[0], dock.status.value
     new_file = dock.prototypes.value
     assert new_file != base and new_file.parent == review.session.path.parent, dock.status.value
@@ -180,11 +188,8 @@ def test_retrain_asks_with_held_out_numbers_then_spots_with_the_new_prototypes(
 def test_a_retrained_model_the_annotator_declines_is_not_used(
     make_napari_viewer_proxy, qtbot, scripted_video, monkeypatch
 ):
-    dock, review, base = _corrected(make_napari_viewer_proxy(), scripted_video)
-    dock.min_count.value = 1
-    asked = _answer(monkeypatch, "No")
-    dock.retrain()
-    qtbot.waitUntil(lambda: dock.worker is None, timeout=900_000)
+    viewer = make_napari_viewer_proxy()
+    dock, review, base, asked = _retrained(viewer, qtbot, scripted_video, monkeypatch, "No", 1)
     assert len(asked) == 1 and dock.prototypes.value == base, dock.status.value
     assert "the current prototypes stay" in dock.status.value
     assert list(review.session.path.parent.glob("clip.prototypes-*.npz"))  # kept, not used
@@ -193,11 +198,9 @@ def test_a_retrained_model_the_annotator_declines_is_not_used(
 def test_a_retraining_that_learns_nothing_keeps_the_model_without_asking(
     make_napari_viewer_proxy, qtbot, scripted_video, monkeypatch
 ):
-    dock, review, base = _corrected(make_napari_viewer_proxy(), scripted_video)
-    asked = _answer(monkeypatch, "Yes")
-    dock.min_count.value = 3  # AU12 has two corrected clips, AU4 one
-    dock.retrain()
-    qtbot.waitUntil(lambda: dock.worker is None, timeout=300_000)
+    # AU12 has two corrected clips, AU4 one: none reaches three
+    viewer = make_napari_viewer_proxy()
+    dock, review, base, asked = _retrained(viewer, qtbot, scripted_video, monkeypatch, "Yes", 3)
     assert not asked and dock.prototypes.value == base
     assert "learnt nothing" in dock.status.value and "the current prototypes stay" in dock.status.value
     assert not list(review.session.path.parent.glob("clip.prototypes-*.npz"))
