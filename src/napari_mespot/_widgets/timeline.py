@@ -31,7 +31,8 @@ LEGEND = (
     "<span style='color:#ffd84a'>edited</span> · <span style='color:#55e0e0'>added</span> · "
     "<span style='color:#e05050'>rejected</span> (hatched) &nbsp; white tick: apex &nbsp; "
     "strip after Compare: <span style='color:#3cc85a'>found</span> · "
-    "<span style='color:#e63c3c'>false</span> · <span style='color:#ffa000'>missed</span>"
+    "<span style='color:#e63c3c'>false</span> · <span style='color:#ffa000'>missed</span> &nbsp; "
+    "white hatching across lanes: not analysed or unreliable in the latest run (nothing spotted there)"
 )
 
 
@@ -93,13 +94,23 @@ class TimelineWidget(QWidget):
     def _set_review(self, review: VideoReview | None) -> None:
         if self._review is not None:
             self._review.events.outcomes_changed.disconnect(self._on_outcomes)
+            self._review.events.results_changed.disconnect(self._on_results)
         self._review = review
         if review is not None:
             review.events.outcomes_changed.connect(self._on_outcomes)
+            review.events.results_changed.connect(self._on_results)
         self.view.set_model(review.model if review is not None else None)
         self._on_outcomes()
+        self._on_results()
         self.title.setText(f"<b>{review.layer.name}</b>" if review is not None else "no video layer")
         self._on_step()
+
+    def _on_results(self, *_: Any) -> None:
+        """Hatch what the latest run skipped or found unreliable."""
+        results = list(self._review.results.values()) if self._review is not None else []
+        latest = results[-1] if results else None
+        spans = [] if latest is None else [(s.start, s.end) for s in (*latest.skipped, *latest.unreliable)]
+        self.view.set_untrusted(spans)
 
     def _on_outcomes(self) -> None:
         self.view.set_outcomes(self._review.outcomes if self._review is not None else {})
