@@ -44,8 +44,9 @@ def test_spot_writes_native_csv_and_curves(dataset, tmp_path, capsys):
     out, curves = tmp_path / "out.csv", tmp_path / "curves"
     assert main(["spot", str(video), "--out", str(out), "--curves", str(curves), "--device", "cuda"]) == 0
     printed = capsys.readouterr().out
+    shipped = default_prototypes(PRESETS[DEFAULT_PRESET].shipped_prototypes)  # the default preset's
     if not cuda_available():  # the run went on on the CPU and says so, in the words every method uses
-        assert f"note: {fallback_note('the farneback flow')}" in printed
+        assert f"note: {fallback_note(f'the {shipped.flow_method} flow')}" in printed
     assert str(out) in printed
     rows = _rows(out)
     header = out.read_text().splitlines()[0].split(",")
@@ -55,7 +56,6 @@ def test_spot_writes_native_csv_and_curves(dataset, tmp_path, capsys):
         assert int(row["onset"]) <= int(row["apex"]) <= int(row["offset"])
     with np.load(curves / f"{video.stem}.curves.npz", allow_pickle=False) as data:
         assert data["curves"].shape == (8, 240)
-        shipped = default_prototypes(PRESETS[DEFAULT_PRESET].shipped_prototypes)  # the default preset's
         assert list(data["curve_labels"]) == [p.label for p in shipped.prototypes]
         assert np.allclose(data["thresholds"], shipped.thresholds())
     table = np.loadtxt(curves / f"{video.stem}.curves.csv", delimiter=",", skiprows=1)
