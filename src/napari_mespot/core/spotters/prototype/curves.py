@@ -100,7 +100,9 @@ def reference_matching(
     ``cuda``) by the batched torch port of the method, one call per region and batch.
     """
     method, params = flow_settings(prototypes, settings)
-    specs = prototypes.used_regions()
+    # The reliability check looks at the whole face (every region of the set), whichever regions
+    # the prototypes match in: a hand beside a set's only region still covers the face.
+    specs = prototypes.used_regions() if unexplained_kappa is None else prototypes.regions
     fields = [p.field for p in prototypes.prototypes]
     regions = [p.region for p in prototypes.prototypes]
     threads = settings.threads or os.cpu_count() or 1

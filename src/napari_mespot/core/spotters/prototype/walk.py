@@ -107,8 +107,21 @@ def walk(
     segments, skipped = face_segments(landmarks.found, min_length, at_border, unusable)
     kappa = LIMITS.residual_kappa if settings.reliability else None
     windows: list[Window] = []
+    follow = frames_in(LIMITS.follow_s, fps)
+    clean: int | None = None  # the last reference no occlusion was found against
     for seg_start, seg_end in segments:
         start = seg_start
+        if kappa is not None and clean is not None and start - clean < follow:
+            # The face came back (after a gap, or an unusable stretch): compare it with the last
+            # clean reference first, so that a segment starting under a hand is not taken for
+            # a clean one.
+            span = yield from _resume(video, landmarks, prototypes, settings, clean, start, seg_end, device)
+            if span is not None:
+                unreliable.append(span)
+                start = span.end + 1
+                if seg_end - start + 1 < min_length:
+                    skipped += _short_rest(start, seg_end, min_length)
+                    continue
         while start <= seg_end:
             end = min(start + length - 1, seg_end)
             later, shares = yield from reference_matching(
@@ -117,6 +130,7 @@ def walk(
             raw = np.concatenate([np.zeros((len(prototypes), 1)), later], axis=1)
             onset = None if shares is None else occlusion_onset(shares, LIMITS)
             if onset is None:
+                clean = start
                 window = Window(start, end, raw, end == seg_end)
                 windows.append(window)
                 nxt = visit(window)
@@ -129,24 +143,53 @@ def walk(
                 window = Window(start, first - 1, raw[:, : first - start], True)
                 windows.append(window)
                 visit(window)
+            clean = start
             span = yield from _follow(
-                video, landmarks, prototypes, settings, start, first, shares, seg_end, device
+                video, landmarks, prototypes, settings, start, first, shares, start + 1, seg_end, device
             )
             unreliable.append(span)
             start = span.end + 1
             if seg_end - start + 1 < min_length:
-                if start <= seg_end:
-                    skipped.append(
-                        SkippedSpan(
-                            start,
-                            seg_end,
-                            f"reliable for only {seg_end - start + 1} frames (< {min_length} needed)",
-                        )
-                    )
+                skipped += _short_rest(start, seg_end, min_length)
                 break
     yield Progress(n, n, "windows done")
     by_start = attrgetter("start")
     return Walk(tuple(windows), tuple(sorted(skipped, key=by_start)), tuple(sorted(unreliable, key=by_start)))
+
+
+def _short_rest(start: int, seg_end: int, min_length: int) -> list[SkippedSpan]:
+    """The end of a segment left after an unreliable span, when too short for a window."""
+    if start > seg_end:
+        return []
+    return [
+        SkippedSpan(start, seg_end, f"reliable for only {seg_end - start + 1} frames (< {min_length} needed)")
+    ]
+
+
+def _resume(
+    video: Any,
+    landmarks: FaceLandmarks,
+    prototypes: PrototypeSet,
+    settings: PrototypeSettings,
+    clean: int,
+    start: int,
+    seg_end: int,
+    device: str | None,
+) -> Generator[Progress, None, SkippedSpan | None]:
+    """The unreliable span a segment starts with, judged against the last ``clean`` reference
+    (``None`` when its first frames are explained by it)."""
+    fps, n = float(video.fps), len(video)
+    stop = min(seg_end, start + frames_in(1.0, fps) - 1)
+    _, shares = yield from reference_matching(
+        video, landmarks, prototypes, clean, start, stop, settings, n, device, LIMITS.residual_kappa
+    )
+    if clear_index(shares, 0, frames_in(LIMITS.clear_s, fps), LIMITS.unexplained_low) == 0:
+        return None
+    return (
+        yield from _follow(
+            video, landmarks, prototypes, settings, clean, start, shares, start, seg_end, device
+        )
+    )
 
 
 def _follow(
@@ -157,16 +200,16 @@ def _follow(
     reference: int,
     first: int,
     shares: np.ndarray,
+    offset: int,
     seg_end: int,
     device: str | None,
 ) -> Generator[Progress, None, SkippedSpan]:
     """The unreliable span of an occlusion starting at frame ``first``, followed against the
-    clean ``reference`` (``shares`` are the window's, from frame ``reference + 1``)."""
+    clean ``reference`` (``shares[k]`` is frame ``offset + k``'s)."""
     fps, n = float(video.fps), len(video)
     hold = frames_in(LIMITS.clear_s, fps)
     limit = min(seg_end, reference + frames_in(LIMITS.follow_s, fps))
-    seen = np.asarray(shares, dtype=np.float64)  # frame reference + 1 + k
-    offset = reference + 1
+    seen = np.asarray(shares, dtype=np.float64)
     step = frames_in(1.0, fps)
     while True:
         clear = clear_index(seen, first - offset, hold, LIMITS.unexplained_low)
