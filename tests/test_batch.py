@@ -91,11 +91,12 @@ def test_settings_are_resolved_once_as_mespot_spot_would(tmp_path, capsys):
 
     from napari_mespot.cli import main
     from napari_mespot.core.spotters.prototype import PRESETS
+    from napari_mespot.core.spotters.prototype.settings import DEFAULT_PRESET
     from napari_mespot.jobs.batch import BatchError, job_settings
 
-    assert job_settings("prototype", {}) == PRESETS["recommended"]
+    assert job_settings("prototype", {}) == PRESETS[DEFAULT_PRESET]
     assert job_settings("prototype", {"preset": "fast"}) == PRESETS["fast"]
-    one_thread = replace(PRESETS["recommended"], threads=1)
+    one_thread = replace(PRESETS[DEFAULT_PRESET], threads=1)
     assert job_settings("prototype", {"settings": {"threads": 1}}) == one_thread
     given = replace(PRESETS["paper"], window_s=5.0)
     assert job_settings("prototype", {"settings": given}) is given

@@ -28,7 +28,7 @@ from napari_mespot.core.spotters.prototype import (
     default_prototypes,
     default_prototypes_path,
 )
-from napari_mespot.core.spotters.prototype.spotter import flow_settings, resolve_device
+from napari_mespot.core.spotters.prototype.curves import flow_settings, resolve_device
 
 #: The agreement of the torch Farneback (tests/test_flow_torch.py) and DIS
 #: (tests/test_flow_torch_dis.py) with OpenCV's (mean EPE, px).
@@ -143,12 +143,25 @@ def test_prototypes_learnt_with_one_flow_are_refused_with_another():
 
 
 def test_each_preset_names_a_shipped_set_learnt_with_its_flow():
-    assert PRESETS["paper"].shipped_prototypes == PRESETS["recommended"].shipped_prototypes == "default"
-    assert PRESETS["fast"].shipped_prototypes == "fast"
+    """Each preset spots with its own set (thresholds calibrated under its settings); the paper
+    and recommended sets share their Farneback prototypes, the fast and robust sets their DIS ones."""
+    names = {name: preset.shipped_prototypes for name, preset in PRESETS.items()}
+    assert names == {"paper": "paper", "recommended": "default", "fast": "fast", "robust": "robust"}
     assert default_prototypes_path("fast").name == "fast_prototypes.npz"
-    fast, default = default_prototypes("fast"), default_prototypes()
-    assert (fast.flow_method, default.flow_method) == ("dis", "farneback")
-    assert np.isfinite(fast.thresholds()).all()  # calibrated
+    sets = {name: default_prototypes(shipped) for name, shipped in names.items()}
+    assert {name: s.flow_method for name, s in sets.items()} == {
+        "paper": "farneback",
+        "recommended": "farneback",
+        "fast": "dis",
+        "robust": "dis",
+    }
+    for a, b in (("paper", "recommended"), ("robust", "fast")):
+        pairs = zip(sets[a].prototypes, sets[b].prototypes, strict=True)
+        assert all(np.array_equal(p.field, q.field) for p, q in pairs)
+        assert not np.allclose(sets[a].thresholds(), sets[b].thresholds())
+    for name, s in sets.items():
+        assert np.isfinite(s.thresholds()).all()  # calibrated
+        assert s.calibration["settings"]["head_motion"] == PRESETS[name].head_motion
     # the fast preset is recommended in every other respect
     from dataclasses import replace
 
@@ -235,7 +248,7 @@ def replace_spec(spec, size):
 
 
 def curves(clip, lm, protos, settings, device=None) -> np.ndarray:
-    from napari_mespot.core.spotters.prototype.spotter import window_matching
+    from napari_mespot.core.spotters.prototype.curves import window_matching
 
     return run_to_end(window_matching(clip, lm, protos, 0, len(clip) - 1, settings, device=device))
 
@@ -282,8 +295,6 @@ def test_a_translations_field_in_region_pixels_is_the_mapped_motion():
     moved = image + motion[:, 2]  # S
     expected = moved @ r_lin.T + r_t - q  # R(·) − q
     np.testing.assert_allclose(region_motion_field(motion, region), expected, atol=1e-5)
-
-
 
 
 def test_a_similaritys_field_is_the_pixel_grid_formula_exactly():

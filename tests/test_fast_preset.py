@@ -39,6 +39,6 @@ def test_a_flow_the_prototypes_were_not_learnt_with_is_refused(video, tmp_path, 
     assert main(["spot", str(video), "--preset", "fast", "--flow", "farneback", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "learnt with dis flow, the settings ask for farneback" in err
-    assert main(["spot", str(video), "--flow", "dis", "--out", str(out)]) == 2
+    assert main(["spot", str(video), "--preset", "recommended", "--flow", "dis", "--out", str(out)]) == 2
     assert "learnt with farneback flow, the settings ask for dis" in capsys.readouterr().err
     assert not out.exists()

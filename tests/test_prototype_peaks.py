@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_mespot.core.spotters.base import runs
+from napari_mespot.core.intervals import runs
 from napari_mespot.core.spotters.prototype.peaks import (
     AUInterval,
     au_intervals,

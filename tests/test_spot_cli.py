@@ -10,7 +10,8 @@ import pytest
 from napari_mespot.cli import main
 from napari_mespot.core.device import cuda_available, fallback_note
 from napari_mespot.core.progress import run_to_end
-from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes
+from napari_mespot.core.spotters.prototype import PRESETS, PrototypeSet, default_prototypes
+from napari_mespot.core.spotters.prototype.settings import DEFAULT_PRESET
 from napari_mespot.core.synth.generator import SynthSettings, write_synthetic_dataset
 
 TINY = SynthSettings(
@@ -43,8 +44,9 @@ def test_spot_writes_native_csv_and_curves(dataset, tmp_path, capsys):
     out, curves = tmp_path / "out.csv", tmp_path / "curves"
     assert main(["spot", str(video), "--out", str(out), "--curves", str(curves), "--device", "cuda"]) == 0
     printed = capsys.readouterr().out
+    shipped = default_prototypes(PRESETS[DEFAULT_PRESET].shipped_prototypes)  # the default preset's
     if not cuda_available():  # the run went on on the CPU and says so, in the words every method uses
-        assert f"note: {fallback_note('the farneback flow')}" in printed
+        assert f"note: {fallback_note(f'the {shipped.flow_method} flow')}" in printed
     assert str(out) in printed
     rows = _rows(out)
     header = out.read_text().splitlines()[0].split(",")
@@ -54,8 +56,8 @@ def test_spot_writes_native_csv_and_curves(dataset, tmp_path, capsys):
         assert int(row["onset"]) <= int(row["apex"]) <= int(row["offset"])
     with np.load(curves / f"{video.stem}.curves.npz", allow_pickle=False) as data:
         assert data["curves"].shape == (8, 240)
-        assert list(data["curve_labels"]) == [p.label for p in default_prototypes().prototypes]
-        assert np.allclose(data["thresholds"], default_prototypes().thresholds())
+        assert list(data["curve_labels"]) == [p.label for p in shipped.prototypes]
+        assert np.allclose(data["thresholds"], shipped.thresholds())
     table = np.loadtxt(curves / f"{video.stem}.curves.csv", delimiter=",", skiprows=1)
     assert table.shape == (240, 10) and table[1, 1] == pytest.approx(1 / 30)
 
@@ -84,7 +86,7 @@ def test_uncalibrated_prototypes_are_one_clear_error(tmp_path, capsys):
 def test_prototypes_show_the_shipped_set(capsys):
     assert main(["prototypes", "show"]) == 0
     out = capsys.readouterr().out
-    assert "default_prototypes.npz" in out and "AU12" in out and "synthetic" in out
+    assert "robust_prototypes.npz" in out and "AU12" in out and "synthetic" in out
 
 
 @pytest.mark.slow
@@ -131,6 +133,30 @@ def test_learn_then_calibrate(dataset, tmp_path, capsys):
     cal = PrototypeSet.load(calibrated)
     assert np.isfinite(cal.thresholds()).all() and (cal.thresholds() > 0).all()
     assert cal.calibration["videos"] == [video.stem]
+
+
+@pytest.mark.slow
+def test_thresholds_calibrated_under_other_settings_are_named_in_the_notes(dataset, tmp_path, capsys):
+    """The robust set's relative thresholds under the fast preset's absolute curves: the run
+    says which settings differ, and the paper preset with its own set says nothing."""
+    from napari_mespot.core.spotters.prototype import default_prototypes_path
+
+    _, video = dataset
+    robust = str(default_prototypes_path("robust"))
+    assert (
+        main(
+            ["spot", str(video), "--preset", "fast", "--prototypes", robust, "--out", str(tmp_path / "a.csv")]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert (
+        "note: the thresholds were calibrated under other settings: normalise 'floor' there, 'off' here"
+        in printed
+    )
+    assert "different units" in printed
+    assert main(["spot", str(video), "--preset", "paper", "--out", str(tmp_path / "b.csv")]) == 0
+    assert "calibrated under other settings" not in capsys.readouterr().out
 
 
 def test_learn_needs_the_coding_with_casme2(tmp_path, capsys):

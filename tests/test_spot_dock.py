@@ -56,12 +56,21 @@ def test_spotting_adds_a_machine_track_and_the_plot_follows_the_slider(
     assert track.read_only and len(track) == len(result.intervals)
     assert dock.progress.value() == 100 and dock.status.value.startswith("prototype 1:")
     assert result.curves.shape == (1, len(layer.data))
+    # The hand over the mouth (about frames 64-232 of this real clip) is not spotted in: found
+    # unreliable where the face is whole, skipped where the hand pushes the chin out of the
+    # frame; the plot hatches it.
+    left_out = np.zeros(result.n_frames, dtype=bool)
+    for s in (*result.skipped, *result.unreliable):
+        left_out[s.start : s.end + 1] = True
+    assert left_out[64:233].mean() > 0.95 and result.unreliable, (result.skipped, result.unreliable)
+    assert all(not s.start <= iv.onset <= s.end for iv in result.intervals for s in result.unreliable)
     # The fixtures folder is read-only: landmark cache and session went to the user's folders.
     assert sorted(p.name for p in (fixtures_dir / "video").iterdir()) == sorted(FIXTURE_VIDEOS)
 
     # The plot shows that run: one curve and its threshold.
     assert plot.run_combo.value == "prototype 1"
     assert len(plot.axes.lines) == 3  # curve, threshold, playhead
+    assert any(p.get_hatch() for p in plot.axes.patches)  # the unreliable span
     # Slider → playhead.
     viewer.dims.set_current_step(0, 123)
     assert plot.playhead.get_xdata()[0] == 123
@@ -282,13 +291,15 @@ def test_a_preset_fills_the_form_and_a_run_gets_its_values(make_napari_viewer_pr
     from dataclasses import replace
 
     from napari_mespot.core.spotters.prototype import PRESETS
+    from napari_mespot.core.spotters.prototype.settings import DEFAULT_PRESET
 
     viewer = make_napari_viewer_proxy()
     viewer.open_sample("napari-mespot", "synthetic_face")
     dock = SpotWidget(viewer)
     combo = dock.preset_combos["prototype"]
-    assert combo.value == "paper" and "vovnet" not in dock.preset_combos  # where the dock always started
-    assert dock._prepare("prototype")[2] == PRESETS["paper"]
+    # The dock starts where mespot spot, batch and demo do: the default preset.
+    assert combo.value == DEFAULT_PRESET == "robust" and "vovnet" not in dock.preset_combos
+    assert dock._prepare("prototype")[2] == PRESETS["robust"]
     combo.value = "recommended"
     assert dock.settings.boundaries.value == "valleys"
     assert dock._prepare("prototype")[2] == PRESETS["recommended"]
@@ -305,7 +316,7 @@ def test_the_model_field_shows_the_file_the_preset_spots_with(make_napari_viewer
     viewer.open_sample("napari-mespot", "synthetic_face")
     dock = SpotWidget(viewer)
     combo = dock.preset_combos["prototype"]
-    assert dock.prototypes.value.name == "default_prototypes.npz"
+    assert dock.prototypes.value.name == "robust_prototypes.npz"  # the default preset's
     combo.value = "fast"
     assert dock.prototypes.value.name == "fast_prototypes.npz"
     assert PrototypeSet.load(dock.prototypes.value).flow_method == "dis"

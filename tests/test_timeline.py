@@ -229,3 +229,38 @@ def test_overlapping_intervals_the_selected_one_is_hit_first(timeline):
     assert view.hit_at(where).interval_id == long.id
     edge = QPointF(point(view, 440, CORRECTED))
     assert (view.hit_at(edge).interval_id, view.hit_at(edge).part) == (short.id, "onset")  # handles first
+
+
+def test_the_latest_runs_skipped_and_unreliable_frames_are_hatched(timeline):
+    """A run's frames without a face and its unreliable spans (nothing spotted there) are
+    hatched across the lanes; a later run's spans replace them."""
+    import numpy as np
+
+    from napari_mespot.core.spotters.base import SkippedSpan, SpotResult
+
+    viewer, model, widget = timeline
+    review = review_for(viewer.layers[0])
+
+    def result(skipped, unreliable):
+        n = model.n_frames
+        return SpotResult(
+            "synthetic_face",
+            "prototype",
+            model.fps,
+            n,
+            (),
+            ("AU1",),
+            np.zeros((1, n), np.float32),
+            np.ones(1),
+            skipped=skipped,
+            unreliable=unreliable,
+        )
+
+    review.add_result(
+        "run a", result((SkippedSpan(0, 9, "no face found"),), (SkippedSpan(200, 260, "occluded"),))
+    )
+    assert widget.view.untrusted == [(0, 9), (200, 260)]
+    before = widget.view.grab().toImage()
+    review.add_result("run b", result((), ()))
+    assert widget.view.untrusted == []
+    assert widget.view.grab().toImage() != before  # the hatching was drawn, and is gone

@@ -1,8 +1,9 @@
 """The matching-curves plot docked under the viewer: why each spot was made.
 
 Shows a spotter run's per-frame curves (one per AU for the prototype method), each curve's
-threshold as a dashed line of the same colour, the spotted intervals shaded by type, and the
-current frame as a vertical line. Clicking the plot moves napari's frame slider there; moving
+threshold as a dashed line of the same colour, the spotted intervals shaded by type, frames not
+analysed (grey, hatched) and frames found unreliable (purple, hatched), and the current frame
+as a vertical line. Clicking the plot moves napari's frame slider there; moving
 the slider moves the line. The line is redrawn by blitting, so scrubbing does not re-render
 the curves.
 """
@@ -36,11 +37,13 @@ def short_number(value: float) -> str:
 def threshold_label(value: float, unit: str) -> str:
     """A threshold with what it is measured in: ``θ = 1.74e3 (matching index)``."""
     return f"θ = {short_number(value)}" + (f" ({unit})" if unit else "")
+#: Colour of the hatched spans a spotter did not trust (``SpotResult.unreliable``).
+UNRELIABLE_COLOUR = "#9467bd"
 
 
 def plot_result(ax, result: SpotResult, frame: int):
-    """Draw ``result``'s curves, thresholds, intervals and skipped spans on ``ax``; return the
-    playhead line (animated, for blitting) placed at ``frame``."""
+    """Draw ``result``'s curves, thresholds, intervals, skipped and unreliable spans on ``ax``;
+    return the playhead line (animated, for blitting) placed at ``frame``."""
     ax.set_axis_on()
     frames = np.arange(result.n_frames)
     for k, label in enumerate(result.curve_labels):
@@ -50,6 +53,8 @@ def plot_result(ax, result: SpotResult, frame: int):
         ax.axvspan(iv.onset, iv.offset + 1, color=TYPE_COLOURS.get(iv.type, "grey"), alpha=0.18, lw=0)
     for span in result.skipped:
         ax.axvspan(span.start, span.end + 1, color=SKIPPED, alpha=0.08, lw=0, hatch="//")
+    for span in result.unreliable:
+        ax.axvspan(span.start, span.end + 1, color=UNRELIABLE_COLOUR, alpha=0.2, lw=0, hatch="\\\\")
     ax.set_xlim(0, result.n_frames - 1)
     ax.set_xlabel(f"frame ({result.fps:.2f} fps)")
     ax.set_ylabel(result.curve_unit or result.method)  # what the curves and their dashed θ measure

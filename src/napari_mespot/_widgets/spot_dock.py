@@ -63,11 +63,9 @@ def _spot(spotter: Spotter, video, model_path: str | None, settings):
 
 
 def _preset_name(spotter: Spotter) -> str:
-    """The preset a method's form starts at: the one equal to its defaults (the prototype
-    method's ``paper``, so the dock starts where it always did), else its default preset."""
-    defaults = spotter.settings()
-    equal = [name for name, preset in spotter.presets.items() if preset == defaults]
-    return (equal or [spotter.default_preset or next(iter(spotter.presets))])[0]
+    """The preset a method's form starts at: its default preset, the one ``mespot spot``,
+    ``batch`` and ``demo`` use too, so the dock and the command line agree out of the box."""
+    return spotter.default_preset or next(iter(spotter.presets))
 
 
 def _starting_settings(spotter: Spotter) -> Any:
@@ -405,6 +403,10 @@ class SpotWidget(QWidget):
         if skipped:
             reasons = sorted({s.reason for s in result.skipped})
             message += f"; {skipped} frames skipped ({', '.join(reasons)})"
+        if result.unreliable:
+            reasons = sorted({s.reason.split(" (")[0] for s in result.unreliable})
+            unreliable = sum(s.length for s in result.unreliable)
+            message += f"; {unreliable} frames unreliable, not spotted ({', '.join(reasons)})"
         message += "".join(f"; {note}" for note in result.notes)  # what `mespot spot` prints too
         self.status.value = message
         self._outcome = "done"

@@ -49,6 +49,7 @@ LEGEND = " &nbsp; ".join(
         + " (hatched)",
         "white tick: apex",
         "strip after Compare: " + " · ".join(coloured(OUTCOME_COLOURS[o], t) for o, t in OUTCOMES),
+        "white hatching across lanes: not analysed or unreliable in the latest run (nothing spotted there)",
     )
 )
 
@@ -141,15 +142,25 @@ class TimelineWidget(QWidget):
         if self._review is not None:
             self._review.events.outcomes_changed.disconnect(self._on_outcomes)
             self._review.model.events.tracks_changed.disconnect(self._fit_lanes)
+            self._review.events.results_changed.disconnect(self._on_results)
         self._review = review
         self.view.set_model(review.model if review is not None else None)  # its lanes first
         if review is not None:
             review.events.outcomes_changed.connect(self._on_outcomes)
             review.model.events.tracks_changed.connect(self._fit_lanes)
+            review.events.results_changed.connect(self._on_results)
         self._fit_lanes()
         self._on_outcomes()
+        self._on_results()
         self.title.setText(f"<b>{review.layer.name}</b>" if review is not None else "no video layer")
         self._on_step()
+
+    def _on_results(self, *_: Any) -> None:
+        """Hatch what the latest run skipped or found unreliable."""
+        results = list(self._review.results.values()) if self._review is not None else []
+        latest = results[-1] if results else None
+        spans = [] if latest is None else [(s.start, s.end) for s in (*latest.skipped, *latest.unreliable)]
+        self.view.set_untrusted(spans)
 
     def _on_outcomes(self) -> None:
         self.view.set_outcomes(self._review.outcomes if self._review is not None else {})

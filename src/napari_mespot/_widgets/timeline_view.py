@@ -64,6 +64,8 @@ GRID = QColor(255, 255, 255, 28)
 PLAYHEAD = QColor(colours.PLAYHEAD)
 SELECTION = QColor("#ffffff")
 TYPE_COLORS = {kind: QColor(c) for kind, c in colours.TYPE_COLOURS.items()}
+#: Frames the latest spotter run did not analyse (no face) or did not trust (unreliable): hatched.
+UNTRUSTED = QColor(255, 255, 255, 60)
 #: Border colour per status; a candidate has none (translucent fill), a rejected one is hatched.
 STATUS_BORDERS = {status: QColor(c) for status, c in colours.STATUS_COLOURS.items()}
 
@@ -125,6 +127,8 @@ class TimelineView(QWidget):
         self._static: QPixmap | None = None  # lanes, ruler and labels as last drawn
         #: track → interval id → "tp" / "fp" / "fn", from the Compare dock's last comparison.
         self.outcomes: dict[str, dict[str, str]] = {}
+        #: (first, last) frames the latest spotter run skipped or found unreliable.
+        self.untrusted: list[tuple[int, int]] = []
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
@@ -150,6 +154,11 @@ class TimelineView(QWidget):
         self.lanes = lanes_for(self.model, self.lanes)
         self.setMinimumHeight(self.sizeHint().height())
         self.updateGeometry()
+        self._invalidate()
+
+    def set_untrusted(self, spans: list[tuple[int, int]]) -> None:
+        """Hatch these (first, last) frame spans across every lane (nothing was spotted there)."""
+        self.untrusted = spans
         self._invalidate()
 
     def set_outcomes(self, outcomes: dict[str, dict[str, str]]) -> None:
@@ -300,6 +309,7 @@ class TimelineView(QWidget):
         self._paint_ruler(painter, first, last)
         for row, lane in enumerate(self.lanes):
             self._paint_lane(painter, row, lane, first, last)
+        self._paint_untrusted(painter, first, last)
         painter.setClipping(False)
         self._paint_labels(painter)
         painter.end()
@@ -361,6 +371,15 @@ class TimelineView(QWidget):
             painter.drawLines([QLineF(x, top, x, top + height) for x in xa])
         self._paint_outcomes(painter, lane, idx, x0, x1, top + height)
         self._paint_selection(painter, row, lane, top, height)
+
+    def _paint_untrusted(self, painter: QPainter, first: float, last: float) -> None:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QBrush(UNTRUSTED, Qt.BrushStyle.BDiagPattern))
+        bottom = RULER_H + LANE_H * len(self.lanes)
+        for a, b in self.untrusted:
+            if b + 1 >= first and a <= last:
+                width = max(1.5, (b + 1 - a) * self.scale)
+                painter.drawRect(QRectF(self.x_of(a), RULER_H, width, bottom - RULER_H))
 
     def _paint_outcomes(self, painter: QPainter, lane: Lane, idx, x0, x1, bottom: float) -> None:
         marks = self.outcomes.get(lane.name)

@@ -1,9 +1,9 @@
 """``mespot demo``: the whole job on the shipped sample clip, with its ground truth.
 
-Spots the embedded synthetic clip (``synthetic_face.mp4``) with the default prototypes and the
-``recommended`` settings preset, prints
-the intervals and the MEGC F1 (IoU ≥ 0.5, one-to-one) against the clip's ground truth, and
-writes the intervals, the curves and the scores to an output folder.
+Spots the embedded synthetic clip (``synthetic_face.mp4``) with the default settings preset
+(the one ``mespot spot`` uses) and its shipped prototypes, prints the intervals and the MEGC F1
+(IoU ≥ 0.5, one-to-one) against the clip's ground truth, and writes the intervals, the curves
+and the scores to an output folder.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from napari_mespot.core.media.samples import SYNTHETIC_GROUND_TRUTH, SYNTHETIC_VIDEO, sample_path
     from napari_mespot.core.metrics import evaluate
     from napari_mespot.core.spotters.prototype import PRESETS, default_prototypes, default_prototypes_path
+    from napari_mespot.core.spotters.prototype.settings import DEFAULT_PRESET
     from napari_mespot.core.synth.generator import prepare_outdir
 
     video = sample_path(SYNTHETIC_VIDEO)
@@ -57,8 +58,13 @@ def run(args: argparse.Namespace) -> int:
     out = prepare_outdir(args.out)
     truth = read_labels(sample_path(SYNTHETIC_GROUND_TRUTH))
     print(f"video: {video}")
-    print(f"prototypes: {default_prototypes_path()} (synthetic, see `mespot prototypes show`)")
-    result = spot_file(video, default_prototypes(), PRESETS["recommended"], quiet=args.quiet)
+    settings = PRESETS[DEFAULT_PRESET]
+    shipped = settings.shipped_prototypes
+    print(
+        f"preset: {DEFAULT_PRESET}; prototypes: {default_prototypes_path(shipped)} (synthetic, see "
+        "`mespot prototypes show`)"
+    )
+    result = spot_file(video, default_prototypes(shipped), settings, quiet=args.quiet)
     print(summary(result))
     print(intervals_table(result))
     evaluation = evaluate(truth.videos, {result.video: result.video_intervals()}, k=0.5)

@@ -90,7 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     cal.set_defaults(func=run_calibrate)
 
     show = actions.add_parser("show", help="print what a prototype file holds")
-    show.add_argument("file", nargs="?", metavar="FILE.npz", help="prototype file (default: the shipped set)")
+    show.add_argument(
+        "file", nargs="?", metavar="FILE.npz", help="prototype file (default: the default preset's)"
+    )
     show.set_defaults(func=run_show)
 
 
@@ -155,10 +157,10 @@ def run_learn(args: argparse.Namespace) -> int:
 def learn_from_sessions(args: argparse.Namespace) -> int:
     """Retrain from annotators' corrections (the same as the Spot dock's Retrain button)."""
     from napari_mespot.commands._progress import drive
-    from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes
+    from napari_mespot.core.spotters.prototype import PrototypeSet
     from napari_mespot.jobs.retrain import open_corrected, retrain_prototypes
 
-    base = PrototypeSet.load(args.base) if args.base else default_prototypes()
+    base = PrototypeSet.load(args.base) if args.base else load_prototypes(None)
     videos = open_corrected(args.sessions)
     prototypes = drive(
         retrain_prototypes(videos, base, min_count=args.min_count), "retrain", quiet=args.quiet
@@ -210,9 +212,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from napari_mespot.core.spotters.prototype import default_prototypes_path
+    from napari_mespot.core.spotters.prototype import PRESETS, default_prototypes_path
+    from napari_mespot.core.spotters.prototype.settings import DEFAULT_PRESET
 
-    path = args.file or default_prototypes_path()
+    path = args.file or default_prototypes_path(PRESETS[DEFAULT_PRESET].shipped_prototypes)
     print(f"{path}")
     print(load_prototypes(str(path)).describe())
     return 0

@@ -35,15 +35,19 @@ def add_spot_options(p: argparse.ArgumentParser) -> None:
     from napari_mespot.commands._options import NON_NEGATIVE, POSITIVE, number
     from napari_mespot.core.face.head_motion import HEAD_MOTION_MODES
     from napari_mespot.core.spotters.prototype import PRESETS
+    from napari_mespot.core.spotters.prototype.settings import DEFAULT_PRESET
 
     g = p.add_argument_group("spotter settings (each overrides the preset)")
     g.add_argument(
         "--preset",
         metavar="NAME",
-        help=f"one of the method's presets (prototype: {', '.join(PRESETS)}; a plugin's are checked "
-        "when it runs). prototype: paper: the paper's settings; recommended (default): plus interval "
-        "boundaries at the motion's start and end, and head-motion compensation; fast: recommended "
-        "with the shipped DIS-flow prototypes (several times faster)",
+        help=f"one of the method's presets (prototype: {', '.join(PRESETS)}; default {DEFAULT_PRESET}; a "
+        "plugin's are checked when it runs). prototype: paper: the paper's settings, its thresholds "
+        "calibrated under them; recommended: plus interval boundaries at the motion's start and end, "
+        "head-motion compensation and no spotting in unreliable spans (a hand over the face...); "
+        "fast: recommended with the shipped DIS-flow prototypes (several times faster); robust (the "
+        "default): fast with each curve in units of its video's noise floor and relative "
+        "thresholds, so they hold on footage unlike the training videos",
     )
     g.add_argument(
         "--flow",
@@ -183,9 +187,13 @@ def model_path(args: argparse.Namespace, spotter: Spotter) -> str | None:
 
 
 def load_prototypes(path: str | None):
-    from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes
+    """The prototype file ``path``, else the shipped set of the default preset."""
+    from napari_mespot.core.spotters.prototype import PRESETS, PrototypeSet, default_prototypes
+    from napari_mespot.core.spotters.prototype.settings import DEFAULT_PRESET
 
-    return default_prototypes() if path is None else PrototypeSet.load(path)
+    if path is None:
+        return default_prototypes(PRESETS[DEFAULT_PRESET].shipped_prototypes)
+    return PrototypeSet.load(path)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -253,13 +261,14 @@ def spot_with(path: str | Path, spotter, fps: float | None = None, quiet: bool =
 
 
 def summary(result: SpotResult) -> str:
-    """A few lines about one result: counts, skipped spans and notes."""
+    """A few lines about one result: counts, skipped and unreliable spans, and notes."""
     n_me = sum(iv.type == "me" for iv in result.intervals)
     lines = [
         f"{result.video}: {len(result.intervals)} intervals ({n_me} ME, {len(result.intervals) - n_me} MaE) "
         f"in {result.n_frames} frames at {result.fps:g} fps, {len(result.windows)} windows"
     ]
     lines += [f"  skipped frames {s.start}-{s.end}: {s.reason}" for s in result.skipped]
+    lines += [f"  unreliable frames {s.start}-{s.end}, not spotted: {s.reason}" for s in result.unreliable]
     lines += [f"  note: {n}" for n in result.notes]
     return "\n".join(lines)
 

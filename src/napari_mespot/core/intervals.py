@@ -37,6 +37,15 @@ def type_by_duration(n_frames: int, fps: float, me_max_seconds: float = ME_MAX_S
     return "me" if n_frames / fps <= me_max_seconds else "mae"
 
 
+def runs(mask: Any) -> list[tuple[int, int]]:
+    """Inclusive ``(start, end)`` frame pairs of the runs of True in a 1-D boolean mask."""
+    import numpy as np
+
+    flags = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
+    edges = np.flatnonzero(np.diff(flags.astype(np.int8)))
+    return [(int(s), int(e) - 1) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+
+
 def _normalise_extra(extra: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> tuple[tuple[str, str], ...]:
     items = extra.items() if isinstance(extra, Mapping) else extra
     return tuple(sorted((str(k), str(v)) for k, v in items))

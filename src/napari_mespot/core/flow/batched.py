@@ -28,8 +28,8 @@ from napari_mespot.core.progress import Progress
 
 Crops = Mapping[str, np.ndarray]
 #: Per-frame post-processing of the flows (e.g. head-motion removal): all regions' flows of one
-#: frame in, the flows to keep out.
-Finish = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
+#: frame and the crops they were computed on in, the arrays to keep out.
+Finish = Callable[[dict[str, np.ndarray], Crops], Mapping[str, np.ndarray]]
 
 
 def torch_params(method: FlowMethod, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,15 +63,16 @@ def flows_to_reference(
     ``frames`` yields ``count`` dicts of uint8 grey crops (same names and sizes as
     ``references``), read lazily in order. ``device`` ``None`` uses OpenCV on ``threads``
     threads; ``"cpu"`` or ``"cuda"`` uses the torch port on that device. ``finish`` maps each
-    frame's flows to what is returned (on the CPU path it runs in the worker threads too).
+    frame's flows (and its crops) to what is returned: one array per name, stacked over the
+    frames (on the CPU path it runs in the worker threads too).
     """
     m = get_method(method)
     m.check(params)  # once here: the torch path does not call the method per frame
     label = label or f"{m.name} flow"
     out: dict[str, np.ndarray] = {}
 
-    def store(k: int, flows: dict[str, np.ndarray]) -> None:
-        for name, f in (finish(flows) if finish is not None else flows).items():
+    def store(k: int, flows: dict[str, np.ndarray], crops: Crops) -> None:
+        for name, f in (finish(flows, crops) if finish is not None else flows).items():
             if name not in out:
                 out[name] = np.empty((count, *f.shape), np.float32)
             out[name][k] = f
@@ -90,11 +91,11 @@ def _opencv_flows(
     m: FlowMethod,
     threads: int,
     label: str,
-    store: Callable[[int, dict[str, np.ndarray]], None],
+    store: Callable[[int, dict[str, np.ndarray], Crops], None],
     params: Mapping[str, Any],
 ) -> Generator[Progress, None, None]:
     def one(k: int, crops: Crops) -> None:
-        store(k, {name: m(ref, crops[name], **params) for name, ref in references.items()})
+        store(k, {name: m(ref, crops[name], **params) for name, ref in references.items()}, crops)
 
     if threads == 1:
         for k, crops in enumerate(frames):
@@ -134,7 +135,7 @@ def _torch_flows(
     m: FlowMethod,
     device: str,
     label: str,
-    store: Callable[[int, dict[str, np.ndarray]], None],
+    store: Callable[[int, dict[str, np.ndarray], Crops], None],
     params: Mapping[str, Any],
 ) -> Generator[Progress, None, None]:
     from napari_mespot.core.flow.torch.ports import flow_batch
@@ -150,5 +151,5 @@ def _torch_flows(
         yield Progress(count + j * count // len(references), 2 * count, f"{label} on {device}")
         flows[name] = flow_batch(ref, stacks[name], m.name, device=device, chunk=max(1, count), **full)
     for k in range(count):
-        store(k, {name: f[k] for name, f in flows.items()})
+        store(k, {name: f[k] for name, f in flows.items()}, {name: s[k] for name, s in stacks.items()})
     yield Progress(2 * count, 2 * count, label)

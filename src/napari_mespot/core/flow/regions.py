@@ -30,6 +30,7 @@ from napari_mespot.core.face.head_motion import (
 )
 from napari_mespot.core.face.landmarks import FaceLandmarks, FrameSource
 from napari_mespot.core.face.regions import EYE, MOUTH, NOSE, RegionSpec, RegionTransform, face_regions
+from napari_mespot.core.face.reliability import RESIDUAL_FLOW, unexplained_fraction
 from napari_mespot.core.flow.batched import flows_to_reference
 from napari_mespot.core.flow.methods import FlowMethod, get_method, to_gray
 from napari_mespot.core.progress import Progress
@@ -83,10 +84,17 @@ def region_flows_pair(
     return compensated(out, transforms, mode, nose, nose_flow)
 
 
+#: The key under which a window's per-frame unexplained shares travel with its flows.
+_UNEXPLAINED = "_unexplained"
+
+
 @dataclass(frozen=True, eq=False)  # holds arrays: identity equality
 class WindowFlows:
     """Region flows of one window: ``flows[name]`` is (len(frames), h, w, 2) float32;
-    ``head_motion`` is the compensation applied (one of ``HEAD_MOTION_MODES``)."""
+    ``head_motion`` is the compensation applied (one of ``HEAD_MOTION_MODES``);
+    ``unexplained`` (len(frames),), when asked for, is per frame the largest share of a region
+    its flow does not explain (:func:`~napari_mespot.core.face.reliability.unexplained_fraction`).
+    """
 
     reference: int
     frames: np.ndarray
@@ -95,6 +103,7 @@ class WindowFlows:
     method: str
     params: dict[str, Any] = field(default_factory=dict)
     head_motion: str = "off"
+    unexplained: np.ndarray | None = None
 
     @property
     def head_motioncompensated(self) -> bool:
@@ -113,6 +122,7 @@ def window_region_flows(
     *,
     threads: int = 1,
     device: str | None = None,
+    unexplained_kappa: float | None = None,
     **params: Any,
 ) -> Generator[Progress, None, WindowFlows]:
     """Region flows from frame ``reference`` to each of ``frames`` (regions fitted on ``reference``).
@@ -127,6 +137,9 @@ def window_region_flows(
     nose bridge); :func:`.batched_flow.flows_to_reference` computes the flows — OpenCV on
     ``threads`` threads while the next frames decode, or the torch port on ``device`` — and
     removes the head translation per frame. The results do not depend on ``threads``.
+    With ``unexplained_kappa`` each frame's share of the regions its flow cannot explain is
+    measured too (on the flow before head-motion removal: the flow between the crops as cut; a
+    DIS flow, the run's own or one computed for it, see ``RESIDUAL_FLOW``).
 
     Raises :class:`~napari_mespot.core.face.regions.NoFaceError` when the reference frame has no face;
     later frames are cut with the reference transforms whether or not their own fit succeeded.
@@ -142,7 +155,8 @@ def window_region_flows(
     index = np.asarray(frames, dtype=np.int64)
     if len(index) == 0:
         empty = {name: np.empty((0, t.size[1], t.size[0], 2), np.float32) for name, t in fitted.items()}
-        return WindowFlows(reference, index, fitted, empty, m.name, dict(params), mode)
+        none = None if unexplained_kappa is None else np.empty(0, np.float32)
+        return WindowFlows(reference, index, fitted, empty, m.name, dict(params), mode, none)
     cuts = {**fitted, nose_spec.name: nose} if nose is not None else fitted
 
     def crops() -> Iterator[dict[str, np.ndarray]]:
@@ -153,11 +167,29 @@ def window_region_flows(
                 name: (t if motion is None else registered(t, motion)).warp(gray) for name, t in cuts.items()
             }
 
-    def finish(flows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    # The residual needs a flow that follows the lips and lids closely (RESIDUAL_FLOW): the run's
+    # own when it is DIS, else DIS computed for the residual alone.
+    own = m.name == RESIDUAL_FLOW[0]
+    residual_flow = m if own else get_method(RESIDUAL_FLOW[0])
+
+    def finish(flows: dict[str, np.ndarray], crops: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         nose_flow = flows.pop(nose_spec.name) if nose is not None else None
-        return compensated(flows, fitted, mode, nose, nose_flow)
+        shares = None
+        if unexplained_kappa is not None:
+            shares = max(
+                unexplained_fraction(
+                    ref_crops[name],
+                    crops[name],
+                    f if own else residual_flow(ref_crops[name], crops[name], **RESIDUAL_FLOW[1]),
+                    unexplained_kappa,
+                )
+                for name, f in flows.items()
+            )
+        out = compensated(flows, fitted, mode, nose, nose_flow)
+        return out if shares is None else {**out, _UNEXPLAINED: np.float32(shares)}
 
     flows = yield from flows_to_reference(
         ref_crops, crops(), len(index), m, threads=threads, device=device, finish=finish, **params
     )
-    return WindowFlows(reference, index, fitted, flows, m.name, dict(params), mode)
+    shares = flows.pop(_UNEXPLAINED, None)
+    return WindowFlows(reference, index, fitted, flows, m.name, dict(params), mode, shares)

@@ -5,7 +5,9 @@ A spotter is a generator ``spot(video, ...) -> Generator[Progress, None, SpotRes
 closing it) and returns a :class:`SpotResult`. The result carries not only the intervals but
 also *why* they were spotted — the per-frame curves the method thresholded and the thresholds
 themselves — so a reviewer can see a near miss as well as a hit, and what was *not* looked at
-(frames without a face, with the reason), so a silent gap is never mistaken for "no expression".
+(frames without a face, with the reason), so a silent gap is never mistaken for "no expression",
+and what it looked at but does not trust (``unreliable``: a hand over the face, say), so an
+empty stretch there reads as "could not tell", not as "nothing happened".
 """
 
 from __future__ import annotations
@@ -25,18 +27,12 @@ import numpy as np
 from napari_mespot.core.atomic import atomic_write_bytes, atomic_write_text
 from napari_mespot.core.errors import MespotError
 from napari_mespot.core.intervals import Interval, VideoIntervals
+from napari_mespot.core.intervals import runs as runs  # re-exported: every spotter finds spans with it
 from napari_mespot.core.progress import Progress
 
 
 class CurvesFileError(MespotError):
     """A saved curves file that cannot be read back (missing, damaged, not a curves file)."""
-
-
-def runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Inclusive ``(start, end)`` index pairs of the runs of True in a 1-D mask."""
-    flags = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
-    edges = np.flatnonzero(np.diff(flags.astype(np.int8)))
-    return [(int(s), int(e) - 1) for s, e in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def video_name(video: Any) -> str:
@@ -66,10 +62,13 @@ class SpotResult:
     NaN where it was not computed (skipped frames). A frame is compared against
     ``thresholds[v]`` by the method's own rule (see the method's docstring); ``raw_curves`` holds
     the same curves before the method's smoothing, when it has any. ``windows`` lists the
-    analysed spans as inclusive (start, end) frame pairs. ``settings`` is the method's settings
-    object, recorded so a result can always be reproduced (a plain mapping when the result was
-    read back from a curves file). ``curve_unit`` says what the curves and thresholds measure
-    ("matching index", "class score"), for the plots' axes and the thresholds' labels.
+    analysed spans as inclusive (start, end) frame pairs. ``skipped`` are the frames not
+    analysed; ``unreliable`` the frames the method found it cannot trust and never spots in
+    (each with its reason; a method without such a check leaves it empty). ``settings`` is the
+    method's settings object, recorded so a result can always be reproduced (a plain mapping when
+    the result was read back from a curves file). ``curve_unit`` says what the curves and
+    thresholds measure ("matching index", "class score"), for the plots' axes and the
+    thresholds' labels.
     """
 
     video: str
@@ -83,6 +82,7 @@ class SpotResult:
     raw_curves: np.ndarray | None = None
     windows: tuple[tuple[int, int], ...] = ()
     skipped: tuple[SkippedSpan, ...] = ()
+    unreliable: tuple[SkippedSpan, ...] = ()
     settings: Any = None
     device: str = "cpu"
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -156,6 +156,7 @@ class SpotResult:
             "notes": list(self.notes),
             "settings": self.settings_dict(),
             "skipped": [dataclasses.asdict(s) for s in self.skipped],
+            "unreliable": [dataclasses.asdict(s) for s in self.unreliable],
         }
         buf = io.BytesIO()
         np.savez_compressed(

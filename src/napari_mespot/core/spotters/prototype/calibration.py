@@ -4,8 +4,10 @@ The paper does not say how θ_j was set. We choose each AU's θ_j on its own, fr
 (the smaller of a point's two differences; a point is a peak point when margin > θ_j):
 
 1. Every training video is covered by windows with the fixed step N/2 (eq. 19; the adaptive
-   step depends on θ itself), the curves are filtered and clipped as when spotting, and each
-   frame keeps its largest margin over the windows that contain it.
+   step depends on θ itself), the curves are filtered (and, with ``normalise="floor"``, divided
+   by the video's noise floor, :mod:`.normalise`) and clipped as when spotting, and each frame
+   keeps its largest margin over the windows that contain it. With ``reliability`` the walk
+   leaves out the unreliable spans exactly as spotting does (:mod:`.walk`).
 2. For AU j, every ground-truth expression that contains j is *found* at θ when its largest
    margin exceeds θ; every run of frames with margin > θ that touches no ground-truth
    expression at all is a *false alarm* (a run over another AU's expression is not: fusion
@@ -17,7 +19,12 @@ The paper does not say how θ_j was set. We choose each AU's θ_j on its own, fr
    the matching index of its own prototype (the index of its mean motion at half strength).
 
 This is an approximation of the full spotter (fixed windows, no fusion), chosen because it
-makes calibration one pass of flow per video plus a cheap search.
+makes calibration one pass of flow per video plus a cheap search; with ``normalise="floor"`` the
+spotter's windows are these same fixed windows.
+
+Thresholds mean something only under the settings that shape the curves they were chosen on
+(:data:`CURVE_SETTINGS`); the file records them, and :func:`calibration_differences` names every
+one a run changes.
 """
 
 from __future__ import annotations
@@ -30,15 +37,26 @@ import numpy as np
 
 from napari_mespot.core import registry
 from napari_mespot.core.face.landmarks import FaceLandmarks
-from napari_mespot.core.intervals import Interval
+from napari_mespot.core.intervals import Interval, runs
 from napari_mespot.core.progress import Progress
-from napari_mespot.core.spotters.base import runs
+from napari_mespot.core.spotters.prototype.normalise import normalised, video_floor
 from napari_mespot.core.spotters.prototype.peaks import check_cutoff, clip_negative, lowpass, peak_margin
-from napari_mespot.core.spotters.prototype.prototypes import PrototypeError, PrototypeSet
+from napari_mespot.core.spotters.prototype.prototypes import PrototypeError, PrototypeSet, prototype_norms
 from napari_mespot.core.spotters.prototype.settings import PrototypeSettings
-from napari_mespot.core.spotters.prototype.windows import face_segments, frames_in
+from napari_mespot.core.spotters.prototype.walk import walk
+from napari_mespot.core.spotters.prototype.windows import frames_in, next_start
 
 GRID_SIZE = 400
+#: The settings that shape the curves θ_j is compared with, and the value a calibration record
+#: that predates a setting implies for it (every such file was calibrated without it).
+CURVE_SETTINGS: dict[str, Any] = {
+    "window_s": None,
+    "search_radius_s": None,
+    "lowpass_cutoff_hz": None,
+    "lowpass_order": None,
+    "head_motion": None,
+    "normalise": "off",
+}
 
 
 @dataclass(frozen=True)
@@ -55,9 +73,8 @@ def video_margins(
     video: Any, prototypes: PrototypeSet, settings: PrototypeSettings, landmarks: FaceLandmarks | None = None
 ) -> Generator[Progress, None, np.ndarray]:
     """Per frame and AU, the largest eq. 24 margin over half-overlapping windows: (V, n); NaN
-    where no window looked (frames without a face)."""
+    where no window looked (frames without a face, unreliable spans)."""
     from napari_mespot.core.face.cache import landmarks_for_video
-    from napari_mespot.core.spotters.prototype.spotter import window_matching
 
     fps, n = float(video.fps), len(video)
     try:
@@ -66,24 +83,56 @@ def video_margins(
         raise PrototypeError(str(exc)) from None
     if landmarks is None:
         landmarks = yield from landmarks_for_video(video, registry.landmark_provider(settings.landmarks))
-    window = frames_in(settings.window_s, fps, minimum=3)
+    length = frames_in(settings.window_s, fps, minimum=3)
     m = frames_in(settings.search_radius_s, fps)
-    segments, _ = face_segments(landmarks.found, frames_in(settings.min_segment_s, fps, minimum=2))
+    half_step = lambda w: next_start(w.start, length, None)  # noqa: E731  (eq. 19 alone)
+    walked = yield from walk(video, landmarks, prototypes, settings, half_step)
+    filtered = [
+        lowpass(w.raw, fps, settings.lowpass_cutoff_hz, settings.lowpass_order) for w in walked.windows
+    ]
+    if settings.normalise != "off":
+        regions = [p.region for p in prototypes.prototypes]
+        scale = video_floor(filtered, fps, prototype_norms(prototypes), regions)
+        filtered = [normalised(f, scale) for f in filtered]
     out = np.full((len(prototypes), n), -np.inf)
     looked = np.zeros(n, dtype=bool)
-    for seg_start, seg_end in segments:
-        start = seg_start
-        while True:
-            end = min(start + window - 1, seg_end)
-            raw = yield from window_matching(video, landmarks, prototypes, start, end, settings, n)
-            curves = clip_negative(lowpass(raw, fps, settings.lowpass_cutoff_hz, settings.lowpass_order))
-            np.maximum(out[:, start : end + 1], peak_margin(curves, m), out=out[:, start : end + 1])
-            looked[start : end + 1] = True
-            if end == seg_end:
-                break
-            start += max(1, window // 2)
+    for w, curves in zip(walked.windows, filtered, strict=True):
+        span = slice(w.start, w.end + 1)
+        np.maximum(out[:, span], peak_margin(clip_negative(curves), m), out=out[:, span])
+        looked[span] = True
     out[:, ~looked] = np.nan
     return out
+
+
+def record_settings(settings: PrototypeSettings) -> dict[str, Any]:
+    """The settings a calibration record keeps: those shaping the curves, and the walk's check."""
+    return {**{key: getattr(settings, key) for key in CURVE_SETTINGS}, "reliability": settings.reliability}
+
+
+def calibration_differences(prototypes: PrototypeSet, settings: PrototypeSettings) -> tuple[str, ...]:
+    """A note naming every curve-shaping setting of ``settings`` that differs from the one the
+    prototypes' thresholds were calibrated under (none when the settings give every θ_j, or
+    the file records no calibration)."""
+    recorded = prototypes.calibration.get("settings")
+    if not recorded or set(settings.thresholds) >= set(prototypes.aus):
+        return ()
+    differ = []
+    for key, implied in CURVE_SETTINGS.items():
+        was = recorded.get(key, implied)
+        now = getattr(settings, key)
+        if was is not None and was != now:
+            differ.append(f"{key} {was!r} there, {now!r} here")
+    if not differ:
+        return ()
+    units = (
+        " (relative and absolute thresholds are in different units)"
+        if any(d.startswith("normalise") for d in differ)
+        else ""
+    )
+    return (
+        f"the thresholds were calibrated under other settings: {'; '.join(differ)}{units}; "
+        "recalibrate (mespot prototypes calibrate) or use the preset they were made for",
+    )
 
 
 def _f1_curve(
@@ -177,13 +226,7 @@ def calibrate(
     record = {
         "rule": "per-AU F1 of eq. 24 margins on training videos (see calibration.py)",
         "videos": [tv.name for tv in videos],
-        "settings": {
-            "window_s": settings.window_s,
-            "search_radius_s": settings.search_radius_s,
-            "lowpass_cutoff_hz": settings.lowpass_cutoff_hz,
-            "lowpass_order": settings.lowpass_order,
-            "head_motion": settings.head_motion,
-        },
+        "settings": record_settings(settings),
         "per_au": report,
     }
     yield Progress(len(videos), len(videos), "thresholds chosen")

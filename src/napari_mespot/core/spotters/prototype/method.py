@@ -17,7 +17,9 @@ from napari_mespot.core.spotters.prototype import (
     default_prototypes_path,
     spot,
 )
+from napari_mespot.core.spotters.prototype.normalise import NORMALISATIONS
 from napari_mespot.core.spotters.prototype.peaks import BOUNDARIES
+from napari_mespot.core.spotters.prototype.settings import DEFAULT_PRESET
 from napari_mespot.core.spotters.prototype.spotter import check_usable
 
 
@@ -39,13 +41,14 @@ def spotter() -> Spotter:
         model_label="prototypes",
         model_filter="*.npz",
         presets=PRESETS,
-        default_preset="recommended",
+        default_preset=DEFAULT_PRESET,
         choices={
             "boundaries": BOUNDARIES,
             "device": DEVICES,
             "flow_method": [None, *sorted(registry.flow_methods.names())],
             "shipped_prototypes": SHIPPED_PROTOTYPES,
             "head_motion": HEAD_MOTION_MODES,
+            "normalise": NORMALISATIONS,
         },
         hidden=("landmarks", "flow_batch"),
     )

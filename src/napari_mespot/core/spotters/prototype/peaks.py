@@ -36,8 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from napari_mespot.core.intervals import type_by_duration
-from napari_mespot.core.spotters.base import runs
+from napari_mespot.core.intervals import runs, type_by_duration
 
 BOUNDARIES = ("peak-points", "valleys")
 
@@ -105,27 +104,46 @@ def peak_points(curves: np.ndarray, m: int, thresholds: np.ndarray | float) -> n
     return peak_margin(curves, m) > theta[..., None]
 
 
-def widen_to_valleys(curve: np.ndarray, start: int, end: int, level: float = 0.0) -> tuple[int, int]:
+def widen_to_valleys(
+    curve: np.ndarray, start: int, end: int, level: float = 0.0, noise: float = 0.0, reach: int = 0
+) -> tuple[int, int]:
     """Move ``start`` left and ``end`` right while the curve keeps falling away from the run.
 
     With ``level`` > 0 a side also stops at the first frame at or below
     ``floor + level · (peak − floor)``, ``floor`` being the curve's minimum on that side of the
     run (within the window) and ``peak`` the run's maximum: a slowly drifting or still-settling
-    curve then does not stretch the interval into neutral frames.
+    curve then does not stretch the interval into neutral frames. With ``noise`` > 0 (ours: the
+    curve's noise band, in its units) a side walks on over ripples smaller than ``noise`` —
+    ending at the lowest frame reached once the curve has risen more than ``noise`` above it —
+    and stops where the curve is back within ``noise`` of its floor, so where a boundary falls
+    does not depend on ripples of the flow noise (or on a frame held for several frames of a
+    high-rate video); 0 stops at the first frame that does not fall. With ``reach`` > 0 (ours)
+    each side's floor is the minimum within ``reach`` frames of the run (eq. 24's search radius:
+    the same minimum the run's margin rose from), not over the whole window, so an expression
+    that rises from a plateau left by an earlier one is bounded where it leaves the plateau.
     """
     peak = float(curve[start : end + 1].max())
-    if level > 0:
-        low_b = float(curve[:start].min()) if start > 0 else peak
-        low_a = float(curve[end + 1 :].min()) if end + 1 < len(curve) else peak
-        stop_b, stop_a = low_b + level * (peak - low_b), low_a + level * (peak - low_a)
+    before = curve[max(0, start - reach) : start] if reach > 0 else curve[:start]
+    after = curve[end + 1 : end + 1 + reach] if reach > 0 else curve[end + 1 :]
+    low_b = float(before.min()) if len(before) else peak
+    low_a = float(after.min()) if len(after) else peak
+    if level > 0 or noise > 0:
+        stop_b = low_b + max(level * (peak - low_b), noise)
+        stop_a = low_a + max(level * (peak - low_a), noise)
     else:
         stop_b = stop_a = -np.inf
-    while start > 0 and curve[start - 1] < curve[start] and curve[start] > stop_b:
-        start -= 1
-    last = len(curve) - 1
-    while end < last and curve[end + 1] < curve[end] and curve[end] > stop_a:
-        end += 1
-    return start, end
+    return _walk_down(curve, start, -1, stop_b, noise), _walk_down(curve, end, 1, stop_a, noise)
+
+
+def _walk_down(curve: np.ndarray, i: int, step: int, stop: float, tolerance: float) -> int:
+    """From frame ``i`` in direction ``step``: the lowest frame reached before the curve rises
+    ``tolerance`` above it or comes down to ``stop`` (see :func:`widen_to_valleys`)."""
+    best = k = i
+    while 0 <= k + step < len(curve) and curve[k + step] < curve[best] + tolerance and curve[best] > stop:
+        k += step
+        if curve[k] < curve[best]:
+            best = k
+    return best
 
 
 @dataclass(frozen=True)
@@ -153,6 +171,8 @@ def au_intervals(
     thresholds: np.ndarray,
     boundaries: str = "peak-points",
     level: float = 0.0,
+    noise: float = 0.0,
+    reach: int = 0,
 ) -> list[AUInterval]:
     """Every AU interval of the (V, T) filtered, clipped curves (eq. 24 plus run grouping)."""
     if boundaries not in BOUNDARIES:
@@ -167,7 +187,7 @@ def au_intervals(
         for start, end in runs(margin[v] > theta[v]):
             score = float(margin[v, start : end + 1].max() / theta[v])
             if boundaries == "valleys":
-                start, end = widen_to_valleys(curves[v], start, end, level)
+                start, end = widen_to_valleys(curves[v], start, end, level, noise, reach)
             apex = start + int(np.argmax(curves[v, start : end + 1]))
             out.append(AUInterval(v, start, end, apex, score))
     return out

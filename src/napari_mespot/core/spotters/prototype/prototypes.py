@@ -46,6 +46,11 @@ PAPER_AUS: tuple[int, ...] = (1, 2, 4, 7, 12, 14, 15, 17)
 DEFAULT_REGIONS: tuple[RegionSpec, ...] = (EYE, MOUTH)
 
 
+def prototype_norms(prototypes: PrototypeSet) -> np.ndarray:
+    """‖M_j‖ (the Euclidean norm over both flow components) of every prototype, in order."""
+    return np.array([float(np.sqrt(np.sum(p.field.astype(np.float64) ** 2))) for p in prototypes.prototypes])
+
+
 class PrototypeError(MespotError):
     """A prototype file that cannot be read, or prototypes that cannot be learnt or used."""
 

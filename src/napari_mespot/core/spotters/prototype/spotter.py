@@ -17,27 +17,34 @@ Results:
   definition (no motion relative to itself).
 - Intervals re-found by a later window (which may overlap an earlier one) are dropped when
   they overlap an already reported interval by more than δ, so every expression is reported once.
+
+With ``normalise="floor"`` (ours) the windows step by N/2 (:mod:`.windows`), every window's
+curves are computed first, and each AU's filtered curve is divided by the video's robust scale
+of that curve (:mod:`.normalise`) before eq. 24: θ_j is then relative (a margin in units of the
+video's noise floor), and ``curves`` hold the normalised curves. With ``reliability`` (ours)
+the walk leaves out unreliable spans (:mod:`.walk`), reported in the result's ``unreliable``;
+no window starts and no interval lies inside one. A note names every setting that differs from
+those the prototypes' thresholds were calibrated under (:func:`.calibration.calibration_differences`).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
 
 from napari_mespot.core import registry
-from napari_mespot.core.device import cuda_available
-from napari_mespot.core.device import resolve_device as resolve_device_for
-from napari_mespot.core.face.border import AT_BORDER, face_at_border
+from napari_mespot.core.face.border import AT_BORDER
 from napari_mespot.core.face.cache import landmarks_for_video
 from napari_mespot.core.face.landmarks import FaceLandmarks
-from napari_mespot.core.flow.regions import window_region_flows
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.spotters.base import SpotResult
-from napari_mespot.core.spotters.prototype.matching import CURVE_UNIT, matching_matrix
+from napari_mespot.core.spotters.prototype.calibration import calibration_differences
+from napari_mespot.core.spotters.prototype.curves import flow_settings, resolve_device
+from napari_mespot.core.spotters.prototype.matching import CURVE_UNIT
+from napari_mespot.core.spotters.prototype.normalise import normalised, video_floor
 from napari_mespot.core.spotters.prototype.peaks import (
     FusedInterval,
     au_intervals,
@@ -48,9 +55,10 @@ from napari_mespot.core.spotters.prototype.peaks import (
     lowpass,
     overlap_index,
 )
-from napari_mespot.core.spotters.prototype.prototypes import PrototypeError, PrototypeSet
+from napari_mespot.core.spotters.prototype.prototypes import PrototypeError, PrototypeSet, prototype_norms
 from napari_mespot.core.spotters.prototype.settings import PrototypeSettings
-from napari_mespot.core.spotters.prototype.windows import face_segments, frames_in, settle
+from napari_mespot.core.spotters.prototype.walk import Window, walk
+from napari_mespot.core.spotters.prototype.windows import frames_in, next_start, settle
 
 METHOD = "prototype"
 
@@ -75,62 +83,6 @@ def resolve_thresholds(prototypes: PrototypeSet, settings: PrototypeSettings) ->
     return theta
 
 
-#: Flow methods with a batched torch port of OpenCV's (:mod:`napari_mespot.core.flow.torch.ports`,
-#: :mod:`napari_mespot.core.flow.torch.dis`).
-TORCH_FLOW_METHODS = ("farneback", "tvl1", "dis")
-#: Those whose port ``auto`` sends to a GPU: Farneback and TV-L1 are a few hundred whole-image
-#: operations per batch. DIS's port is exact only because it sweeps the patches in OpenCV's
-#: propagation order, thousands of small sequential operations per window whatever the batch,
-#: while OpenCV's DIS costs a few ms a pair per CPU core; so ``auto`` keeps DIS on the CPU
-#: and its GPU port runs when ``cuda`` is asked for.
-AUTO_GPU_FLOW_METHODS = ("farneback", "tvl1")
-
-
-def resolve_device(device: str, method: str = "farneback") -> tuple[str, tuple[str, ...]]:
-    """The device the ``method`` flows run on and a note when that is not what was asked for.
-
-    ``auto`` takes the GPU when there is one and the method is in :data:`AUTO_GPU_FLOW_METHODS`,
-    else the CPU; ``cuda`` takes it for any method with a torch port (the fallback follows
-    :mod:`napari_mespot.core.device`).
-    """
-    if device == "auto":
-        return ("cuda" if method in AUTO_GPU_FLOW_METHODS and cuda_available() else "cpu"), ()
-    choice = resolve_device_for(device, f"the {method} flow")
-    if device != "cpu" and method not in TORCH_FLOW_METHODS:
-        return "cpu", (f"device cuda requested: {method} flow has no GPU implementation; it ran on the CPU",)
-    return choice.device, (() if choice.note is None else (choice.note,))
-
-
-def _resolved(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    from napari_mespot.core.flow.methods import get_method
-
-    return {**get_method(method).defaults, **params}
-
-
-def flow_settings(prototypes: PrototypeSet, settings: PrototypeSettings) -> tuple[str, dict[str, Any]]:
-    """The flow method and parameters of a run: the prototypes' own.
-
-    Settings naming another method, or parameters the prototypes were not learnt with, are a
-    :class:`PrototypeError`: a prototype is the mean flow of one method, and another method's
-    flow (other magnitudes, other smoothing) would be matched against it without any warning.
-    """
-    method, params = prototypes.flow_method, dict(prototypes.flow_params)
-    if settings.flow_method is not None and settings.flow_method != method:
-        raise PrototypeError(
-            f"the prototypes were learnt with {method} flow, the settings ask for {settings.flow_method}: "
-            f"use prototypes learnt with {settings.flow_method} (mespot prototypes learn --flow "
-            f"{settings.flow_method}, or the preset that ships them) or leave the flow method unset"
-        )
-    if settings.flow_params:
-        asked = _resolved(settings.flow_method or method, settings.flow_params)
-        learnt = _resolved(method, params)
-        differ = {k: (learnt.get(k), v) for k, v in asked.items() if learnt.get(k) != v}
-        if differ:
-            detail = ", ".join(f"{k}: learnt {a!r}, asked {b!r}" for k, (a, b) in differ.items())
-            raise PrototypeError(f"the prototypes were learnt with other {method} parameters ({detail})")
-    return method, params
-
-
 def check_usable(prototypes: PrototypeSet, settings: PrototypeSettings) -> tuple[np.ndarray, str]:
     """θ_j and the flow method of a run with these prototypes and settings, or the
     :class:`PrototypeError` that says why they cannot be used together. The model loader runs it
@@ -140,54 +92,6 @@ def check_usable(prototypes: PrototypeSet, settings: PrototypeSettings) -> tuple
     theta = resolve_thresholds(prototypes, settings)
     method, _ = flow_settings(prototypes, settings)
     return theta, method
-
-
-def window_matching(
-    video: Any,
-    landmarks: FaceLandmarks,
-    prototypes: PrototypeSet,
-    start: int,
-    end: int,
-    settings: PrototypeSettings,
-    progress_total: int | None = None,
-    device: str | None = None,
-) -> Generator[Progress, None, np.ndarray]:
-    """The raw matching curves (V, end − start + 1) of the window ``start..end`` (eq. 21–23).
-
-    Column 0 is the reference frame (0 by definition); flows are computed in batches of
-    ``settings.flow_batch`` frames so memory stays bounded on long windows, by OpenCV on
-    ``settings.threads`` threads, or with ``device`` (``cpu`` or ``cuda``) by the batched torch
-    port of the method, one call per region and batch.
-    """
-    method, params = flow_settings(prototypes, settings)
-    specs = prototypes.used_regions()
-    fields = [p.field for p in prototypes.prototypes]
-    regions = [p.region for p in prototypes.prototypes]
-    threads = settings.threads or os.cpu_count() or 1
-    out = np.zeros((len(prototypes), end - start + 1), dtype=np.float64)
-    for b0 in range(start + 1, end + 1, settings.flow_batch):
-        frames = np.arange(b0, min(end, b0 + settings.flow_batch - 1) + 1)
-        gen = window_region_flows(
-            video,
-            landmarks,
-            start,
-            frames,
-            specs,
-            method,
-            settings.head_motion,
-            threads=threads,
-            device=device,
-            **params,
-        )
-        while True:
-            try:
-                p = next(gen)
-            except StopIteration as stop:
-                flows = stop.value
-                break
-            yield Progress(int(b0 + p.done), progress_total, f"window at frame {start}")
-        out[:, frames - start] = matching_matrix(flows.flows, fields, regions)
-    return out
 
 
 def _to_interval(
@@ -213,6 +117,72 @@ def _to_interval(
     )
 
 
+class _Detector:
+    """Peak detection, fusion and window planning over a video's windows (§2.4.2, eq. 19–26),
+    and the per-frame curves a result shows."""
+
+    def __init__(
+        self, prototypes: PrototypeSet, settings: PrototypeSettings, theta: np.ndarray, fps: float, n: int
+    ) -> None:
+        self.prototypes, self.settings, self.theta, self.fps = prototypes, settings, theta, fps
+        self.length = frames_in(settings.window_s, fps, minimum=3)
+        self.m = frames_in(settings.search_radius_s, fps)
+        self.regions = [p.region for p in prototypes.prototypes]
+        self.intervals: list[Interval] = []
+        self.curves = np.full((len(prototypes), n), np.nan, dtype=np.float32)
+        self.raw_curves = np.full((len(prototypes), n), np.nan, dtype=np.float32)
+
+    def window(self, w: Window, filtered: np.ndarray, fixed_next: int | None = None) -> int:
+        """Detect in one window's filtered, clipped curves; report what it settles; keep its
+        curves up to the next window's start (returned)."""
+        st = self.settings
+        reach = frames_in(st.boundary_reach_s, self.fps, minimum=0)
+        found = au_intervals(
+            filtered, self.m, self.theta, st.boundaries, st.boundary_level, st.valley_noise, reach
+        )
+        spans = {(w.start + g.start, w.start + g.end): g for g in fuse(found, self.settings.fusion_delta)}
+        plan = settle(
+            list(spans),
+            w.start,
+            w.end,
+            self.length,
+            guard=self.m,
+            lead=self.m // 2,
+            final=w.final,
+            fixed_next=None if w.final else fixed_next,
+        )
+        delta = self.settings.fusion_delta
+        for span in plan.reported:
+            candidate = _to_interval(spans[span], w.start, self.prototypes, self.fps, self.settings.me_max_s)
+            if not any(overlap_index((iv.onset, iv.offset), span) > delta for iv in self.intervals):
+                self.intervals.append(candidate)
+        keep = w.end + 1 if w.final else plan.next_start
+        self.curves[:, w.start : keep] = filtered[:, : keep - w.start]
+        self.raw_curves[:, w.start : keep] = w.raw[:, : keep - w.start]
+        return plan.next_start
+
+    def filtered(self, raw: np.ndarray) -> np.ndarray:
+        """The settings' low-pass filter on a window's curves (before any clipping)."""
+        return lowpass(raw, self.fps, self.settings.lowpass_cutoff_hz, self.settings.lowpass_order)
+
+    def adaptive(self, w: Window) -> int:
+        """The paper's walk: detect as each window arrives, the next starts after what it found."""
+        return self.window(w, clip_negative(self.filtered(w.raw)))
+
+    def fixed(self, w: Window) -> int:
+        """The fixed walk of normalised curves: every window N/2 after the previous one (eq. 19)."""
+        return next_start(w.start, self.length, None)
+
+    def normalised_windows(self, windows: tuple[Window, ...]) -> np.ndarray:
+        """Detect in every window of a fixed walk, its curves divided by the video's scale
+        (:mod:`.normalise`); returns the scale."""
+        filtered = [self.filtered(w.raw) for w in windows]
+        scale = video_floor(filtered, self.fps, prototype_norms(self.prototypes), self.regions)
+        for w, f in zip(windows, filtered, strict=True):
+            self.window(w, clip_negative(normalised(f, scale)), fixed_next=self.fixed(w))
+        return scale
+
+
 def spot(
     video: Any,
     prototypes: PrototypeSet,
@@ -230,6 +200,7 @@ def spot(
     settings = settings or PrototypeSettings()
     theta, method = check_usable(prototypes, settings)
     device, notes = resolve_device(settings.device, method)
+    notes += calibration_differences(prototypes, settings)
     torch_device = "cuda" if device == "cuda" else None
     fps = float(video.fps)
     n = len(video)
@@ -243,58 +214,30 @@ def spot(
     if len(landmarks) != n:
         raise PrototypeError(f"landmarks cover {len(landmarks)} frames, the video has {n}")
 
-    window = frames_in(settings.window_s, fps, minimum=3)
-    m = frames_in(settings.search_radius_s, fps)
-    at_border = face_at_border(landmarks, video.shape[1:3])
-    segments, skipped = face_segments(
-        landmarks.found, frames_in(settings.min_segment_s, fps, minimum=2), at_border
-    )
-    cut = [s for s in skipped if s.reason == AT_BORDER]
+    detector = _Detector(prototypes, settings, theta, fps, n)
+    relative = settings.normalise != "off"
+    visit = detector.fixed if relative else detector.adaptive
+    walked = yield from walk(video, landmarks, prototypes, settings, visit, torch_device)
+    cut = [s for s in walked.skipped if s.reason == AT_BORDER]
     notes += tuple(f"frames {s.start}-{s.end}: the {s.reason}; not spotted there" for s in cut)
-    v = len(prototypes)
-    curves = np.full((v, n), np.nan, dtype=np.float32)
-    raw_curves = np.full((v, n), np.nan, dtype=np.float32)
-    intervals: list[Interval] = []
-    windows: list[tuple[int, int]] = []
-    for seg_start, seg_end in segments:
-        start = seg_start
-        while True:
-            end = min(start + window - 1, seg_end)
-            final = end == seg_end
-            raw = yield from window_matching(
-                video, landmarks, prototypes, start, end, settings, n, torch_device
-            )
-            filtered = clip_negative(lowpass(raw, fps, settings.lowpass_cutoff_hz, settings.lowpass_order))
-            found = au_intervals(filtered, m, theta, settings.boundaries, settings.boundary_level)
-            fused = fuse(found, settings.fusion_delta)
-            spans = {(start + g.start, start + g.end): g for g in fused}
-            plan = settle(list(spans), start, end, window, guard=m, lead=m // 2, final=final)
-            for span in plan.reported:
-                candidate = _to_interval(spans[span], start, prototypes, fps, settings.me_max_s)
-                if not any(
-                    overlap_index((iv.onset, iv.offset), span) > settings.fusion_delta for iv in intervals
-                ):
-                    intervals.append(candidate)
-            keep = end + 1 if final else plan.next_start
-            curves[:, start:keep] = filtered[:, : keep - start]
-            raw_curves[:, start:keep] = raw[:, : keep - start]
-            windows.append((start, end))
-            yield Progress(keep, n, f"window {len(windows)}")
-            if final:
-                break
-            start = plan.next_start
-    yield Progress(n, n, "done")  # skipped frames at the end are done too
+    if relative:
+        scale = detector.normalised_windows(walked.windows)
+        notes += (
+            f"curves in units of this video's noise floor (per AU: "
+            f"{', '.join(f'{lab} {s:.3g}' for lab, s in zip(prototypes.labels, scale, strict=True))})",
+        )
     return SpotResult.for_video(
         video,
         METHOD,
-        intervals,
+        detector.intervals,
         name,
         curve_labels=prototypes.labels,
-        curves=curves,
+        curves=detector.curves,
         thresholds=theta,
-        raw_curves=raw_curves,
-        windows=tuple(windows),
-        skipped=tuple(skipped),
+        raw_curves=detector.raw_curves,
+        windows=tuple((w.start, w.end) for w in walked.windows),
+        skipped=walked.skipped,
+        unreliable=walked.unreliable,
         settings=settings,
         device=device,
         notes=notes,

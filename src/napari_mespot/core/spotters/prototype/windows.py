@@ -16,7 +16,12 @@ Clarifications where the paper is silent:
   cannot fit better in any window and is reported as it is.
 - **Frames without a face** split the video into face segments; windows never cross a gap.
   Segments shorter than ``min_length`` frames are skipped (and reported), never analysed with
-  a made-up face.
+  a made-up face. Frames a reliability check rejects (ours, see
+  :mod:`napari_mespot.core.face.reliability`) split segments the same way.
+- **A fixed step** (ours, with normalised curves): every window starts N/2 after the previous
+  one (eq. 19 alone), because a video's normalisation needs all its curves before any
+  threshold applies; an open interval is deferred only when the next window, known in advance,
+  holds it with its lead.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from napari_mespot.core.face.border import AT_BORDER
+from napari_mespot.core.intervals import runs
 from napari_mespot.core.spotters.base import SkippedSpan
 
 
@@ -64,17 +70,24 @@ def settle(
     guard: int,
     lead: int,
     final: bool,
+    fixed_next: int | None = None,
 ) -> Settled:
     """Split a window's (absolute, inclusive) spans into reported and deferred; plan the next window.
 
     ``start``/``end`` bound the window, ``length`` is the nominal N. Spans ending after
-    ``end − guard`` are open (see the module docstring) unless the window is ``final``.
+    ``end − guard`` are open (see the module docstring) unless the window is ``final``. With
+    ``fixed_next`` the next window starts there whatever is found, and only an open span it
+    holds with its lead is deferred.
     """
     spans = sorted(spans)
     reported, deferred = [], []
     for s, e in spans:
         is_open = not final and e > end - guard and s - lead > start
+        if fixed_next is not None:
+            is_open = is_open and s - lead >= fixed_next
         (deferred if is_open else reported).append((s, e))
+    if fixed_next is not None:
+        return Settled(tuple(reported), tuple(deferred), fixed_next)
     last_end = max((e for _, e in reported), default=None)
     nxt = next_start(start, length, last_end)
     if deferred:
@@ -83,12 +96,16 @@ def settle(
 
 
 def face_segments(
-    found: np.ndarray, min_length: int, at_border: np.ndarray | None = None
+    found: np.ndarray,
+    min_length: int,
+    at_border: np.ndarray | None = None,
+    unusable: np.ndarray | None = None,
 ) -> tuple[list[tuple[int, int]], list[SkippedSpan]]:
     """Runs of frames with a face (inclusive) of at least ``min_length`` frames, and what was
-    skipped; frames ``at_border`` (a face partly outside the frame) are skipped too."""
-    from napari_mespot.core.spotters.base import runs
+    skipped; frames ``at_border`` (a face partly outside the frame) are skipped too.
 
+    Frames in ``unusable`` (reported elsewhere, with their own reasons) end a segment too.
+    """
     found = np.asarray(found, dtype=bool)
     segments, skipped = [], []
     for s, e in runs(~found):
@@ -97,7 +114,8 @@ def face_segments(
         cut = found & np.asarray(at_border, dtype=bool)
         skipped += [SkippedSpan(s, e, AT_BORDER) for s, e in runs(cut)]
         found = found & ~cut
-    for s, e in runs(found):
+    usable = found if unusable is None else found & ~np.asarray(unusable, dtype=bool)
+    for s, e in runs(usable):
         if e - s + 1 >= min_length:
             segments.append((s, e))
         else:

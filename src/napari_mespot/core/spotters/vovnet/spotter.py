@@ -25,9 +25,9 @@ import torch
 
 from napari_mespot.core.device import resolve_device
 from napari_mespot.core.face.landmarks import FaceLandmarks
-from napari_mespot.core.intervals import Interval
+from napari_mespot.core.intervals import Interval, runs
 from napari_mespot.core.progress import Progress
-from napari_mespot.core.spotters.base import SkippedSpan, SpotResult, runs
+from napari_mespot.core.spotters.base import SkippedSpan, SpotResult
 from napari_mespot.core.spotters.vovnet.checkpoint import Checkpoint, default_checkpoint
 from napari_mespot.core.spotters.vovnet.data import Features, features_for_video, window_starts
 from napari_mespot.core.spotters.vovnet.decode import Detections, decode, nms, one_type_per_event
