@@ -28,6 +28,7 @@ from napari_mespot.core.labels.native import write_native_csv
 from napari_mespot.core.metrics import evaluate
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.spotters.prototype import PrototypeSet, default_prototypes_path
+from napari_mespot.core.spotters.prototype.settings import DEFAULT_PRESET, PRESETS
 from napari_mespot.core.synth.generator import SynthSettings, write_synthetic_video
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
@@ -76,7 +77,7 @@ def test_spot_review_correct_add_export_retrain_respot_compare(
     viewer.window.add_dock_widget(timeline, area="bottom")
     viewer.window.add_dock_widget(curves, area="bottom")
     spot.video_combo.value = layer
-    assert spot.prototypes.value == default_prototypes_path()
+    assert spot.prototypes.value == default_prototypes_path(PRESETS[DEFAULT_PRESET].shipped_prototypes)
 
     # 1. Spot with the shipped prototypes.
     wait_for(qtbot, spot, spot.run)
