@@ -154,6 +154,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads on the CPU")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     args = parser.parse_args()
     import cv2
     import torch
@@ -162,11 +163,11 @@ def main() -> None:
         sys.exit(f"fixture video missing: {VIDEO}")
     torch.set_num_threads(args.threads)
     devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
-    need = max(BATCH[(m, d)] for m in METHODS for d in devices)
+    need = max(BATCH[(m, d)] for m in args.methods for d in devices)
     rows = {}
     for region, size in REGIONS.items():
         frames = region_frames(size, need)
-        for method in METHODS:
+        for method in args.methods:
             rows[f"{method} @ {region}"] = bench_method(method, frames, devices)
     result = {
         "devices": devices,

@@ -44,7 +44,7 @@ from napari_mespot.core.synth.warped.settings import WarpedSettings
 GEN1_SEED = 9200
 #: The warped generator's validation seeds (30 fps, 200 fps).
 GEN2_SEED, GEN2_FAST_SEED = 7100, 7200
-PROTOTYPE_PRESETS = ("paper", "recommended", "fast")
+PROTOTYPE_PRESETS = ("paper", "recommended", "fast", "robust")
 VOVNET = "vovnet"
 SPOTTERS = (*(f"prototype {p}" for p in PROTOTYPE_PRESETS), VOVNET)
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
