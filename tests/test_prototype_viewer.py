@@ -8,6 +8,7 @@ from matplotlib.quiver import Quiver
 
 from napari_mespot._widgets.prototype_viewer import GRID_STEP, PrototypeViewer
 from napari_mespot.core.spotters.prototype import Prototype, PrototypeSet
+from napari_mespot.core.spotters.prototype.normalise import FLOOR_UNIT
 
 pytestmark = pytest.mark.gui
 
@@ -38,6 +39,22 @@ def test_heatmap_and_arrows_follow_the_equations(qtbot, prototype_file):
     assert quiver.X.min() == GRID_STEP // 2
     title = ax.get_title()
     assert "AU4" in title and "n=12" in title and "θ = 2.5 (matching index)" in title
+
+
+def test_thresholds_calibrated_on_normalised_curves_say_so(qtbot, tmp_path):
+    """A set calibrated with ``normalise="floor"`` (the robust preset's) has θ in noise floors, not
+    in matching-index units; the viewer opens that set, the one a Run uses, by default."""
+    viewer = PrototypeViewer()
+    qtbot.addWidget(viewer)
+    assert viewer.prototypes.threshold_unit == FLOOR_UNIT  # the shipped robust set
+    assert all(FLOOR_UNIT in ax.get_title() for ax in viewer.figure.axes)
+    field = np.zeros((160, 260, 2), np.float32)
+    path = tmp_path / "floor.npz"
+    calibration = {"settings": {"normalise": "floor"}}
+    prototype = Prototype(12, "mouth", field, count=3, threshold=10.27)
+    PrototypeSet((prototype,), calibration=calibration).save(path)
+    viewer.file.value = path
+    assert "θ = 10.3 (× noise floor)" in viewer.figure.axes[0].get_title()
 
 
 def test_a_broken_file_is_reported(qtbot, tmp_path):

@@ -20,7 +20,8 @@ import pytest
 
 from napari_mespot.core.media.video import open_video
 from napari_mespot.core.progress import run_to_end
-from napari_mespot.core.spotters.prototype import PRESETS, default_prototypes, spot
+from napari_mespot.core.spotters.prototype import CURVE_UNIT, PRESETS, default_prototypes, spot
+from napari_mespot.core.spotters.prototype.normalise import FLOOR_UNIT
 from napari_mespot.core.spotters.prototype.settings import DEFAULT_PRESET
 from napari_mespot.core.synth import augment
 from napari_mespot.core.synth.generator import SynthSettings, write_synthetic_video
@@ -61,6 +62,13 @@ def test_the_default_preset_is_the_robust_one():
     settings = PRESETS[DEFAULT_PRESET]
     assert DEFAULT_PRESET == "robust" and settings.normalise == "floor" and settings.reliability
     assert settings.head_motion == PRESETS["fast"].head_motion == PRESETS["recommended"].head_motion != "off"
+
+
+def test_its_curves_and_thresholds_are_in_noise_floors(spotted_original):
+    """Normalised curves are measured in the video's noise floor, and so are the thresholds the
+    robust set was calibrated with: the plots and labels must not call them matching indices."""
+    assert spotted_original.curve_unit == FLOOR_UNIT == default_prototypes("robust").threshold_unit
+    assert default_prototypes("paper").threshold_unit == CURVE_UNIT
 
 
 @pytest.mark.slow

@@ -20,7 +20,8 @@ from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from napari_mespot._widgets.curves_plot import threshold_label
 from napari_mespot.core.errors import MespotError
-from napari_mespot.core.spotters.prototype import CURVE_UNIT, PrototypeSet, default_prototypes_path
+from napari_mespot.core.spotters.prototype import PRESETS, PrototypeSet, default_prototypes_path
+from napari_mespot.core.spotters.prototype.settings import DEFAULT_PRESET
 
 GRID_STEP = 20
 
@@ -30,8 +31,9 @@ class PrototypeViewer(QWidget):
 
     def __init__(self, napari_viewer=None) -> None:
         super().__init__()
+        shipped = PRESETS[DEFAULT_PRESET].shipped_prototypes  # the set a Run uses out of the box
         self.file = widgets.FileEdit(
-            label="prototypes", value=default_prototypes_path(), filter="*.npz", mode="r"
+            label="prototypes", value=default_prototypes_path(shipped), filter="*.npz", mode="r"
         )
         self.phi = widgets.FloatSlider(label="φ (arrow gain)", value=10.0, min=1.0, max=100.0)
         self.info = widgets.Label(value="")
@@ -90,7 +92,7 @@ class PrototypeViewer(QWidget):
             )
             title = f"{proto.label} ({proto.region}, n={proto.count})"
             if proto.threshold is not None:
-                title += f"\n{threshold_label(proto.threshold, CURVE_UNIT)}"
+                title += f"\n{threshold_label(proto.threshold, self.prototypes.threshold_unit)}"
             ax.set_title(title, fontsize="small")
             ax.set_axis_off()
         self.canvas.draw_idle()

@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from magicgui import widgets
-from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QMessageBox, QProgressBar, QVBoxLayout, QWidget
 
 from napari_mespot._widgets.settings_form import form_values, settings_form
 from napari_mespot._widgets.video_review import review_for, video_layers
+from napari_mespot._widgets.worker import JobError, run_job
 from napari_mespot.core.errors import MespotError
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.spotters.base import SpotResult, Spotter
@@ -41,21 +41,6 @@ from napari_mespot.jobs.retrain import open_corrected, teaches_a_prototype
 from napari_mespot.plugins import spotters
 
 log = logging.getLogger(__name__)
-
-
-class JobError(MespotError):
-    """An unexpected ``RuntimeError`` of a dock job, carried as one line: superqt's worker takes a
-    ``RuntimeError`` for "the worker was deleted" and ends without a signal, which would leave
-    the dock waiting for ever (torch reports most of its failures as ``RuntimeError``)."""
-
-
-@thread_worker(ignore_errors=True)  # the dock reports errors (_on_error), not napari's event loop
-def _job(body, *args):
-    """Run the generator ``body(*args)`` in a worker thread."""
-    try:
-        return (yield from body(*args))
-    except RuntimeError as exc:
-        raise JobError(f"RuntimeError: {exc}") from exc
 
 
 def _spot(spotter: Spotter, video, model_path: str | None, settings):
@@ -326,7 +311,7 @@ class SpotWidget(QWidget):
         if prepared is None:
             return
         layer, review, settings = prepared
-        worker = _job(_spot, spotter, review.video, self._model_path(method), settings)
+        worker = run_job(_spot, spotter, review.video, self._model_path(method), settings)
         self._start(
             worker, lambda result: self._on_result(review, result), f"spotting {layer.name} …", "Spotting"
         )
@@ -343,7 +328,7 @@ class SpotWidget(QWidget):
             return
         layer, review, settings = prepared
         session, out = _beside_session(layer, review, "prototypes", ".npz")
-        worker = _job(
+        worker = run_job(
             _retrain, str(session), str(self.prototypes.value), str(out), self.min_count.value, settings
         )
         message = f"learning prototypes from {layer.name}'s corrections, then measuring them held out …"
@@ -364,7 +349,7 @@ class SpotWidget(QWidget):
         layer, review, settings = prepared
         session, out = _beside_session(layer, review, "vovnet", ".pt")
         init = self._model_path("vovnet") or str(self.spotters["vovnet"].default_model_path(settings))
-        worker = _job(_finetune, str(session), init, str(out), self.finetune_epochs.value, settings)
+        worker = run_job(_finetune, str(session), init, str(out), self.finetune_epochs.value, settings)
         message = f"fine-tuning VoVNet on {layer.name}'s corrections, then measuring it held out …"
         self._start(
             worker, lambda report: self._decide(report, "checkpoint", self.checkpoint), message, "Fine-tuning"

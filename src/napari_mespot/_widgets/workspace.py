@@ -27,6 +27,7 @@ from napari_mespot._widgets.compare_dock import CompareDock
 from napari_mespot._widgets.curves_plot import CurvesPlot
 from napari_mespot._widgets.export_panel import ExportWidget
 from napari_mespot._widgets.interval_table import IntervalTableWidget
+from napari_mespot._widgets.magnify_dock import MagnifyDock
 from napari_mespot._widgets.review_keys import ReviewKeysWidget
 from napari_mespot._widgets.spot_dock import SpotWidget
 from napari_mespot._widgets.timeline import TimelineWidget
@@ -44,6 +45,7 @@ RIGHT = (
     ("Export corrected intervals", ExportWidget, True),
     ("Compare runs", CompareDock, True),
     ("Spot expressions", SpotWidget, True),
+    ("Magnify motion", MagnifyDock, True),
 )
 #: Under the canvas, top to bottom.
 BOTTOM = (("Review timeline", TimelineWidget, False), ("Spotter curves", CurvesPlot, False))

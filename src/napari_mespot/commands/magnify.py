@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     from napari_mespot.commands._options import (
@@ -44,22 +42,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-class FrameRange:
-    """Frames ``start..stop-1`` of a video as a frame source of their own (lazy, sliceable)."""
-
-    def __init__(self, video, start: int, stop: int) -> None:
-        self.video, self.start, self.stop = video, start, stop
-
-    def __len__(self) -> int:
-        return self.stop - self.start
-
-    def __getitem__(self, key):
-        if isinstance(key, slice):
-            first, last, step = key.indices(len(self))
-            return self.video[self.start + first : self.start + last : step]
-        return self.video[self.start + int(key)]
-
-
 def check_clip(out: Path, video_path: Path, force: bool) -> None:
     """OUT is a video file name, and may be written under the output policy (never the input
     video, an existing file only with ``force``)."""
@@ -72,27 +54,14 @@ def check_clip(out: Path, video_path: Path, force: bool) -> None:
     check_output(out, inputs=[video_path], force=force)
 
 
-def face_warps(video, start: int, stop: int, quiet: bool) -> np.ndarray:
-    """The alignment of frames ``start..stop-1``: from cached landmarks, else found on the range."""
-    from napari_mespot.commands._progress import drive
-    from napari_mespot.core.face.align import alignment_warps
-    from napari_mespot.core.face.cache import load_cached
-    from napari_mespot.plugins import get_landmark_provider
-
-    provider = get_landmark_provider("mediapipe")
-    cached = load_cached(video, provider)
-    if cached is not None:
-        return alignment_warps(cached[0], range(start, stop), video.fps)
-    landmarks = drive(provider.detect(FrameRange(video, start, stop)), "landmarks", quiet=quiet)
-    return alignment_warps(landmarks, range(stop - start), video.fps)
-
-
 def run(args: argparse.Namespace) -> int:
     from napari_mespot.commands._progress import drive
     from napari_mespot.core.errors import MespotError
     from napari_mespot.core.face.align import DEFAULT_SIZE, aligned_frames
+    from napari_mespot.core.face.magnified import face_warps
     from napari_mespot.core.media.magnify import MagnifySettings, write_magnified
     from napari_mespot.core.media.video import open_video
+    from napari_mespot.plugins import get_landmark_provider
 
     out = Path(args.out)
     check_clip(out, Path(args.video), args.force)
@@ -104,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
             )
         stop = args.stop + 1
         frames = video.iter_frames(args.start, stop)
-        if args.aligned:
-            frames = aligned_frames(frames, face_warps(video, args.start, stop, args.quiet), DEFAULT_SIZE)
+        if args.aligned:  # landmarks from the cache, else found on the range
+            warps = face_warps(video, get_landmark_provider("mediapipe"), args.start, stop)
+            frames = aligned_frames(frames, drive(warps, "landmarks", quiet=args.quiet), DEFAULT_SIZE)
         job = write_magnified(
             out,
             frames,

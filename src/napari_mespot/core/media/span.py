@@ -27,9 +27,12 @@ class FrameSpan:
     def __len__(self) -> int:
         return self.stop - self.start
 
-    def __getitem__(self, index: int) -> np.ndarray:
+    def __getitem__(self, index: int | slice) -> np.ndarray:
+        if isinstance(index, slice):  # a run of frames decodes sequentially (landmark detection)
+            first, last, step = index.indices(len(self))
+            return self.video[self.start + first : self.start + last : step]
         if not isinstance(index, int | np.integer):
-            raise TypeError(f"a frame span is read one frame at a time, got {index!r}")
+            raise TypeError(f"a frame span is read by frame or by slice, got {index!r}")
         if not -len(self) <= index < len(self):
             raise IndexError(f"frame {index} outside a span of {len(self)} frames")
         return self.video[self.start + int(index) % len(self)]

@@ -41,9 +41,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from napari_mespot.core.spotters.prototype.matching import CURVE_UNIT
+
 #: ``off`` keeps the matching index's own units (the paper's absolute θ_j); ``floor`` divides
 #: each AU's curve by its video's noise floor.
 NORMALISATIONS = ("off", "floor")
+#: What normalised curves (and the thresholds calibrated on them) are measured in.
+FLOOR_UNIT = "× noise floor"
 #: The stretch of curve whose spread is one sample of the floor (eq. 24's search radius).
 FLOOR_SPAN_S = 1.0
 #: MAD → standard deviation for normally distributed values.
@@ -112,3 +116,8 @@ def normalised(curves: np.ndarray, scale: np.ndarray) -> np.ndarray:
     ok = scale > 0
     out[ok] = curves[ok] / scale[ok, None]
     return out
+
+
+def curve_unit(normalise: str) -> str:
+    """What the curves and thresholds of a run with this ``normalise`` setting measure."""
+    return CURVE_UNIT if normalise == "off" else FLOOR_UNIT

@@ -30,6 +30,7 @@ import numpy as np
 from napari_mespot.core.atomic import atomic_write_bytes
 from napari_mespot.core.errors import MespotError
 from napari_mespot.core.face.regions import EYE, MOUTH, RegionSpec
+from napari_mespot.core.spotters.prototype.normalise import curve_unit
 
 FORMAT_VERSION = 1
 
@@ -122,6 +123,12 @@ class PrototypeSet:
         """The region specs at least one prototype lives in (the only ones worth a flow)."""
         needed = {p.region for p in self.prototypes}
         return tuple(r for r in self.regions if r.name in needed)
+
+    @property
+    def threshold_unit(self) -> str:
+        """What θ_j measure: the curves' unit under the settings they were calibrated with
+        (the noise floor for a normalised calibration, else the matching index)."""
+        return curve_unit(self.calibration.get("settings", {}).get("normalise", "off"))
 
     def thresholds(self) -> np.ndarray:
         """θ_j per prototype, NaN where none is set."""

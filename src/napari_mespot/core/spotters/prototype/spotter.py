@@ -43,8 +43,7 @@ from napari_mespot.core.progress import Progress
 from napari_mespot.core.spotters.base import SpotResult
 from napari_mespot.core.spotters.prototype.calibration import calibration_differences
 from napari_mespot.core.spotters.prototype.curves import flow_settings, resolve_device
-from napari_mespot.core.spotters.prototype.matching import CURVE_UNIT
-from napari_mespot.core.spotters.prototype.normalise import normalised, video_floor
+from napari_mespot.core.spotters.prototype.normalise import curve_unit, normalised, video_floor
 from napari_mespot.core.spotters.prototype.peaks import (
     FusedInterval,
     au_intervals,
@@ -241,5 +240,5 @@ def spot(
         settings=settings,
         device=device,
         notes=notes,
-        curve_unit=CURVE_UNIT,
+        curve_unit=curve_unit(settings.normalise),
     )
