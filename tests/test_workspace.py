@@ -21,7 +21,7 @@ from napari_mespot._widgets.interval_table import IntervalTableWidget
 from napari_mespot._widgets.timeline import TimelineWidget
 from napari_mespot._widgets.timeline_view import TYPE_COLORS
 from napari_mespot._widgets.video_review import GROUND_TRUTH, review_for, unwrap
-from napari_mespot._widgets.workspace import COMPACT_HEIGHT, RIGHT, Workspace
+from napari_mespot._widgets.workspace import BOTTOM, COMPACT_HEIGHT, RIGHT, Workspace
 from napari_mespot.core.intervals import Interval, iou
 from napari_mespot.core.labels import read_labels
 from napari_mespot.core.review.model import CORRECTED
@@ -118,7 +118,7 @@ def test_the_workspace_fits_the_screen_with_ten_table_rows_and_a_real_plot(
     assert side_by_side == (height < COMPACT_HEIGHT)
 
     again = open_from_menu(viewer)  # the same docks, arranged again, none doubled
-    assert again.docks == workspace.docks and len(unwrap(viewer).window.dock_widgets) == 7
+    assert again.docks == workspace.docks and len(unwrap(viewer).window.dock_widgets) == len(RIGHT) + len(BOTTOM)
 
     # One colour per expression type on the plot and the timeline.
     spans = {tuple(round(c, 3) for c in p.get_facecolor()[:3]) for p in curves.axes.patches}
