@@ -28,7 +28,7 @@ from napari_mespot.core.spotters.prototype import (
     default_prototypes,
     default_prototypes_path,
 )
-from napari_mespot.core.spotters.prototype.curves import flow_settings, resolve_device
+from napari_mespot.core.spotters.prototype.curves import SLOW_GPU_NOTE, flow_settings, resolve_device
 
 #: The agreement of the torch Farneback (tests/test_flow_torch.py) and DIS
 #: (tests/test_flow_torch_dis.py) with OpenCV's (mean EPE, px).
@@ -192,7 +192,8 @@ def test_device_resolution_per_flow_method():
         assert resolve_device("auto", method)[0] == ("cuda" if gpu else "cpu")
     assert resolve_device("auto", "dis") == ("cpu", ())  # auto keeps DIS on OpenCV's CPU threads
     no_gpu = ("cpu", (fallback_note("the dis flow"),))
-    assert resolve_device("cuda", "dis") == (("cuda", ()) if gpu else no_gpu)
+    slow = ("cuda", (SLOW_GPU_NOTE.format(method="dis"),))  # asked for, run, and said to be slower
+    assert resolve_device("cuda", "dis") == (slow if gpu else no_gpu)
     assert resolve_device("auto", "energy") == ("cpu", ())
     if not gpu:
         device, notes = resolve_device("cuda", "farneback")

@@ -32,6 +32,12 @@ TORCH_FLOW_METHODS = ("farneback", "tvl1", "dis")
 #: while OpenCV's DIS costs a few ms a pair per CPU core; so ``auto`` keeps DIS on the CPU
 #: and its GPU port runs when ``cuda`` is asked for.
 AUTO_GPU_FLOW_METHODS = ("farneback", "tvl1")
+#: Said when ``cuda`` is asked for a method ``auto`` keeps on the CPU (bench/GPU.md measured DIS's
+#: port about ten times slower than OpenCV's DIS on the CPU, batched, on an H200).
+SLOW_GPU_NOTE = (
+    "the {method} flow ran on the GPU as asked, but its exact port is slower there than OpenCV's "
+    "{method} on the CPU (bench/GPU.md); device auto keeps it on the CPU"
+)
 
 
 def resolve_device(device: str, method: str = "farneback") -> tuple[str, tuple[str, ...]]:
@@ -46,7 +52,11 @@ def resolve_device(device: str, method: str = "farneback") -> tuple[str, tuple[s
     choice = resolve_device_for(device, f"the {method} flow")
     if device != "cpu" and method not in TORCH_FLOW_METHODS:
         return "cpu", (f"device cuda requested: {method} flow has no GPU implementation; it ran on the CPU",)
-    return choice.device, (() if choice.note is None else (choice.note,))
+    if choice.note is not None:
+        return choice.device, (choice.note,)
+    if choice.is_cuda and method not in AUTO_GPU_FLOW_METHODS:
+        return choice.device, (SLOW_GPU_NOTE.format(method=method),)
+    return choice.device, ()
 
 
 def _resolved(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
