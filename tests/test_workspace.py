@@ -118,7 +118,8 @@ def test_the_workspace_fits_the_screen_with_ten_table_rows_and_a_real_plot(
     assert side_by_side == (height < COMPACT_HEIGHT)
 
     again = open_from_menu(viewer)  # the same docks, arranged again, none doubled
-    assert again.docks == workspace.docks and len(unwrap(viewer).window.dock_widgets) == len(RIGHT) + len(BOTTOM)
+    assert again.docks == workspace.docks
+    assert len(unwrap(viewer).window.dock_widgets) == len(RIGHT) + len(BOTTOM)
 
     # One colour per expression type on the plot and the timeline.
     spans = {tuple(round(c, 3) for c in p.get_facecolor()[:3]) for p in curves.axes.patches}
