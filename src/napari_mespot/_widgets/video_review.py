@@ -21,10 +21,12 @@ from typing import Any
 
 from psygnal import Signal, SignalGroup, SignalInstance
 
+from napari_mespot.core.agreement import VideoAgreement
 from napari_mespot.core.compare import Outcome
 from napari_mespot.core.errors import LabelFormatError
 from napari_mespot.core.labels import read_labels
 from napari_mespot.core.media.source import VideoSource
+from napari_mespot.core.review.events import DEFAULT_EVENT_IOU, EventIndex
 from napari_mespot.core.review.model import ReviewModel
 from napari_mespot.core.review.runs import CURVES_KEY, load_run, save_run
 from napari_mespot.core.review.session import ReviewSession
@@ -57,6 +59,8 @@ class VideoReviewEvents(SignalGroup):
     results_changed = Signal(str)
     #: () when a comparison has marked intervals as tp / fp / fn.
     outcomes_changed = Signal()
+    #: () when the agreement with a second annotator is computed (or cleared).
+    agreement_changed = Signal()
 
 
 class VideoReview:
@@ -71,7 +75,11 @@ class VideoReview:
         self.curve_problems: dict[str, str] = {}
         #: track name → interval id → "tp" | "fp" | "fn", from the last comparison.
         self.outcomes: dict[str, dict[str, str]] = {}
+        #: The agreement with a second annotator's labels of this video, from the Compare dock.
+        self.agreement: VideoAgreement | None = None
         self.events = VideoReviewEvents()
+        self._events: EventIndex | None = None  # built on first use, again when a track changes
+        self.model.events.tracks_changed.connect(self._forget_events)
         self._load_runs()
         self._load_ground_truth()
 
@@ -82,6 +90,15 @@ class VideoReview:
     @property
     def fps(self) -> float:
         return self.video.fps
+
+    def event_index(self, min_iou: float = DEFAULT_EVENT_IOU) -> EventIndex:
+        """The events of this video's candidates at ``min_iou`` (kept until a track changes)."""
+        if self._events is None or self._events.min_iou != min_iou:
+            self._events = EventIndex(self.model, min_iou=min_iou)
+        return self._events
+
+    def _forget_events(self, *_: Any) -> None:
+        self._events = None
 
     def add_result(self, run: str, result: SpotResult) -> None:
         """Keep ``result``'s curves (beside the session too) and show its intervals as a
@@ -119,6 +136,11 @@ class VideoReview:
         self.outcomes = {run: {i: o.outcome for i, o in per_run.items()} for run, per_run in runs.items()}
         self.outcomes[reference] = dict(reference_outcomes)
         self.events.outcomes_changed.emit()
+
+    def set_agreement(self, agreement: VideoAgreement | None) -> None:
+        """Publish the agreement with a second annotator for the views that mark it."""
+        self.agreement = agreement
+        self.events.agreement_changed.emit()
 
     def unique_run_name(self, method: str) -> str:
         k = 1

@@ -55,6 +55,16 @@ class Disagreement:
     b: Interval | None
     iou: float = 0.0
 
+    @property
+    def onset(self) -> int:
+        """The first frame either annotator's interval covers."""
+        return min(iv.onset for iv in (self.a, self.b) if iv is not None)
+
+    @property
+    def offset(self) -> int:
+        """The last frame either annotator's interval covers."""
+        return max(iv.offset for iv in (self.a, self.b) if iv is not None)
+
     def to_dict(self) -> dict[str, Any]:
         def span(iv: Interval | None) -> dict[str, Any] | None:
             return (
@@ -198,7 +208,7 @@ def _type_pairs(
     typed_b = {j for _, j, _ in retyped}
     out += [Disagreement("only_a", iv, None) for i, iv in enumerate(rest_a) if i not in typed_a]
     out += [Disagreement("only_b", None, iv) for j, iv in enumerate(rest_b) if j not in typed_b]
-    out.sort(key=lambda d: min(iv.onset for iv in (d.a, d.b) if iv is not None))
+    out.sort(key=lambda d: d.onset)
     return pairs, out
 
 
