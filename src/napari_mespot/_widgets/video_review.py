@@ -23,8 +23,8 @@ from psygnal import Signal, SignalGroup, SignalInstance
 
 from napari_mespot.core.agreement import VideoAgreement
 from napari_mespot.core.compare import Outcome
-from napari_mespot.core.errors import LabelFormatError
 from napari_mespot.core.labels import read_labels
+from napari_mespot.core.labels.base import entry_for_video
 from napari_mespot.core.media.source import VideoSource
 from napari_mespot.core.review.events import DEFAULT_EVENT_IOU, EventIndex
 from napari_mespot.core.review.model import ReviewModel
@@ -154,6 +154,11 @@ class VideoReview:
         if path and GROUND_TRUTH not in self.model.tracks:
             self.load_ground_truth(path)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """What a label file may call this video: the layer's name, the file's stem or name."""
+        return self.layer.name, Path(self.video.path).stem, Path(self.video.path).name
+
     def load_ground_truth(self, path: str | Path) -> int:
         """Read a label file (any readable format) and show this video's entry as the
         read-only ground-truth track; return how many intervals it holds.
@@ -161,14 +166,7 @@ class VideoReview:
         The entry is the one named like the layer (or the video file); a file with a single
         video is taken as this video's.
         """
-        labels = read_labels(path)
-        names = {self.layer.name, Path(self.video.path).stem, Path(self.video.path).name}
-        entry = next((labels.videos[n] for n in names if n in labels.videos), None)
-        if entry is None and len(labels.videos) == 1:
-            entry = next(iter(labels.videos.values()))
-        if entry is None:
-            held = ", ".join(sorted(labels.videos)) or "none"
-            raise LabelFormatError(f"{path}: no labels for {self.layer.name} (it holds {held})")
+        _, entry = entry_for_video(read_labels(path).videos, self.names, path)
         self.model.add_track(GROUND_TRUTH, entry.intervals, kind="gt", path=str(path))
         return len(entry.intervals)
 

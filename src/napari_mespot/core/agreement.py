@@ -328,3 +328,26 @@ def check_common_videos(a: Annotations, b: Annotations) -> None:
             f"{a.path} and {b.path} share no video (A: {', '.join(sorted(a.videos)[:5])}; "
             f"B: {', '.join(sorted(b.videos)[:5])}); export the sessions with the same --video-name"
         )
+
+
+def agreement_with(
+    a: Sequence[Interval], path: str | os.PathLike, names: Iterable[str], n_frames: int, k: float = 0.5
+) -> VideoAgreement:
+    """The agreement of one video's intervals ``a`` (annotator A: the ground truth or the
+    corrected track shown) with a second annotator's, read from ``path`` — a label file or a
+    session (:func:`read_annotations`) — whose entry for this video is the one called any of
+    ``names`` (a file with a single video is taken as this video's). ``n_frames`` is the
+    video's own frame count; a session of a video of another length is refused."""
+    from napari_mespot.core.labels.base import entry_for_video
+
+    if not 0 < k <= 1:
+        raise AgreementError(f"the IoU threshold must be in (0, 1], got {k}")
+    other = read_annotations(path)
+    video, b = entry_for_video(other.videos, names, path)
+    recorded = other.n_frames.get(video)
+    if recorded is not None and recorded != n_frames:
+        raise AgreementError(
+            f"{path}: a session of a video of {recorded} frames, this one has {n_frames}; "
+            "is it a session of another video?"
+        )
+    return video_agreement(video, a, b, n_frames, k, frames_source="this video")
