@@ -16,16 +16,29 @@ The view (:mod:`.timeline_view`) decides when; these functions only draw, from i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from qtpy.QtCore import QLineF, QRectF, Qt
 from qtpy.QtGui import QBrush, QColor, QPainter, QPen
 
 from napari_mespot._widgets import colours
+from napari_mespot.core.review.model import ReviewModel
 from napari_mespot.core.review.timeline import LANE_H, RULER_H, Lane
 
-if TYPE_CHECKING:
-    from napari_mespot._widgets.timeline_view import TimelineView
+
+class TimelineView(Protocol):
+    """What the marks need of the timeline view (:class:`.timeline_view.TimelineView`)."""
+
+    model: ReviewModel
+    lanes: list[Lane]
+    scale: float
+    untrusted: list[tuple[int, int]]
+    event_keys: frozenset[tuple[str, str]]
+    event_span: tuple[int, int] | None
+    disagreements: list[tuple[int, int, str]]
+
+    def x_of(self, frame: float) -> float: ...
+
 
 #: Outcome strips under intervals after a comparison: found, false alarm, missed.
 OUTCOME_COLOURS = {outcome: QColor(c) for outcome, c in colours.OUTCOME_COLOURS.items()}
