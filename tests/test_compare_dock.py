@@ -67,7 +67,7 @@ def test_a_new_run_appears_in_the_choices(make_napari_viewer_proxy):
 
 def test_the_timeline_marks_the_outcomes(make_napari_viewer_proxy, qtbot):
     from napari_mespot._widgets.timeline import TimelineWidget
-    from napari_mespot._widgets.timeline_view import OUTCOME_COLOURS, OUTCOME_H
+    from napari_mespot._widgets.timeline_marks import OUTCOME_COLOURS, OUTCOME_H
 
     viewer = make_napari_viewer_proxy()
     layer = viewer.open_sample("napari-mespot", "synthetic_face")[0]

@@ -24,7 +24,7 @@ from napari_mespot._widgets.video_review import GROUND_TRUTH, review_for, unwrap
 from napari_mespot._widgets.workspace import BOTTOM, COMPACT_HEIGHT, RIGHT, Workspace
 from napari_mespot.core.intervals import Interval, iou
 from napari_mespot.core.labels import read_labels
-from napari_mespot.core.review.model import CORRECTED
+from napari_mespot.core.review.model import CORRECTED, DUPLICATE_OF
 from napari_mespot.core.spotters.base import SpotResult
 
 pytestmark = pytest.mark.gui
@@ -152,12 +152,10 @@ def sample_runs(tmp_path_factory) -> dict[str, SpotResult]:
 
 
 def next_expression(qtbot, view) -> bool:
-    """Go to the next expression to review; ``False`` when there is none left.
+    """Go to the next expression to review with ``N``; ``False`` when there is none left.
 
-    Today that is ``N``: the next unreviewed candidate of any run, so an expression spotted by
-    both runs is visited once per run, and :func:`decide` rejects the later copies. Once
-    candidates of several runs form events (core/review/events.py), this is where ``N`` steps
-    over events instead, and each expression is visited once.
+    ``N`` steps over events: the candidates of both runs that overlap (IoU >= the keys panel's
+    setting) are one expression, visited once, and ``A`` on it rejects the other run's copy.
     """
     model = view.model
     before = model.selection
@@ -198,14 +196,22 @@ def test_review_a_two_run_session_export_reopen_and_undo(
     truth = model.tracks[GROUND_TRUTH].sorted()
     seek(viewer, 0)
 
-    # 1. Every candidate of both runs, with the keys: each expression accepted once.
+    # 1. Every expression the runs found, with the keys: each visited once and accepted once.
     found: set[str] = set()
     decisions = []
+    visits: dict[str, int] = {}  # ground-truth expression → how often N brought us to it
     while next_expression(qtbot, view):
+        candidate = model.find(*model.selection)
+        best = max(truth, key=lambda gt: iou(candidate, gt))
+        if iou(candidate, best) >= 0.5:  # a hit by the MEGC criterion: this expression
+            visits[best.id] = visits.get(best.id, 0) + 1
         decisions.append(decide(qtbot, view, truth, found))
     assert "no unreviewed candidate after" in viewer.status
+    assert visits and set(visits.values()) == {1}, visits
     candidates = sum(len(model.tracks[run]) for run in sample_runs)
-    assert len(decisions) == candidates and decisions.count("accepted") == len(found) >= 3
+    assert len(decisions) == len(review.event_index()) < candidates  # one visit per event
+    assert any(iv.get_extra(DUPLICATE_OF) for iv in model.corrected)  # copies settled by A
+    assert decisions.count("accepted") == len(found) >= 3
 
     # 2. Correct the first accepted one's onset to the truth (Q), add one the runs missed (M, E).
     first = next(iv for iv in model.kept() if iv.status == "accepted")

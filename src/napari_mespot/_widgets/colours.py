@@ -14,6 +14,13 @@ TYPE_COLOURS = {"me": "#4fa3f7", "mae": "#f0a030"}
 STATUS_COLOURS = {"accepted": "#5fd35f", "edited": "#ffd84a", "added": "#55e0e0", "rejected": "#e05050"}
 #: A comparison's outcome strips: found, false alarm, missed.
 OUTCOME_COLOURS = {"tp": "#3cc85a", "fp": "#e63c3c", "fn": "#ffa000"}
+#: Annotators' disagreements, seen from annotator A (in the reference's role, as in Compare):
+#: only A marked it (B missed it), only B marked it (a false alarm to A), typed differently.
+DISAGREEMENT_COLOURS = {
+    "only_a": OUTCOME_COLOURS["fn"],
+    "only_b": OUTCOME_COLOURS["fp"],
+    "type": STATUS_COLOURS["edited"],
+}
 #: The playhead (the current frame) on the timeline.
 PLAYHEAD = "#ff4d4d"
 #: Frames a spotter did not analyse (no face), shaded in the plots.

@@ -3,7 +3,8 @@
 Pick a reference (the ground truth or the annotator's corrected track) and one or more runs;
 the dock shows the MEGC table (ME, MaE, overall at the chosen k), publishes each interval's
 outcome (TP / FP / FN) on the layer's review state for the timeline to mark, and plots the
-curves of two runs one above the other over the same frames, both linked to the slider.
+curves of two runs one above the other over the same frames, both linked to the slider. Its
+agreement panel (:mod:`.agreement_panel`) compares the video's labels with a second annotator's.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from magicgui import widgets
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QGroupBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
+from napari_mespot._widgets.agreement_panel import AgreementPanel
 from napari_mespot._widgets.curves_plot import plot_result
 from napari_mespot._widgets.video_review import GROUND_TRUTH, review_for, video_layers
 from napari_mespot.core.compare import Comparison, compare
@@ -46,6 +48,9 @@ class CompareDock(QWidget):
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.playheads: list = []
         self.comparisons: list[Comparison] = []
+        self.agreement = AgreementPanel(napari_viewer, lambda: self.video_combo.value)
+        agreement_box = QGroupBox("Agreement with a second annotator")
+        QVBoxLayout(agreement_box).addWidget(self.agreement)
 
         form = widgets.Container(
             widgets=[
@@ -62,6 +67,7 @@ class CompareDock(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(form.native)
         layout.addWidget(self.table)
+        layout.addWidget(agreement_box)
         layout.addWidget(self.canvas, stretch=1)
 
         self.video_combo.changed.connect(self._video_changed)
@@ -101,6 +107,7 @@ class CompareDock(QWidget):
     def _tracks_changed(self, *_: Any) -> None:
         self.reference_combo.reset_choices()
         self.runs.reset_choices()
+        self.agreement.reset_choices()
 
     def load_ground_truth(self, *_: Any) -> None:
         layer = self.video_combo.value

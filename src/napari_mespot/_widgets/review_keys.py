@@ -46,6 +46,7 @@ from napari_mespot.core.intervals import Interval
 from napari_mespot.core.labels import format_aus
 from napari_mespot.core.review import actions as review_actions
 from napari_mespot.core.review.actions import NEW_INTERVAL_SECONDS, NO_SELECTION, Selection
+from napari_mespot.core.review.events import DEFAULT_EVENT_IOU, Event, EventIndex
 from napari_mespot.core.review.model import ReviewError, ReviewModel
 
 if TYPE_CHECKING:
@@ -75,13 +76,16 @@ class Shortcut:
 # Keys napari's Image layer already uses (C, O, X, Y, Z, 1, 2) are avoided: a layer's own keys
 # win over the viewer's while it is the active layer.
 SHORTCUTS: tuple[Shortcut, ...] = (
-    Shortcut("N", "step_candidate", (1,), "next unreviewed candidate (select it, go to its onset)"),
-    Shortcut("Shift+N", "step_candidate", (-1,), "previous unreviewed candidate"),
-    Shortcut("A", "accept", (), "accept the selected interval"),
+    Shortcut("N", "step_candidate", (1,), "next unreviewed event (an expression as all runs found it)"),
+    Shortcut("Shift+N", "step_candidate", (-1,), "previous unreviewed event"),
+    Shortcut("A", "accept", (), "accept the selected interval (its event's other copies: rejected)"),
     Shortcut("R", "reject", (), "reject the selected interval"),
     Shortcut("Q", "set_at_frame", ("onset",), "set the onset at the current frame"),
     Shortcut("W", "set_at_frame", ("apex",), "set the apex at the current frame"),
     Shortcut("E", "set_at_frame", ("offset",), "set the offset at the current frame"),
+    Shortcut("Shift+Q", "snap", ("onset",), "snap the onset to where the run's curve leaves its baseline"),
+    Shortcut("Shift+W", "snap", ("apex",), "snap the apex to the run's curve's peak in the interval"),
+    Shortcut("Shift+E", "snap", ("offset",), "snap the offset to where the run's curve is back at baseline"),
     Shortcut("M", "new_interval", (), f"new interval at the current frame ({NEW_INTERVAL_SECONDS} s)"),
     Shortcut("T", "toggle_type", (), "change the type (ME ↔ MaE)"),
     Shortcut("U", "edit_aus", (), "edit the action units"),
@@ -99,6 +103,9 @@ BUTTONS = (
     ("N", "next"),
     ("A", "accept"),
     ("R", "reject"),
+    ("Shift+Q", "snap onset"),
+    ("Shift+E", "snap offset"),
+    ("Shift+W", "snap apex"),
     ("L", "loop"),
     ("Shift+L", "slow loop"),
     ("Ctrl+Z", "undo"),
@@ -121,6 +128,8 @@ class ReviewActionsEvents(SignalGroup):
     aus_requested = Signal()
     #: (playing) when the interval loop starts or stops.
     loop_changed = Signal(bool)
+    #: (IoU) when the overlap that makes copies of one event changes.
+    event_iou_changed = Signal(float)
 
 
 class ReviewActions:
@@ -132,6 +141,8 @@ class ReviewActions:
         self.events = ReviewActionsEvents()
         self.review: VideoReview | None = None
         self.slow_motion = SLOW_MOTION
+        #: Candidates overlapping by at least this IoU are copies of one event (see set_event_iou).
+        self.event_iou = DEFAULT_EVENT_IOU
         self._loop_speed = 1.0
         self._loop = QTimer()
         self._loop.timeout.connect(self._loop_tick)
@@ -228,11 +239,42 @@ class ReviewActions:
     def selected(self) -> Selection | None:
         return None if self.review is None else review_actions.selected(self.review.model)
 
+    def set_event_iou(self, value: float) -> None:
+        """Group candidates overlapping by IoU >= ``value`` into events from now on."""
+        if not 0 < value <= 1:
+            raise ReviewError(f"the event IoU must be in (0, 1], got {value}")
+        self.event_iou = float(value)
+        self.events.event_iou_changed.emit(self.event_iou)
+
+    def event_index(self) -> EventIndex:
+        if self.review is None:
+            raise ReviewError("open a video first")
+        return self.review.event_index(self.event_iou)
+
+    def selected_event(self) -> Event | None:
+        """The event of the selected interval (``None``: nothing selected, or added by hand)."""
+        if self.review is None:
+            return None
+        return review_actions.selected_event(self.review.model, self.event_index())
+
     def step_candidate(self, step: int) -> None:
-        self.seek(review_actions.step_candidate(self._model(), self.frame, step).onset)
+        """Go to the next or previous unreviewed event (its start) and select its best copy."""
+        event = review_actions.step_event(self._model(), self.event_index(), self.frame, step)
+        self.seek(event.onset)
 
     def accept(self) -> None:
-        review_actions.accept(self._model(NO_SELECTION))
+        model = self._model(NO_SELECTION)
+        review_actions.accept(model, self.event_index())
+        settled = len(model.log[-1].changes) - 1
+        if settled:
+            copies = "copy" if settled == 1 else "copies"
+            self.message(f"accepted; {settled} other {copies} of this event rejected as duplicates")
+
+    def snap(self, field: str) -> None:
+        """Snap the selection's ``field`` to its run's curve (near the current frame)."""
+        model = self._model(NO_SELECTION)
+        value = review_actions.snap(model, field, self.frame, self.review.results, self.review.curve_problems)
+        self.message(f"{field} snapped to frame {value}")
 
     def reject(self) -> None:
         review_actions.reject(self._model(NO_SELECTION))
@@ -353,6 +395,15 @@ class ReviewKeysWidget(QWidget):
         self.slow.setValue(self.actions.slow_motion)
         self.slow.setSuffix(" × speed")
         self.slow.valueChanged.connect(lambda v: setattr(self.actions, "slow_motion", float(v)))
+        self.event_iou = QDoubleSpinBox()
+        self.event_iou.setRange(0.05, 1.0)
+        self.event_iou.setSingleStep(0.05)
+        self.event_iou.setValue(self.actions.event_iou)
+        self.event_iou.setToolTip(
+            "candidates of the runs that overlap by at least this IoU are one event: "
+            "N visits it once, A on one copy rejects the others"
+        )
+        self.event_iou.valueChanged.connect(lambda v: self._run(self.actions.set_event_iou, float(v)))
         self.status = QLabel()
         self.status.setWordWrap(True)
 
@@ -361,6 +412,7 @@ class ReviewKeysWidget(QWidget):
         form.addRow("Selected:", self.current)
         form.addRow("AUs:", self.aus)
         form.addRow("Slow motion:", self.slow)
+        form.addRow("Event IoU ≥", self.event_iou)
         buttons = QGridLayout()
         for i, (key, text) in enumerate(BUTTONS):
             shortcut = _BY_KEY[key]
@@ -384,6 +436,7 @@ class ReviewKeysWidget(QWidget):
         events.review_changed.connect(self._set_review)
         events.message.connect(self._show_message)
         events.aus_requested.connect(self._focus_aus)
+        events.event_iou_changed.connect(self._show_selected)
         self._set_review(self.actions.review)
 
     @staticmethod
@@ -431,7 +484,10 @@ class ReviewKeysWidget(QWidget):
             self.aus.clear()
             return
         track, _, interval = found
-        self.current.setText(f"{track}: {describe(interval, self.actions.review.model.fps)}")
+        event = self.actions.selected_event()
+        n_copies = len(event.members) if event is not None else 1
+        copies = f" — one of {n_copies} copies of this event" if n_copies > 1 else ""
+        self.current.setText(f"{track}: {describe(interval, self.actions.review.model.fps)}{copies}")
         if not self.aus.hasFocus():
             self.aus.setText(interval.aus_raw or format_aus(interval.aus))
 

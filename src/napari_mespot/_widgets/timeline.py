@@ -28,7 +28,14 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_mespot._widgets.colours import OUTCOME_COLOURS, STATUS_COLOURS, TYPE_COLOURS, coloured, swatch
+from napari_mespot._widgets.colours import (
+    DISAGREEMENT_COLOURS,
+    OUTCOME_COLOURS,
+    STATUS_COLOURS,
+    TYPE_COLOURS,
+    coloured,
+    swatch,
+)
 from napari_mespot._widgets.review_keys import actions_for
 from napari_mespot._widgets.timeline_view import TimelineView
 from napari_mespot._widgets.video_review import VideoReview
@@ -39,6 +46,7 @@ if TYPE_CHECKING:
 
 
 OUTCOMES = (("tp", "found"), ("fp", "false"), ("fn", "missed"))
+DISAGREEMENTS = (("only_a", "only A"), ("only_b", "only B"), ("type", "typed differently"))
 LEGEND = " &nbsp; ".join(
     (
         swatch(TYPE_COLOURS["me"], "ME"),
@@ -49,6 +57,9 @@ LEGEND = " &nbsp; ".join(
         + " (hatched)",
         "white tick: apex",
         "strip after Compare: " + " · ".join(coloured(OUTCOME_COLOURS[o], t) for o, t in OUTCOMES),
+        "dashed: the selected event's other copies (bracket under the ruler: its frames)",
+        "ruler strip after Agreement: "
+        + " · ".join(coloured(DISAGREEMENT_COLOURS[k], t) for k, t in DISAGREEMENTS),
         "white hatching across lanes: not analysed or unreliable in the latest run (nothing spotted there)",
     )
 )
@@ -116,6 +127,7 @@ class TimelineWidget(QWidget):
         napari_viewer.dims.events.current_step.connect(self._on_step)
         self.actions.events.review_changed.connect(self._set_review)
         self.actions.events.message.connect(self._show_message)
+        self.actions.events.event_iou_changed.connect(self._show_event)
         self._set_review(self.actions.review)
 
     def _show_message(self, text: str) -> None:
@@ -143,15 +155,23 @@ class TimelineWidget(QWidget):
             self._review.events.outcomes_changed.disconnect(self._on_outcomes)
             self._review.model.events.tracks_changed.disconnect(self._fit_lanes)
             self._review.events.results_changed.disconnect(self._on_results)
+            self._review.events.agreement_changed.disconnect(self._on_agreement)
+            self._review.model.events.selection_changed.disconnect(self._show_event)
+            self._review.model.events.tracks_changed.disconnect(self._show_event)
         self._review = review
         self.view.set_model(review.model if review is not None else None)  # its lanes first
         if review is not None:
             review.events.outcomes_changed.connect(self._on_outcomes)
             review.model.events.tracks_changed.connect(self._fit_lanes)
             review.events.results_changed.connect(self._on_results)
+            review.events.agreement_changed.connect(self._on_agreement)
+            review.model.events.selection_changed.connect(self._show_event)
+            review.model.events.tracks_changed.connect(self._show_event)
         self._fit_lanes()
         self._on_outcomes()
         self._on_results()
+        self._on_agreement()
+        self._show_event()
         self.title.setText(f"<b>{review.layer.name}</b>" if review is not None else "no video layer")
         self._on_step()
 
@@ -161,6 +181,20 @@ class TimelineWidget(QWidget):
         latest = results[-1] if results else None
         spans = [] if latest is None else [(s.start, s.end) for s in (*latest.skipped, *latest.unreliable)]
         self.view.set_untrusted(spans)
+
+    def _show_event(self, *_: Any) -> None:
+        """Mark the copies of the selected interval's event (what ``A`` settles)."""
+        event = self.actions.selected_event() if self._review is not None else None
+        if event is None:
+            self.view.set_event(frozenset(), None)
+        else:
+            self.view.set_event(frozenset(event.keys), (event.onset, event.offset))
+
+    def _on_agreement(self, *_: Any) -> None:
+        """Mark where two annotators disagree (the Compare dock's agreement)."""
+        found = self._review.agreement if self._review is not None else None
+        spans = [] if found is None else [(d.onset, d.offset, d.kind) for d in found.disagreements]
+        self.view.set_disagreements(spans)
 
     def _on_outcomes(self) -> None:
         self.view.set_outcomes(self._review.outcomes if self._review is not None else {})

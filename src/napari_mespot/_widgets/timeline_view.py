@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_mespot._widgets import colours
+from napari_mespot._widgets import timeline_marks as marks
 from napari_mespot._widgets.review_keys import describe
 from napari_mespot.core.errors import MespotError
 from napari_mespot.core.review.model import CORRECTED, ReviewModel
@@ -64,8 +65,6 @@ GRID = QColor(255, 255, 255, 28)
 PLAYHEAD = QColor(colours.PLAYHEAD)
 SELECTION = QColor("#ffffff")
 TYPE_COLORS = {kind: QColor(c) for kind, c in colours.TYPE_COLOURS.items()}
-#: Frames the latest spotter run did not analyse (no face) or did not trust (unreliable): hatched.
-UNTRUSTED = QColor(255, 255, 255, 60)
 #: Border colour per status; a candidate has none (translucent fill), a rejected one is hatched.
 STATUS_BORDERS = {status: QColor(c) for status, c in colours.STATUS_COLOURS.items()}
 
@@ -85,11 +84,6 @@ def _style(kind: str, status: str) -> tuple[QBrush, QPen]:
 
 
 STYLES = [_style(kind, status) for kind in TYPES for status in STATUS_KEYS]
-
-
-#: Outcome strips under intervals after a comparison: found, false alarm, missed.
-OUTCOME_COLOURS = {outcome: QColor(c) for outcome, c in colours.OUTCOME_COLOURS.items()}
-OUTCOME_H = 4
 
 
 @dataclass
@@ -129,6 +123,11 @@ class TimelineView(QWidget):
         self.outcomes: dict[str, dict[str, str]] = {}
         #: (first, last) frames the latest spotter run skipped or found unreliable.
         self.untrusted: list[tuple[int, int]] = []
+        #: The selected event's copies, (track, interval id), and its (onset, offset).
+        self.event_keys: frozenset[tuple[str, str]] = frozenset()
+        self.event_span: tuple[int, int] | None = None
+        #: (onset, offset, kind) of two annotators' disagreements, from the Compare dock.
+        self.disagreements: list[tuple[int, int, str]] = []
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
@@ -164,6 +163,16 @@ class TimelineView(QWidget):
     def set_outcomes(self, outcomes: dict[str, dict[str, str]]) -> None:
         """Mark intervals as found, false or missed (a strip under each, coloured by outcome)."""
         self.outcomes = outcomes
+        self._invalidate()
+
+    def set_event(self, keys: frozenset[tuple[str, str]], span: tuple[int, int] | None) -> None:
+        """Mark the selected event's copies (dashed) and its span (a bracket under the ruler)."""
+        self.event_keys, self.event_span = keys, span
+        self._invalidate()
+
+    def set_disagreements(self, spans: list[tuple[int, int, str]]) -> None:
+        """Mark two annotators' disagreements, (onset, offset, kind), along the ruler's foot."""
+        self.disagreements = spans
         self._invalidate()
 
     def _on_selection(self, selection: tuple[str, str] | None = None) -> None:
@@ -309,7 +318,9 @@ class TimelineView(QWidget):
         self._paint_ruler(painter, first, last)
         for row, lane in enumerate(self.lanes):
             self._paint_lane(painter, row, lane, first, last)
-        self._paint_untrusted(painter, first, last)
+        marks.paint_untrusted(painter, self, first, last)
+        marks.paint_disagreements(painter, self, first, last)
+        marks.paint_event_span(painter, self)
         painter.setClipping(False)
         self._paint_labels(painter)
         painter.end()
@@ -369,28 +380,10 @@ class TimelineView(QWidget):
             xa = (LABEL_W + (apex[has_apex] + 0.5 - self.start) * self.scale).tolist()
             painter.setPen(QPen(QColor(255, 255, 255, 220), 2))
             painter.drawLines([QLineF(x, top, x, top + height) for x in xa])
-        self._paint_outcomes(painter, lane, idx, x0, x1, top + height)
+        if self.outcomes.get(lane.name):
+            marks.paint_outcomes(painter, self.outcomes[lane.name], lane, idx, x0, x1, top + height)
+        marks.paint_event_copies(painter, self, lane, top, height)
         self._paint_selection(painter, row, lane, top, height)
-
-    def _paint_untrusted(self, painter: QPainter, first: float, last: float) -> None:
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QBrush(UNTRUSTED, Qt.BrushStyle.BDiagPattern))
-        bottom = RULER_H + LANE_H * len(self.lanes)
-        for a, b in self.untrusted:
-            if b + 1 >= first and a <= last:
-                width = max(1.5, (b + 1 - a) * self.scale)
-                painter.drawRect(QRectF(self.x_of(a), RULER_H, width, bottom - RULER_H))
-
-    def _paint_outcomes(self, painter: QPainter, lane: Lane, idx, x0, x1, bottom: float) -> None:
-        marks = self.outcomes.get(lane.name)
-        if not marks:
-            return
-        painter.setPen(Qt.PenStyle.NoPen)
-        for k, a, b in zip(idx.tolist(), x0.tolist(), x1.tolist(), strict=True):
-            outcome = marks.get(lane.ids[k])
-            if outcome is not None:
-                painter.setBrush(OUTCOME_COLOURS[outcome])
-                painter.drawRect(QRectF(a, bottom - OUTCOME_H, b - a, OUTCOME_H))
 
     def _paint_selection(self, painter: QPainter, row: int, lane: Lane, top: float, height: float) -> None:
         selection = self.model.selection

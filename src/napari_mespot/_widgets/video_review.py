@@ -21,10 +21,12 @@ from typing import Any
 
 from psygnal import Signal, SignalGroup, SignalInstance
 
+from napari_mespot.core.agreement import VideoAgreement
 from napari_mespot.core.compare import Outcome
-from napari_mespot.core.errors import LabelFormatError
 from napari_mespot.core.labels import read_labels
+from napari_mespot.core.labels.base import entry_for_video
 from napari_mespot.core.media.source import VideoSource
+from napari_mespot.core.review.events import DEFAULT_EVENT_IOU, EventIndex
 from napari_mespot.core.review.model import ReviewModel
 from napari_mespot.core.review.runs import CURVES_KEY, load_run, save_run
 from napari_mespot.core.review.session import ReviewSession
@@ -57,6 +59,8 @@ class VideoReviewEvents(SignalGroup):
     results_changed = Signal(str)
     #: () when a comparison has marked intervals as tp / fp / fn.
     outcomes_changed = Signal()
+    #: () when the agreement with a second annotator is computed (or cleared).
+    agreement_changed = Signal()
 
 
 class VideoReview:
@@ -71,7 +75,11 @@ class VideoReview:
         self.curve_problems: dict[str, str] = {}
         #: track name → interval id → "tp" | "fp" | "fn", from the last comparison.
         self.outcomes: dict[str, dict[str, str]] = {}
+        #: The agreement with a second annotator's labels of this video, from the Compare dock.
+        self.agreement: VideoAgreement | None = None
         self.events = VideoReviewEvents()
+        self._events: EventIndex | None = None  # built on first use, again when a track changes
+        self.model.events.tracks_changed.connect(self._forget_events)
         self._load_runs()
         self._load_ground_truth()
 
@@ -82,6 +90,15 @@ class VideoReview:
     @property
     def fps(self) -> float:
         return self.video.fps
+
+    def event_index(self, min_iou: float = DEFAULT_EVENT_IOU) -> EventIndex:
+        """The events of this video's candidates at ``min_iou`` (kept until a track changes)."""
+        if self._events is None or self._events.min_iou != min_iou:
+            self._events = EventIndex(self.model, min_iou=min_iou)
+        return self._events
+
+    def _forget_events(self, *_: Any) -> None:
+        self._events = None
 
     def add_result(self, run: str, result: SpotResult) -> None:
         """Keep ``result``'s curves (beside the session too) and show its intervals as a
@@ -120,6 +137,11 @@ class VideoReview:
         self.outcomes[reference] = dict(reference_outcomes)
         self.events.outcomes_changed.emit()
 
+    def set_agreement(self, agreement: VideoAgreement | None) -> None:
+        """Publish the agreement with a second annotator for the views that mark it."""
+        self.agreement = agreement
+        self.events.agreement_changed.emit()
+
     def unique_run_name(self, method: str) -> str:
         k = 1
         while f"{method} {k}" in self.model.tracks:
@@ -132,6 +154,11 @@ class VideoReview:
         if path and GROUND_TRUTH not in self.model.tracks:
             self.load_ground_truth(path)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """What a label file may call this video: the layer's name, the file's stem or name."""
+        return self.layer.name, Path(self.video.path).stem, Path(self.video.path).name
+
     def load_ground_truth(self, path: str | Path) -> int:
         """Read a label file (any readable format) and show this video's entry as the
         read-only ground-truth track; return how many intervals it holds.
@@ -139,14 +166,7 @@ class VideoReview:
         The entry is the one named like the layer (or the video file); a file with a single
         video is taken as this video's.
         """
-        labels = read_labels(path)
-        names = {self.layer.name, Path(self.video.path).stem, Path(self.video.path).name}
-        entry = next((labels.videos[n] for n in names if n in labels.videos), None)
-        if entry is None and len(labels.videos) == 1:
-            entry = next(iter(labels.videos.values()))
-        if entry is None:
-            held = ", ".join(sorted(labels.videos)) or "none"
-            raise LabelFormatError(f"{path}: no labels for {self.layer.name} (it holds {held})")
+        _, entry = entry_for_video(read_labels(path).videos, self.names, path)
         self.model.add_track(GROUND_TRUTH, entry.intervals, kind="gt", path=str(path))
         return len(entry.intervals)
 

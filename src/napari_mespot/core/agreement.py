@@ -55,6 +55,16 @@ class Disagreement:
     b: Interval | None
     iou: float = 0.0
 
+    @property
+    def onset(self) -> int:
+        """The first frame either annotator's interval covers."""
+        return min(iv.onset for iv in (self.a, self.b) if iv is not None)
+
+    @property
+    def offset(self) -> int:
+        """The last frame either annotator's interval covers."""
+        return max(iv.offset for iv in (self.a, self.b) if iv is not None)
+
     def to_dict(self) -> dict[str, Any]:
         def span(iv: Interval | None) -> dict[str, Any] | None:
             return (
@@ -198,7 +208,7 @@ def _type_pairs(
     typed_b = {j for _, j, _ in retyped}
     out += [Disagreement("only_a", iv, None) for i, iv in enumerate(rest_a) if i not in typed_a]
     out += [Disagreement("only_b", None, iv) for j, iv in enumerate(rest_b) if j not in typed_b]
-    out.sort(key=lambda d: min(iv.onset for iv in (d.a, d.b) if iv is not None))
+    out.sort(key=lambda d: d.onset)
     return pairs, out
 
 
@@ -318,3 +328,26 @@ def check_common_videos(a: Annotations, b: Annotations) -> None:
             f"{a.path} and {b.path} share no video (A: {', '.join(sorted(a.videos)[:5])}; "
             f"B: {', '.join(sorted(b.videos)[:5])}); export the sessions with the same --video-name"
         )
+
+
+def agreement_with(
+    a: Sequence[Interval], path: str | os.PathLike, names: Iterable[str], n_frames: int, k: float = 0.5
+) -> VideoAgreement:
+    """The agreement of one video's intervals ``a`` (annotator A: the ground truth or the
+    corrected track shown) with a second annotator's, read from ``path`` — a label file or a
+    session (:func:`read_annotations`) — whose entry for this video is the one called any of
+    ``names`` (a file with a single video is taken as this video's). ``n_frames`` is the
+    video's own frame count; a session of a video of another length is refused."""
+    from napari_mespot.core.labels.base import entry_for_video
+
+    if not 0 < k <= 1:
+        raise AgreementError(f"the IoU threshold must be in (0, 1], got {k}")
+    other = read_annotations(path)
+    video, b = entry_for_video(other.videos, names, path)
+    recorded = other.n_frames.get(video)
+    if recorded is not None and recorded != n_frames:
+        raise AgreementError(
+            f"{path}: a session of a video of {recorded} frames, this one has {n_frames}; "
+            "is it a session of another video?"
+        )
+    return video_agreement(video, a, b, n_frames, k, frames_source="this video")

@@ -14,9 +14,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TypeVar
 
 from napari_mespot.core.errors import LabelFormatError
 from napari_mespot.core.intervals import EXPRESSION_TYPES, Interval, VideoIntervals
+
+T = TypeVar("T")
 
 log = logging.getLogger("napari_mespot.labels")
 
@@ -172,6 +175,20 @@ class Labels:
 
     def n_intervals(self) -> int:
         return sum(len(vi.intervals) for vi in self.videos.values())
+
+
+def entry_for_video(videos: Mapping[str, T], names: Iterable[str], path: str | os.PathLike) -> tuple[str, T]:
+    """The entry of a label file's ``videos`` for the video called any of ``names`` (a layer's
+    name, the file's stem or name), as ``(video name, entry)``; a file that holds a single video
+    is taken as this video's. Raises :class:`LabelFormatError` naming the file and what it holds."""
+    names = list(names)
+    found = next((n for n in names if n in videos), None)
+    if found is None and len(videos) == 1:
+        found = next(iter(videos))
+    if found is None:
+        held = ", ".join(sorted(videos)) or "none"
+        raise LabelFormatError(f"{path}: no labels for {names[0]} (it holds {held})")
+    return found, videos[found]
 
 
 def group_intervals(

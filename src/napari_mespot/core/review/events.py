@@ -31,7 +31,7 @@ from scipy.sparse.csgraph import connected_components
 
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.metrics import iou_matrix
-from napari_mespot.core.review.model import ReviewError, ReviewModel
+from napari_mespot.core.review.model import CORRECTED, ReviewError, ReviewModel
 
 #: Two candidates with at least this IoU are copies of one expression (the MEGC hit criterion).
 DEFAULT_EVENT_IOU = 0.5
@@ -128,17 +128,37 @@ class EventIndex:
         """The event candidate ``track/interval_id`` belongs to (``None``: not a candidate here)."""
         return self._by_key.get((track, interval_id))
 
+    def event_of_selection(self, track: str, interval_id: str) -> Event | None:
+        """The event of an interval the annotator selected: a candidate's own, or for a corrected
+        interval the event of the candidate it was decided from (``None``: added by hand)."""
+        if track == CORRECTED:
+            origin = self.model.find(track, interval_id).get_extra("origin")
+            if not origin:
+                return None
+            track, _, interval_id = origin.rpartition("/")  # ids hold no "/", run names may
+        return self.event_of(track, interval_id)
+
     def is_settled(self, event: Event) -> bool:
         """Whether the annotator decided on any copy of ``event`` (accepting one settles all)."""
         return any(self.model.decision_for(track, iv.id) is not None for track, iv in event.members)
 
-    def next_event(self, frame: int, step: int = 1, unsettled_only: bool = True) -> Event | None:
+    def next_event(
+        self, frame: int, step: int = 1, unsettled_only: bool = True, current: Event | None = None
+    ) -> Event | None:
         """The first event starting after ``frame`` (``step=1``), or the last one starting before
-        it (``-1``); only events nobody decided on with ``unsettled_only``."""
+        it (``-1``); only events nobody decided on with ``unsettled_only``.
+
+        ``current`` is the event the annotator stands on: when it starts at ``frame``, the events
+        that start on that frame too come after or before it in :attr:`events` order, so stepping
+        from one of two events with one onset does not skip the other.
+        """
         events = [e for e in self.events if not (unsettled_only and self.is_settled(e))]
+        here = current.index if current is not None and current.onset == frame else None
         if step > 0:
-            return next((e for e in events if e.onset > frame), None)
-        return next((e for e in reversed(events) if e.onset < frame), None)
+            after = len(self.events) if here is None else here  # none: strictly after frame
+            return next((e for e in events if (e.onset, e.index) > (frame, after)), None)
+        before = -1 if here is None else here
+        return next((e for e in reversed(events) if (e.onset, e.index) < (frame, before)), None)
 
     def accept(self, track: str, interval_id: str) -> Interval:
         """Accept candidate ``track/interval_id`` and reject its event's undecided other copies,
