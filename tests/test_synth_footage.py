@@ -78,7 +78,8 @@ def test_nothing_drawn_changes_nothing(face):
 
 def test_a_shift_moves_the_picture_by_that_many_pixels(face):
     moved = still(offset=(9.0, -5.5)).apply(face, 0)
-    (dx, dy), _ = cv2.phaseCorrelate(*(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float64) for f in (face, moved)))
+    grey_before, grey_after = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float64) for f in (face, moved))
+    (dx, dy), _ = cv2.phaseCorrelate(grey_before, grey_after)
     assert dx == pytest.approx(9.0, abs=0.3) and dy == pytest.approx(-5.5, abs=0.3)
 
 
@@ -117,7 +118,9 @@ def test_camera_shakes_move_the_frame_only_away_from_busy_frames():
 
 
 def test_slow_drift_moves_and_turns_the_camera_smoothly():
-    ranges = dataclasses.replace(UNCHANGED, drift_frac=(0.02, 0.02), drift_deg=(2.0, 2.0), drift_zoom=(0.03, 0.03))
+    ranges = dataclasses.replace(
+        UNCHANGED, drift_frac=(0.02, 0.02), drift_deg=(2.0, 2.0), drift_zoom=(0.03, 0.03)
+    )
     motion = draw_footage(SIZE, 600, 30.0, 4, ranges).motion
     peak = np.abs(motion).max(axis=0)
     assert peak[:2].max() == pytest.approx(0.02 * SIZE[1]) and peak[2] == pytest.approx(2.0)
@@ -146,9 +149,11 @@ def test_the_lighting_gradient_brightens_one_side_and_turns_with_time(grey):
     footage = still(gradient=0.25, light_angle=np.linspace(0.0, np.pi, 40))
     first = footage.apply(grey, 0).astype(np.float64) / grey
     # light from the right (angle 0): the rightmost column 1.25x, the leftmost 0.75x
-    assert first[:, -1].mean() == pytest.approx(1.25, abs=0.02) and first[:, 0].mean() == pytest.approx(0.75, abs=0.02)
+    assert first[:, -1].mean() == pytest.approx(1.25, abs=0.02)
+    assert first[:, 0].mean() == pytest.approx(0.75, abs=0.02)
     last = footage.apply(grey, 39).astype(np.float64) / grey  # half a turn later: from the left
-    assert last[:, 0].mean() == pytest.approx(1.25, abs=0.02) and last[:, -1].mean() == pytest.approx(0.75, abs=0.02)
+    assert last[:, 0].mean() == pytest.approx(1.25, abs=0.02)
+    assert last[:, -1].mean() == pytest.approx(0.75, abs=0.02)
 
 
 def test_noise_blur_and_jpeg(grey):

@@ -58,7 +58,7 @@ def test_the_largest_face_still_fits_the_frame():
 def test_a_video_is_a_function_of_seed_and_index():
     a, fa = varied_scene(BASE, 3, 1, SMALL, FootageRanges())
     b, fb = varied_scene(BASE, 3, 1, SMALL, FootageRanges())
-    c, fc = varied_scene(BASE, 3, 2, SMALL, FootageRanges())
+    _, fc = varied_scene(BASE, 3, 2, SMALL, FootageRanges())
     assert a.settings == b.settings and a.intervals == b.intervals and fa.record() == fb.record()
     assert np.array_equal(fa.apply(a.frame(40), 40), fb.apply(b.frame(40), 40))
     assert fa.record() != fc.record()

@@ -77,7 +77,8 @@ def test_video_normalisation_removes_a_videos_exposure_and_colour():
     windows = {}
     for norm in ("fixed", "video"):
         windows[norm] = [
-            Features(f.astype(np.uint8), None, found, image_norm=norm).window(0, 6)[0][found] for f in (frames, other)
+            Features(f.astype(np.uint8), None, found, image_norm=norm).window(0, 6)[0][found]
+            for f in (frames, other)
         ]
     a, b = windows["video"]
     assert torch.allclose(a, b, atol=0.05)

@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from napari_mespot.core.synth.noise import NoiseBank
-from napari_mespot.core.synth.schedule import Distractor, event_count, place_events, shake_offsets, smooth_wander
+from napari_mespot.core.synth.schedule import (
+    Distractor,
+    event_count,
+    place_events,
+    shake_offsets,
+    smooth_wander,
+)
 from napari_mespot.core.synth.settings import Range, SynthError
 
 #: Random streams of one draw: the constants, the drift, the shakes; then noise per frame.
@@ -87,6 +93,7 @@ class FootageRanges:
             raise SynthError(f"crf must lie in 0..51, got {self.crf}")
 
 
+DEFAULT_RANGES = FootageRanges()
 #: Nothing changes: a draw from these ranges returns every frame as it was.
 UNCHANGED = FootageRanges(
     offset_frac=0.0, roll_deg=0.0, drift_frac=(0.0, 0.0), drift_deg=(0.0, 0.0), drift_zoom=(0.0, 0.0),
@@ -128,13 +135,15 @@ class Footage:
 
     def record(self) -> dict[str, Any]:
         """The draw as JSON-ready values (the per-frame arrays summarised by their peaks)."""
-        scalars = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("motion", "light_angle", "shakes")}
+        arrays = ("motion", "light_angle", "shakes")
+        scalars = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in arrays}
         peak = np.abs(self.motion).max(axis=0) if len(self) else np.zeros(4)
         scalars.update(
             size=list(self.size), seed=list(self.seed), offset=[round(v, 2) for v in self.offset],
             ab_shift=[round(v, 2) for v in self.ab_shift],
             peak_shift_px=round(float(max(peak[0], peak[1])), 2), peak_roll_deg=round(float(peak[2]), 2),
-            peak_zoom=round(float(peak[3]), 4), shakes=[[d.start, d.end, round(d.amplitude, 2)] for d in self.shakes],
+            peak_zoom=round(float(peak[3]), 4),
+            shakes=[[d.start, d.end, round(d.amplitude, 2)] for d in self.shakes],
         )
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in scalars.items()}
 
@@ -181,7 +190,8 @@ def gamma_table(gamma: float) -> np.ndarray:
     return np.clip(np.rint(255.0 * (np.arange(256) / 255.0) ** gamma), 0, 255).astype(np.uint8)
 
 
-def lab_adjusted(rgb: np.ndarray, ab_shift: tuple[float, float], contrast: float, brightness: float) -> np.ndarray:
+def lab_adjusted(rgb: np.ndarray, ab_shift: tuple[float, float], contrast: float,
+                 brightness: float) -> np.ndarray:
     """RGB float (0–1) with L* stretched by ``contrast`` about 50 and moved by ``brightness``, and
     a*, b* moved by ``ab_shift``: colour and skin tone change without touching the structure."""
     import cv2
@@ -208,7 +218,8 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
     """``rgb`` encoded as a JPEG of ``quality`` and decoded again."""
     import cv2
 
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise SynthError("JPEG encoding failed")
     return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
@@ -223,7 +234,7 @@ def draw_footage(
     n_frames: int,
     fps: float,
     seed: int | tuple[int, ...],
-    ranges: FootageRanges = FootageRanges(),
+    ranges: FootageRanges = DEFAULT_RANGES,
     *,
     busy: np.ndarray | None = None,
     room: tuple[float, float] | None = None,
@@ -245,24 +256,29 @@ def draw_footage(
     offset = rng.uniform(-1.0, 1.0, 2) * limit
     roll = _uniform(rng, (-ranges.roll_deg, ranges.roll_deg))
     ab = rng.uniform(-1.0, 1.0, 2) * ranges.ab_shift
-    contrast, brightness = _uniform(rng, ranges.contrast), _uniform(rng, (-ranges.brightness, ranges.brightness))
+    contrast = _uniform(rng, ranges.contrast)
+    brightness = _uniform(rng, (-ranges.brightness, ranges.brightness))
     gamma, gradient = _uniform(rng, ranges.gamma), _uniform(rng, ranges.gradient)
     turn = math.radians(_uniform(rng, ranges.gradient_turn_deg_s)) * float(rng.choice([-1.0, 1.0]))
     light0 = float(rng.uniform(0.0, 2 * math.pi))
     blur, noise = _uniform(rng, ranges.blur_sigma), _uniform(rng, ranges.noise_sigma)
-    jpeg = int(rng.integers(ranges.jpeg_quality[0], ranges.jpeg_quality[1] + 1)) if rng.random() < ranges.jpeg_share else 0
+    jpeg = 0
+    if rng.random() < ranges.jpeg_share:
+        jpeg = int(rng.integers(ranges.jpeg_quality[0], ranges.jpeg_quality[1] + 1))
     crf = int(rng.integers(ranges.crf[0], ranges.crf[1] + 1))
     motion = np.zeros((n_frames, 4))
     if n_frames and drift_px > 0:
         motion[:, 0] = drift_px * smooth_wander(n_frames, fps, _DRIFT_PERIODS_S, drift_rng)
         motion[:, 1] = drift_px * smooth_wander(n_frames, fps, _DRIFT_PERIODS_S, drift_rng)
     if n_frames:
-        motion[:, 2] = _uniform(drift_rng, ranges.drift_deg) * smooth_wander(n_frames, fps, _DRIFT_PERIODS_S, drift_rng)
-        motion[:, 3] = _uniform(drift_rng, ranges.drift_zoom) * smooth_wander(n_frames, fps, _DRIFT_PERIODS_S, drift_rng)
+        for column, bounds in ((2, ranges.drift_deg), (3, ranges.drift_zoom)):
+            peak = _uniform(drift_rng, bounds)
+            motion[:, column] = peak * smooth_wander(n_frames, fps, _DRIFT_PERIODS_S, drift_rng)
     shakes = _add_shakes(motion, fps, height, ranges, busy, shake_rng)
     light = light0 + turn * np.arange(n_frames) / fps
     return Footage(
-        size=(int(size[0]), int(size[1])), fps=float(fps), seed=seed, offset=(float(offset[0]), float(offset[1])),
+        size=(int(size[0]), int(size[1])), fps=float(fps), seed=seed,
+        offset=(float(offset[0]), float(offset[1])),
         roll_deg=roll, ab_shift=(float(ab[0]), float(ab[1])), contrast=contrast, brightness=brightness,
         gamma=gamma, gradient=gradient, blur_sigma=blur, noise_sigma=noise, jpeg_quality=jpeg, crf=crf,
         motion=motion, light_angle=light, shakes=shakes,

@@ -27,8 +27,8 @@ import numpy as np
 from napari_mespot.core.atomic import atomic_write_text
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.progress import Progress, shifted
-from napari_mespot.core.synth.noise import NoiseBank
 from napari_mespot.core.synth.face import AU_REGION, SUPPORTED_AUS, BaseFace, au_field, base_face, blink_field
+from napari_mespot.core.synth.noise import NoiseBank
 from napari_mespot.core.synth.schedule import (
     DISTRACTOR_MARGIN_S,
     Distractor,

@@ -34,5 +34,6 @@ class NoiseBank:
             rng = np.random.default_rng(self._bank_seed)
             bank = rng.standard_normal((FIELDS, height + SHIFT, width + SHIFT, 3), dtype=np.float32)
             self._bank = bank * np.float32(self.sigma)
-        field, dy, dx = np.random.default_rng((*self._frame_seed, k)).integers((0, 0, 0), (FIELDS, SHIFT, SHIFT))
+        rng = np.random.default_rng((*self._frame_seed, k))
+        field, dy, dx = rng.integers((0, 0, 0), (FIELDS, SHIFT, SHIFT))
         return self._bank[field, dy:dy + height, dx:dx + width]

@@ -25,7 +25,7 @@ import numpy as np
 from napari_mespot.core.atomic import atomic_write_text
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.synth.face import base_face
-from napari_mespot.core.synth.footage import Footage, FootageRanges, draw_footage
+from napari_mespot.core.synth.footage import DEFAULT_RANGES, Footage, FootageRanges, draw_footage
 from napari_mespot.core.synth.generator import (
     DISTRACTORS_CSV,
     GROUND_TRUTH_CSV,
@@ -75,6 +75,9 @@ class SceneRanges:
             value = getattr(self, f.name)
             if f.name != "sizes" and not 0 <= value[0] <= value[1]:
                 raise SynthError(f"scene range {f.name} must satisfy 0 <= low <= high, got {value}")
+
+
+DEFAULT_SCENE_RANGES = SceneRanges()
 
 
 def varied_settings(base: SynthSettings, ranges: SceneRanges, rng: np.random.Generator) -> SynthSettings:
@@ -139,8 +142,8 @@ def write_varied_dataset(
     base: SynthSettings,
     seed: int,
     count: int,
-    scene_ranges: SceneRanges = SceneRanges(),
-    footage_ranges: FootageRanges = FootageRanges(),
+    scene_ranges: SceneRanges = DEFAULT_SCENE_RANGES,
+    footage_ranges: FootageRanges = DEFAULT_RANGES,
 ) -> Generator[Progress, None, list[SynthResult]]:
     """Write ``count`` videos ``varied_<seed>_<k>.mp4`` with ``ground_truth.csv``,
     ``distractors.csv`` (the scene's and the camera shakes) and ``variations.json`` (every
@@ -166,11 +169,13 @@ def write_varied_dataset(
         except OSError as exc:
             raise SynthError(f"cannot write {path}: {exc.strerror or exc}") from exc
         distractors = sorted([*scene.distractors, *footage.shakes], key=lambda d: (d.start, d.kind))
-        results.append(SynthResult(path=path, fps=scene.settings.fps, n_frames=len(scene), size=scene.settings.size,
-                                   seed=scene.seed, intervals=scene.intervals, distractors=distractors))
+        results.append(SynthResult(path=path, fps=scene.settings.fps, n_frames=len(scene),
+                                   size=scene.settings.size, seed=scene.seed, intervals=scene.intervals,
+                                   distractors=distractors))
         records[path.stem] = {"scene": dataclasses.asdict(scene.settings), "footage": footage.record()}
     write_native_csv(outdir / GROUND_TRUTH_CSV, {r.path.stem: r.intervals for r in results})
-    atomic_write_text(outdir / DISTRACTORS_CSV, distractors_csv({r.path.stem: r.distractors for r in results}))
+    distractors = distractors_csv({r.path.stem: r.distractors for r in results})
+    atomic_write_text(outdir / DISTRACTORS_CSV, distractors)
     atomic_write_text(outdir / VARIATIONS_JSON, json.dumps(records, indent=1, sort_keys=True) + "\n")
     return results
 

@@ -91,7 +91,8 @@ class Features:
             count += len(chunk)
         mean = sums / count
         std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
-        return torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(np.maximum(std, MIN_STD), dtype=torch.float32)
+        std = np.maximum(std, MIN_STD)
+        return torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
 
     def window(self, start: int, length: int) -> tuple[torch.Tensor, int]:
         """Frames ``start … start + length − 1`` as a (length, C, S, S) float tensor, zero-padded
@@ -230,7 +231,9 @@ def cache_key(video: Any, settings: DataSettings) -> str | None:
     if identity is None:
         return None
     data = {k: v for k, v in to_dict(settings).items() if k not in _READ_ONLY_SETTINGS}
-    blob = json.dumps({"version": CACHE_VERSION, "video": identity, "data": data}, sort_keys=True, default=str)
+    blob = json.dumps(
+        {"version": CACHE_VERSION, "video": identity, "data": data}, sort_keys=True, default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
