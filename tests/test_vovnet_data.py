@@ -66,6 +66,43 @@ def test_window_pads_after_the_end():
     assert torch.all(x[3:] == 0) and torch.all(x[:3, 3:] == 1)
 
 
+def test_video_normalisation_removes_a_videos_exposure_and_colour():
+    rng = np.random.default_rng(1)
+    frames = rng.integers(60, 160, (6, 8, 8, 3)).astype(np.float64)
+    found = np.array([True, True, False, True, True, True])
+    frames[2] = 255  # no face: left out of the statistics
+    # the same face under another exposure and white balance
+    other = np.rint(frames * 0.7 + np.array([30.0, 10.0, -5.0]))
+    other[2] = 0
+    windows = {}
+    for norm in ("fixed", "video"):
+        windows[norm] = [
+            Features(f.astype(np.uint8), None, found, image_norm=norm).window(0, 6)[0][found]
+            for f in (frames, other)
+        ]
+    a, b = windows["video"]
+    assert torch.allclose(a, b, atol=0.05)
+    # zero mean and unit spread per channel over the face frames
+    assert torch.allclose(a.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(a.std(dim=(0, 2, 3), unbiased=False), torch.ones(3), atol=1e-4)
+    fixed_a, fixed_b = windows["fixed"]
+    assert (fixed_a - fixed_b).abs().mean() > 0.2
+
+
+def test_the_normalisation_is_not_part_of_the_cache_key_and_defaults_to_fixed(clip):
+    from napari_mespot.core.spotters.vovnet.data import cache_key
+    from napari_mespot.core.spotters.vovnet.settings import from_dict, to_dict
+
+    with open_video(clip[0]) as video:
+        keys = {cache_key(video, dataclasses.replace(SETTINGS, image_norm=n)) for n in ("fixed", "video")}
+        assert len(keys) == 1
+        assert cache_key(video, dataclasses.replace(SETTINGS, flow_gap=3)) not in keys
+    old = {k: v for k, v in to_dict(SETTINGS).items() if k != "image_norm"}  # a checkpoint from before
+    assert from_dict(DataSettings, old).image_norm == "fixed"
+    with pytest.raises(ValueError, match="image_norm"):
+        DataSettings(image_norm="frame")
+
+
 def test_features_are_cached_and_memory_mapped(clip, tmp_path):
     path, truth = clip
     with open_video(path) as video:

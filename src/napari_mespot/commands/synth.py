@@ -21,10 +21,10 @@ _DEFAULTS = SynthSettings()
 _CRF = 20
 #: Options that shape the output; ``--sample`` has fixed values for all of them.
 _SHAPING = ("seed", "count", "duration", "fps", "size", "me", "mae", "noise", "no_head_shakes",
-            "no_drift", "no_blinks", "no_flicker", "crf")
+            "no_drift", "no_blinks", "no_flicker", "crf", "vary")
 GENERATORS = ("face", "warped")
 #: Options of the first generator only.
-_FACE_ONLY = ("noise", "no_head_shakes", "no_drift", "no_blinks", "no_flicker", "sample")
+_FACE_ONLY = ("noise", "no_head_shakes", "no_drift", "no_blinks", "no_flicker", "sample", "vary")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -76,6 +76,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-flicker", action="store_true", help="no brightness flicker")
     p.add_argument("--crf", type=int, help=f"H.264 quality, lower is better (default: {_CRF}; "
                    "warped: drawn per video in 18..32)")
+    p.add_argument("--vary", action="store_true",
+                   help="the varied training mix: each video gets its own resolution, face size, "
+                   "expression strength, head motion, blinks, noise, then camera framing and motion, "
+                   "colour, lighting, blur and compression, all drawn from the seed (files "
+                   "varied_<seed>_<k>.mp4 and variations.json; core/synth/varied.py)")
     p.add_argument("--sample", action="store_true",
                    help="write the sample clip shipped with the plugin (synthetic_face.mp4 and "
                    "synthetic_face.gt.csv, fixed settings and seed) instead of a dataset")
@@ -111,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         SynthError,
         dataset_video_name,
     )
+    from napari_mespot.core.synth.varied import VARIATIONS_JSON, varied_video_name
 
     if args.crf is not None and not 0 <= args.crf <= 51:
         raise SynthError(f"--crf must lie in 0..51, got {args.crf}")
@@ -125,11 +131,16 @@ def run(args: argparse.Namespace) -> int:
             raise SynthError(f"--sample has fixed settings; drop {', '.join(clashing)}")
         _check_outputs(args, [f"{SAMPLE_NAME}.mp4", f"{SAMPLE_NAME}.gt.csv"])
         return _run_sample(args)
-    crf = _CRF if args.crf is None else args.crf
+    if args.vary:
+        drawn = [f"--{d}" for d in ("size", "noise", "crf") if getattr(args, d) is not None]
+        if drawn:
+            raise SynthError(f"--vary draws {', '.join(drawn)} per video; drop them")
     seed = 0 if args.seed is None else args.seed
-    videos = [f"{dataset_video_name(seed, k)}.mp4" for k in range(1 if args.count is None else args.count)]
-    _check_outputs(args, [*videos, GROUND_TRUTH_CSV, DISTRACTORS_CSV])
-    return _run_dataset(args, crf)
+    name = varied_video_name if args.vary else dataset_video_name
+    videos = [f"{name(seed, k)}.mp4" for k in range(1 if args.count is None else args.count)]
+    extra = [VARIATIONS_JSON] if args.vary else []
+    _check_outputs(args, [*videos, GROUND_TRUTH_CSV, DISTRACTORS_CSV, *extra])
+    return _run_dataset(args, None if args.vary else (_CRF if args.crf is None else args.crf))
 
 
 def _check_outputs(args: argparse.Namespace, names: list[str]) -> None:
@@ -141,13 +152,19 @@ def _check_outputs(args: argparse.Namespace, names: list[str]) -> None:
         check_output(folder / name, force=args.force)
 
 
-def _run_dataset(args: argparse.Namespace, crf: int) -> int:
+def _run_dataset(args: argparse.Namespace, crf: int | None) -> int:
+    """Write the dataset; ``crf`` None: the varied mix (each video draws its own)."""
     from napari_mespot.commands._progress import drive
     from napari_mespot.core.synth.generator import GROUND_TRUTH_CSV, write_synthetic_dataset
+    from napari_mespot.core.synth.varied import write_varied_dataset
 
     seed = 0 if args.seed is None else args.seed
     count = 1 if args.count is None else args.count
-    gen = write_synthetic_dataset(args.outdir, settings_from_args(args), seed, count, crf=crf)
+    settings = settings_from_args(args)
+    if crf is None:
+        gen = write_varied_dataset(args.outdir, settings, seed, count)
+    else:
+        gen = write_synthetic_dataset(args.outdir, settings, seed, count, crf=crf)
     results = drive(gen, "synth", quiet=args.quiet)
     if not args.quiet:
         for r in results:

@@ -96,6 +96,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--flow-size", type=NON_NEGATIVE_INT, help="crop side the flow is computed on (input size)"
     )
     tr.add_argument("--input-size", type=POSITIVE_INT, help="face crop side fed to the network (128)")
+    tr.add_argument(
+        "--image-norm",
+        choices=("fixed", "video"),
+        help="face crop grey levels: fixed (the same for every video) or standardised per video and "
+        "colour channel over its face frames (fixed)",
+    )
     tr.add_argument("--small", action="store_true", help="the compact model (1/8 of Table 1-2 widths)")
     tr.add_argument("--resume", action="store_true", help="continue an interrupted training")
     add_force_option(tr, "FILE.pt")
@@ -231,7 +237,7 @@ def model_and_data(args: argparse.Namespace, base) -> tuple:
     from napari_mespot.core.spotters.vovnet import SMALL_MODEL, DataSettings, ModelConfig
 
     given = {"input_size": args.input_size, "flow_method": args.flow, "flow_gap": args.flow_gap}
-    given["flow_size"] = args.flow_size
+    given.update(flow_size=args.flow_size, image_norm=args.image_norm)
     changes = {k: v for k, v in given.items() if v is not None}
     if args.no_flow:
         changes["flow"] = False

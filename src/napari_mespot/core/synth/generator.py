@@ -28,6 +28,7 @@ from napari_mespot.core.atomic import atomic_write_text
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.progress import Progress, shifted
 from napari_mespot.core.synth.face import AU_REGION, SUPPORTED_AUS, BaseFace, au_field, base_face, blink_field
+from napari_mespot.core.synth.noise import NoiseBank
 from napari_mespot.core.synth.schedule import (
     DISTRACTOR_MARGIN_S,
     Distractor,
@@ -71,8 +72,6 @@ SAMPLE_CRF = 23
 #: two more, keyed by the seed plus a tag: one for its bank of fields, one per frame.
 _STREAMS = ("expressions", "blinks", "shakes", "drift", "flicker")
 _NOISE_BANK_TAG, _NOISE_FRAME_TAG = len(_STREAMS), len(_STREAMS) + 1
-#: Noise bank: this many fields, each larger than the frame by this many px in x and y.
-_NOISE_FIELDS, _NOISE_SHIFT = 4, 32
 _IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 #: Head rotation (rad) per px of horizontal shake offset, per px of eye distance: a shake turns
 #: the head a little as well as shifting it.
@@ -155,7 +154,8 @@ class SynthScene:
         self.distractors.sort(key=lambda d: (d.start, d.kind))
         width, height = settings.size
         self._grid = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-        self._noise_bank: np.ndarray | None = None
+        self._noise = NoiseBank(settings.size, settings.noise_sigma, (*self.seed, _NOISE_BANK_TAG),
+                                (*self.seed, _NOISE_FRAME_TAG))
 
     def __len__(self) -> int:
         return self.settings.n_frames
@@ -307,26 +307,9 @@ class SynthScene:
         out = image.astype(np.float32)
         out *= gain
         if sigma > 0:
-            out += self._noise(k)
+            out += self._noise.frame(k)
         np.clip(out, 0, 255, out=out)
         return np.rint(out, out=out).astype(np.uint8)
-
-    def _noise(self, k: int) -> np.ndarray:
-        """Sensor noise of frame ``k``: a random window of a random field from a small bank.
-
-        Drawing 0.9 M normal numbers per frame would cost more than everything else together;
-        ``_NOISE_FIELDS`` fields at ``_NOISE_SHIFT``² offsets give thousands of distinct,
-        mutually uncorrelated noise frames, still a pure function of (seed, k).
-        """
-        width, height = self.settings.size
-        if self._noise_bank is None:
-            rng = np.random.default_rng((*self.seed, _NOISE_BANK_TAG))
-            shape = (_NOISE_FIELDS, height + _NOISE_SHIFT, width + _NOISE_SHIFT, 3)
-            bank = rng.standard_normal(shape, dtype=np.float32)
-            self._noise_bank = bank * np.float32(self.settings.noise_sigma)
-        field, dy, dx = np.random.default_rng((*self.seed, _NOISE_FRAME_TAG, k)).integers(
-            (0, 0, 0), (_NOISE_FIELDS, _NOISE_SHIFT, _NOISE_SHIFT))
-        return self._noise_bank[field, dy:dy + height, dx:dx + width]
 
 
 def synth_frames(settings: SynthSettings, seed: Seed = 0) -> Iterator[np.ndarray]:

@@ -23,6 +23,7 @@ import os
 from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,13 @@ from napari_mespot.core.spotters.vovnet.settings import CLASSES, DataSettings, t
 
 #: Bumped when the cached arrays change meaning.
 CACHE_VERSION = 1
-#: Image normalisation: uint8 → roughly zero mean, unit spread.
+#: Image normalisation ``fixed``: uint8 → roughly zero mean, unit spread.
 IMAGE_MEAN, IMAGE_STD = 127.5, 64.0
+#: ``video`` normalisation: the smallest spread divided by (grey levels), so a flat crop is not
+#: blown up into noise; and how many frames are summed at a time (long videos are memory-mapped).
+MIN_STD, STATS_CHUNK = 1.0, 4096
+#: Data settings that only change how cached arrays are read, not the arrays: not in the key.
+_READ_ONLY_SETTINGS = ("image_norm",)
 
 
 def user_cache_dir() -> Path:
@@ -66,9 +72,27 @@ class Features:
     flow: np.ndarray | None
     found: np.ndarray
     flow_scale: float = 1.0
+    image_norm: str = "fixed"
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
+
+    @cached_property
+    def image_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per channel, what is subtracted and what it is divided by (``image_norm``)."""
+        if self.image_norm == "fixed" or not np.any(self.found):
+            return torch.full((3,), IMAGE_MEAN), torch.full((3,), IMAGE_STD)
+        sums, squares, count = np.zeros(3), np.zeros(3), 0
+        face = np.flatnonzero(self.found)
+        for c0 in range(0, len(face), STATS_CHUNK):
+            chunk = np.asarray(self.frames[face[c0 : c0 + STATS_CHUNK]], dtype=np.float64).reshape(-1, 3)
+            sums += chunk.sum(axis=0)
+            squares += (chunk**2).sum(axis=0)
+            count += len(chunk)
+        mean = sums / count
+        std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+        std = np.maximum(std, MIN_STD)
+        return torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
 
     def window(self, start: int, length: int) -> tuple[torch.Tensor, int]:
         """Frames ``start … start + length − 1`` as a (length, C, S, S) float tensor, zero-padded
@@ -77,7 +101,8 @@ class Features:
         stop = min(start + length, len(self))
         valid = stop - start
         img = torch.from_numpy(np.array(self.frames[start:stop])).permute(0, 3, 1, 2).float()
-        img = (img - IMAGE_MEAN) / IMAGE_STD
+        mean, std = self.image_stats
+        img = (img - mean[:, None, None]) / std[:, None, None]
         parts = [img]
         if self.flow is not None:
             parts.append(torch.from_numpy(np.array(self.flow[start:stop])).float() * self.flow_scale)
@@ -197,7 +222,7 @@ def compute_features(
         yield Progress(k + 1, n, "face crops and flow")
     if pending:
         flush()
-    return Features(frames, flow, found, settings.flow_scale)
+    return Features(frames, flow, found, settings.flow_scale, settings.image_norm)
 
 
 def cache_key(video: Any, settings: DataSettings) -> str | None:
@@ -205,8 +230,9 @@ def cache_key(video: Any, settings: DataSettings) -> str | None:
     identity = video_identity(video)
     if identity is None:
         return None
+    data = {k: v for k, v in to_dict(settings).items() if k not in _READ_ONLY_SETTINGS}
     blob = json.dumps(
-        {"version": CACHE_VERSION, "video": identity, "data": to_dict(settings)}, sort_keys=True, default=str
+        {"version": CACHE_VERSION, "video": identity, "data": data}, sort_keys=True, default=str
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
@@ -216,7 +242,7 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
         np.save(fh, array, allow_pickle=False)
 
 
-def load_cached(folder: Path, flow_scale: float) -> Features | None:
+def load_cached(folder: Path, settings: DataSettings) -> Features | None:
     """The memory-mapped features in ``folder``, or None when incomplete or unreadable."""
     if not (folder / "meta.json").is_file():
         return None
@@ -227,7 +253,7 @@ def load_cached(folder: Path, flow_scale: float) -> Features | None:
         flow = np.load(flow_path, mmap_mode="r") if flow_path.is_file() else None
     except (OSError, ValueError):
         return None
-    return Features(frames, flow, found, flow_scale)
+    return Features(frames, flow, found, settings.flow_scale, settings.image_norm)
 
 
 def features_for_video(
@@ -248,7 +274,7 @@ def features_for_video(
     folder = Path(cache_dir or user_cache_dir()) / key if key else None
     if (
         folder is not None
-        and (hit := load_cached(folder, settings.flow_scale)) is not None
+        and (hit := load_cached(folder, settings)) is not None
         and len(hit) == len(video)
     ):
         yield Progress(len(video), len(video), "features from cache")
@@ -263,7 +289,7 @@ def features_for_video(
     if feats.flow is not None:
         _save_npy(folder / "flow.npy", feats.flow)
     atomic_write_text(folder / "meta.json", json.dumps({"key": key, "n_frames": len(feats)}))
-    return load_cached(folder, settings.flow_scale) or feats
+    return load_cached(folder, settings) or feats
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from napari_mespot.core.spotters.base import settings_from_mapping
 
 CLASSES = ("me", "mae")
 FLOW_METHODS = ("tvl1", "dis", "farneback")
+#: How the face crop's grey levels are normalised (``DataSettings.image_norm``).
+IMAGE_NORMS = ("fixed", "video")
 #: Temporal NMS overlap: a same-class candidate overlapping a better one by more is dropped.
 #: Lower than the 0.5 of object detection: two expressions of one class rarely overlap, while
 #: neighbouring positions propose many shifted copies of one (chosen on development seeds).
@@ -113,6 +115,12 @@ class DataSettings:
     - ``smooth_frames``: the landmarks are averaged over this many frames before the crop is
       fitted, so landmark jitter does not become crop motion that the flow reads as expression.
     - ``landmarks``: landmark provider name.
+    - ``image_norm``: ``fixed`` maps every video's grey levels alike (0–255 to about ±2);
+      ``video`` standardises each colour channel by its mean and spread over the video's face
+      frames, so skin tone, exposure and white balance — which say nothing about expressions —
+      reach the network already removed (ours; the flow needs nothing alike: it is measured in
+      crop pixels, and the crop is sized in eye distances). Normalisation does not change the
+      cached crops.
     """
 
     input_size: int = 128
@@ -124,6 +132,7 @@ class DataSettings:
     face_gammas: tuple[float, float, float, float] = (0.9, 0.8, 0.9, 1.6)
     smooth_frames: int = 5
     landmarks: str = "mediapipe"
+    image_norm: str = "fixed"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "face_gammas", tuple(float(g) for g in self.face_gammas))
@@ -131,6 +140,8 @@ class DataSettings:
             raise ValueError(f"input_size must be at least 16, got {self.input_size}")
         if self.flow_method not in FLOW_METHODS:
             raise ValueError(f"flow_method must be one of {FLOW_METHODS}, got {self.flow_method!r}")
+        if self.image_norm not in IMAGE_NORMS:
+            raise ValueError(f"image_norm must be one of {IMAGE_NORMS}, got {self.image_norm!r}")
         if not self.flow_scale > 0:
             raise ValueError(f"flow_scale must be positive, got {self.flow_scale}")
         if self.flow_gap < 1 or self.smooth_frames < 1 or self.flow_size < 0:
