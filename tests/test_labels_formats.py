@@ -202,3 +202,20 @@ def test_native_json_refuses_other_documents(tmp_path):
     path.write_text('{"format": "mespot-labels", "version": 1, "videos": [{"video": "v"}, {"video": "v"}]}')
     with pytest.raises(LabelFormatError, match="appears twice"):
         read_labels(path)
+
+
+def test_dataset_workbooks_warn_about_duplicated_rows(tmp_path, caplog):
+    """A row copied twice in a coding workbook is two expressions to find: said, naming the rows."""
+    cas = tmp_path / "code.xlsx"
+    _cas(cas, [GOOD, GOOD, [1, "disgust2_1", 10, 0, 12, "L12", "", "micro-expression", ""]])
+    samm = tmp_path / "samm.xlsx"
+    header = ["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type"]
+    row = ["006", "006_1_1", 1, 5, 6, 7, 3, "Micro - 1/2"]
+    _workbook(samm, {"S": [header, row, ["006", "006_1_1", 1, 40, 50, 60, 21, "Macro"], row]})
+    with caplog.at_level("WARNING"):
+        assert len(read_labels(cas).videos["15_0401"].intervals) == 2
+        assert len(read_labels(samm).videos["006_1"].intervals) == 3
+    warned = [r.getMessage() for r in caplog.records if "duplicate" in r.getMessage()]
+    assert len(warned) == 2
+    assert str(cas) in warned[0] and "rows 1, 2" in warned[0] and "556–607" in warned[0]
+    assert str(samm) in warned[1] and "rows 2, 4" in warned[1]

@@ -25,7 +25,14 @@ from napari_mespot.core.intervals import Interval, sort_intervals
 from napari_mespot.core.labels._rows import RowContext
 from napari_mespot.core.labels._xlsx import Row, cell_text, column_letter, is_blank_row, read_sheets
 from napari_mespot.core.labels.aus import au_raw_text, format_aus, parse_au_string
-from napari_mespot.core.labels.base import Labels, QuirkOptions, format_error, group_intervals, report_quirks
+from napari_mespot.core.labels.base import (
+    Labels,
+    QuirkOptions,
+    format_error,
+    group_intervals,
+    report_duplicates,
+    report_quirks,
+)
 
 FPS = 30.0
 MAIN_SHEET = "CASFEcode_final"
@@ -62,7 +69,7 @@ def read_cas_me2_xlsx(path: str | os.PathLike, quirks: QuirkOptions | None = Non
     subjects = _rule1(path, sheets[RULE1_SHEET], options)
     codes = _rule2(path, sheets[RULE2_SHEET], options)
     ctx = RowContext(path, MAIN_SHEET, options, [])
-    rows: list[tuple[str, Interval]] = []
+    rows: list[tuple[int, str, Interval]] = []
     subject_of: dict[str, str] = {}
     for i, row in enumerate(sheets[MAIN_SHEET]):
         if is_blank_row(row):
@@ -71,9 +78,10 @@ def read_cas_me2_xlsx(path: str | os.PathLike, quirks: QuirkOptions | None = Non
         if parsed is not None:
             video, subject, iv = parsed
             subject_of[video] = subject
-            rows.append((video, iv))
+            rows.append((i + 1, video, iv))
     report_quirks(path, ctx.quirks, options)
-    return Labels(group_intervals(rows, FPS, subject_of), "cas-me2-xlsx", ctx.quirks)
+    report_duplicates(path, rows)
+    return Labels(group_intervals([r[1:] for r in rows], FPS, subject_of), "cas-me2-xlsx", ctx.quirks)
 
 
 def _rule1(path: Path, rows: list[Row], options: QuirkOptions) -> dict[int, tuple[int, str]]:

@@ -16,7 +16,13 @@ from napari_mespot.core.intervals import Interval
 from napari_mespot.core.labels._rows import RowContext
 from napari_mespot.core.labels._xlsx import cell_text, column_label, data_rows, sheet_with_header
 from napari_mespot.core.labels.aus import au_raw_text, parse_au_string
-from napari_mespot.core.labels.base import Labels, QuirkOptions, group_intervals, report_quirks
+from napari_mespot.core.labels.base import (
+    Labels,
+    QuirkOptions,
+    group_intervals,
+    report_duplicates,
+    report_quirks,
+)
 
 FPS = 200.0
 REQUIRED = ("Filename", "Onset", "Apex", "Offset", "Type")
@@ -36,7 +42,7 @@ def read_samm_lv_xlsx(path: str | os.PathLike, quirks: QuirkOptions | None = Non
         return column_label(columns, name)
 
     ctx = RowContext(path, sheet, options, [])
-    out: list[tuple[str, Interval]] = []
+    out: list[tuple[int, str, Interval]] = []
     subject_of: dict[str, str] = {}
     for row_no, cell in data_rows(rows, header_index, columns):
         filename = cell_text(cell("Filename"))
@@ -71,6 +77,7 @@ def read_samm_lv_xlsx(path: str | os.PathLike, quirks: QuirkOptions | None = Non
         }
         out.append(
             (
+                row_no,
                 video,
                 Interval(
                     onset,
@@ -91,4 +98,5 @@ def read_samm_lv_xlsx(path: str | os.PathLike, quirks: QuirkOptions | None = Non
                 f"video {video!r} belongs to subject {subject_of[video]!r} and {subject!r}",
             )
     report_quirks(path, ctx.quirks, options)
-    return Labels(group_intervals(out, FPS, subject_of), "samm-lv-xlsx", ctx.quirks)
+    report_duplicates(path, out)
+    return Labels(group_intervals([r[1:] for r in out], FPS, subject_of), "samm-lv-xlsx", ctx.quirks)
