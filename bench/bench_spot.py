@@ -9,8 +9,9 @@ with the MEGC metric (IoU ≥ 0.5, one-to-one). The default evaluation seed 9000
 neither to learn the default prototypes (seed 1000) nor to calibrate them (seed 2000), nor to
 choose any setting (development seed 3000).
 
-``speed``: end-to-end spotting (the median of ``--repeats`` runs, 3) of one 640×480, 30 fps video of seed (9000, 0) with head shakes
-(MediaPipe landmarks computed afresh + decode + flow + matching + detection) for each preset of
+``speed``: end-to-end spotting (the median of ``--repeats`` runs, 3) of one 640×480, 30 fps
+video of seed (9000, 0) with head shakes (MediaPipe landmarks computed afresh + decode + flow +
+matching + detection) for each preset of
 ``--presets`` (default ``paper``: Farneback, no compensation; ``fast``: the shipped DIS
 prototypes with the ``recommended`` settings), against the unavoidable primitives alone:
 decoding every frame to grey once, plus the same flow calls (every region used, and the nose

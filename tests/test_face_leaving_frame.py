@@ -40,12 +40,13 @@ def test_frames_whose_face_box_reaches_the_border_are_marked():
     assert face_at_border(landmarks, (480, 640)).tolist() == [False, True, True, True, True, False, False]
 
 
-@pytest.mark.slow
-def test_a_face_sliding_out_of_the_frame_gives_no_expression(tmp_path):
-    from napari_mespot.commands.spot import spot_file
-    from napari_mespot.core.spotters.prototype import PRESETS, default_prototypes
+START, STEPS = 110, 30
 
-    fps, start, steps = 30.0, 110, 30
+
+@pytest.fixture(scope="module")
+def exit_clip(tmp_path_factory):
+    """A still face that slides out of the frame to the left from frame START over STEPS frames."""
+    fps, start, steps = 30.0, START, STEPS
     settings = SynthSettings(
         duration_s=6.0, n_me=0, n_mae=0, head_drift=False, head_shakes=False, blinks=False, flicker=False
     )
@@ -56,13 +57,7 @@ def test_a_face_sliding_out_of_the_frame_gives_no_expression(tmp_path):
         moved = np.zeros_like(frame)
         moved[:, : frame.shape[1] - shift] = frame[:, shift:]
         frames.append(moved)
-    path = write_video(tmp_path / "exit.mp4", frames, fps=fps)
-    width = frames[0].shape[1]
-
-    result = spot_file(path, default_prototypes(), PRESETS["recommended"], quiet=True)
-    cut = [s for s in result.skipped if "outside the frame" in s.reason]
-    assert cut and any("outside the frame" in note for note in result.notes)
-    first_cut = cut[0].start
+    path = write_video(tmp_path_factory.mktemp("exit") / "exit.mp4", frames, fps=fps)
     # The frame where the face first touches the border, known from how the clip was made: the
     # face's left edge in the still frames, moved by the shift of each later frame.
     from napari_mespot.core.face.cache import landmarks_for_video
@@ -72,8 +67,37 @@ def test_a_face_sliding_out_of_the_frame_gives_no_expression(tmp_path):
     with open_video(path) as video:
         lm = run_to_end(landmarks_for_video(video, get_landmark_provider("mediapipe")))
     left = float(np.nanmin(lm.points[start - 5, :, 0]))
+    width = frames[0].shape[1]
     shifts = [round(max(0, k - start + 1) / steps * width) for k in range(len(frames))]
-    leaving = next(k for k, s in enumerate(shifts) if s >= left)
+    return path, next(k for k, s in enumerate(shifts) if s >= left)
+
+
+def _check_exit(result, leaving: int) -> None:
+    cut = [s for s in result.skipped if "outside the frame" in s.reason]
+    assert cut and any("outside the frame" in note for note in result.notes)
+    first_cut = cut[0].start
     assert first_cut <= leaving
     for iv in result.intervals:
         assert iv.offset < first_cut, f"an expression spotted while the face leaves: {iv}"
+
+
+@pytest.mark.slow
+def test_a_face_sliding_out_of_the_frame_gives_no_expression(exit_clip):
+    from napari_mespot.commands.spot import spot_file
+    from napari_mespot.core.spotters.prototype import PRESETS, default_prototypes
+
+    path, leaving = exit_clip
+    _check_exit(spot_file(path, default_prototypes(), PRESETS["recommended"], quiet=True), leaving)
+
+
+@pytest.mark.slow
+def test_vovnet_skips_the_frames_where_the_face_leaves(exit_clip):
+    from napari_mespot.core.media.video import open_video
+    from napari_mespot.core.spotters.vovnet import spot
+
+    path, leaving = exit_clip
+    with open_video(path) as video:
+        result = run_to_end(spot(video))
+    _check_exit(result, leaving)
+    cut = next(s for s in result.skipped if "outside the frame" in s.reason)
+    assert np.isnan(result.curves[:, cut.start : cut.end + 1]).all()

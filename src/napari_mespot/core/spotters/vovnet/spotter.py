@@ -13,6 +13,8 @@ per class. What the result carries:
 - ``intervals``: typed by the class that scored them (not by duration), ``score`` = that
   class's score, ``apex`` = the frame where the class curve peaks inside the interval.
 Frames without a face are skipped and reported; an interval mostly on such frames is dropped.
+Frames where the face is partly outside the picture (core/face/border.py) are skipped too, and
+no interval may contain one: the image edge moving across the face is not an expression.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from napari_mespot.core import registry
 from napari_mespot.core.device import resolve_device
+from napari_mespot.core.face.border import AT_BORDER, face_at_border
+from napari_mespot.core.face.cache import landmarks_for_video
 from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.intervals import Interval, runs
 from napari_mespot.core.progress import Progress
@@ -95,7 +100,12 @@ def _frame_scores(probs: np.ndarray, strides: np.ndarray, window: int) -> np.nda
 
 
 def to_intervals(
-    dets: Detections, thresholds: np.ndarray, curves: np.ndarray, found: np.ndarray, nms_iou: float
+    dets: Detections,
+    thresholds: np.ndarray,
+    curves: np.ndarray,
+    found: np.ndarray,
+    nms_iou: float,
+    at_border: np.ndarray | None = None,
 ) -> list[Interval]:
     """Threshold per class, NMS, one type per event, and turn what is left into
     :class:`Interval` records of at least :data:`MIN_FRAMES` frames (a one-frame "expression" is
@@ -109,6 +119,8 @@ def to_intervals(
     ):
         onset, offset = round(a), max(round(a), round(b))
         if offset - onset + 1 < MIN_FRAMES or found[onset : offset + 1].mean() < 0.5:
+            continue
+        if at_border is not None and at_border[onset : offset + 1].any():
             continue
         apex = onset + int(np.argmax(curves[cls, onset : offset + 1]))
         out.append(
@@ -145,16 +157,23 @@ def spot(
     device = torch.device(choice.device)
     thresholds = np.array([settings.thresholds.get(c, ckpt.thresholds[c]) for c in CLASSES])
     n = len(video)
+    if landmarks is None:
+        provider = registry.landmark_provider(ckpt.data.landmarks)
+        landmarks = yield from landmarks_for_video(video, provider)
+    at_border = face_at_border(landmarks, video.shape[1:3])
     feats = yield from features_for_video(
         video, ckpt.data, settings.cache_dir or None, landmarks, gpu_flow_device(device)
     )
     stride = settings.window_stride or max(1, ckpt.window // 2)
     dets, curves = yield from infer(ckpt, feats, stride, device, settings.batch_size, float(thresholds.min()))
     found = np.asarray(feats.found, dtype=bool)
-    intervals = to_intervals(dets, thresholds, curves, found, settings.nms_iou)
-    curves[:, ~found] = np.nan
-    skipped = tuple(SkippedSpan(a, b, "no face found") for a, b in runs(~found))
-    notes = () if ckpt.data.flow else ("checkpoint trained without optical flow (ablation)",)
+    intervals = to_intervals(dets, thresholds, curves, found, settings.nms_iou, at_border)
+    curves[:, ~found | at_border] = np.nan
+    cut = tuple(SkippedSpan(a, b, AT_BORDER) for a, b in runs(at_border))
+    no_face = (SkippedSpan(a, b, "no face found") for a, b in runs(~found))
+    skipped = tuple(sorted((*no_face, *cut), key=lambda s: s.start))
+    notes = tuple(f"frames {s.start}-{s.end}: the {s.reason}; not spotted there" for s in cut)
+    notes += () if ckpt.data.flow else ("checkpoint trained without optical flow (ablation)",)
     notes += () if choice.note is None else (choice.note,)
     return SpotResult.for_video(
         video,
