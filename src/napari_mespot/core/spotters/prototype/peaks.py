@@ -77,12 +77,9 @@ def clip_negative(curves: np.ndarray) -> np.ndarray:
     return np.maximum(curves, 0.0)
 
 
-def peak_margin(curves: np.ndarray, m: int) -> np.ndarray:
-    """Eq. 24's two differences, reduced to their minimum: ``(..., T)`` → ``(..., T)``.
-
-    ``margin[i] = min(L[i] − min(L[i−m..i−1]), L[i] − min(L[i+1..i+m]))`` with the neighbour
-    ranges cut at the curve's ends; ``-inf`` where one side has no neighbour at all.
-    """
+def side_minima(curves: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Eq. 24's two neighbour minima, ``min(L[i−m..i−1])`` and ``min(L[i+1..i+m])``, per frame
+    (``(..., T)`` each), the ranges cut at the curve's ends; ``+inf`` where a side has no neighbour."""
     if m < 1:
         raise ValueError(f"the search radius m must be at least 1, got {m}")
     from numpy.lib.stride_tricks import sliding_window_view
@@ -94,6 +91,17 @@ def peak_margin(curves: np.ndarray, m: int) -> np.ndarray:
     t = x.shape[-1]
     before = views[..., 0:t, :].min(axis=-1)  # padded[i : i + m] = L[i − m .. i − 1]
     after = views[..., m + 1 : m + 1 + t, :].min(axis=-1)  # padded[i + m + 1 : ...] = L[i + 1 .. i + m]
+    return before, after
+
+
+def peak_margin(curves: np.ndarray, m: int) -> np.ndarray:
+    """Eq. 24's two differences, reduced to their minimum: ``(..., T)`` → ``(..., T)``.
+
+    ``margin[i] = min(L[i] − min(L[i−m..i−1]), L[i] − min(L[i+1..i+m]))`` with the neighbour
+    ranges cut at the curve's ends; ``-inf`` where one side has no neighbour at all.
+    """
+    x = np.asarray(curves, dtype=np.float64)
+    before, after = side_minima(x, m)
     with np.errstate(invalid="ignore"):
         return np.minimum(x - before, x - after)
 

@@ -40,6 +40,13 @@ class PrototypeSettings:
     - ``boundary_reach_s``: with ``"valleys"``, how far from the run (seconds) each side's floor
       is looked for (ours); 0: the whole window, as before. Eq. 24's search radius makes the
       boundaries relative to the same minima the run's margin rose from.
+    - ``sustained``: a second detection path for expressions held longer than eq. 24's search
+      radius or cut by the end of the analysed frames (ours; see :mod:`.sustained`): a rise of
+      more than θ_j (eq. 24's before-side difference) that then stays up for more than m frames
+      is an interval from the rise to where the curve comes back down (or to the last analysed
+      frame), fused with eq. 24's. An interval still running at a window's last frame is joined
+      with its continuation found by the next window, so it is reported once. It changes no
+      curve and no threshold (θ_j is eq. 24's), so calibration does not record it.
     - ``thresholds``: θ_j per AU, overriding those stored with the prototypes.
     - ``flow_method`` / ``flow_params``: ``None`` / empty use the prototypes' own flow settings,
       so spotting measures motion the way the prototypes were learnt. Given, they must agree
@@ -88,6 +95,7 @@ class PrototypeSettings:
     boundary_level: float = 0.2
     valley_noise: float = 0.0
     boundary_reach_s: float = 0.0
+    sustained: bool = False
     thresholds: Mapping[int, float] = field(default_factory=dict)
     flow_method: str | None = None
     flow_params: Mapping[str, Any] = field(default_factory=dict)
