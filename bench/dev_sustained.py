@@ -171,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
             keys = [k for k in gt if k.startswith(subset)]
             ev = evaluate({k: gt[k] for k in keys}, {k: pred[k] for k in keys})
             c = ev.overall
-            print(f"{vname:>14} {subset or 'all':>5}: F1 {c.f1:.3f} (ME {ev.me.f1:.3f}, MaE {ev.mae.f1:.3f}) "
-                  f"TP {c.tp} FP {c.fp} FN {c.fn}")
+            print(
+                f"{vname:>14} {subset or 'all':>5}: F1 {c.f1:.3f} (ME {ev.me.f1:.3f}, MaE {ev.mae.f1:.3f}) "
+                f"TP {c.tp} FP {c.fp} FN {c.fn}"
+            )
     return 0
 
 

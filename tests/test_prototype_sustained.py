@@ -23,7 +23,9 @@ VALLEYS = dict(boundaries="valleys", level=0.2, noise=1.0, reach=M)
 
 #: Frames 0..4 at rest, a rise over frames 5..6, held at 10 (a dip to 5 at frame 10) to frame
 #: 15, half down at 16, at rest from 17.
-PLATEAU = np.array([0, 0, 0, 0, 0, 5, 10, 10, 10, 10, 5, 10, 10, 10, 10, 10, 5, 0, 0, 0, 0, 0, 0, 0, 0], float)
+PLATEAU = np.array(
+    [0, 0, 0, 0, 0, 5, 10, 10, 10, 10, 5, 10, 10, 10, 10, 10, 5, 0, 0, 0, 0, 0, 0, 0, 0], float
+)
 
 
 def _spans(intervals) -> list[tuple[int, int]]:
@@ -109,27 +111,45 @@ def test_an_expression_across_a_window_boundary_is_one_interval():
     g = _motion((100, 259, 20))
     windows = [(0, 209, False), (105, 314, False), (210, 399, True)]
     # Window 0 (reference 0): rise > 5 first at frame 102 (6), held (> 2.5) to its last frame
-    # 209; valleys stop at 0 + 0.2·20 = 4: frame 101. Still running at the window's end and
-    # starting before the next window (101 − 15 < 105): reported as 101-209, running.
-    # Window 1 (reference 105, where the motion is 12): the curve is 0, 2 (106), 4, 6 (108), 8,
-    # held at 8 to 259, 0 from 260: rise at 108, valleys (stop 0 + max(0.2·8, 1) = 1.6) from
-    # 105 to 260. It overlaps 101-209 wholly: the same expression, joined: 101-260.
-    # Window 2 (reference 210, inside the hold): the curve is 0 throughout.
-    assert _detect(g, windows) == [(101, 260)]
+    # 209; valleys stop at 0 + 0.2·20 = 4: frame 101. Starting before the next window
+    # (101 − 15 < 105), it is reported as 101-209, up to the window's last frame.
+    # Window 1 (reference 105, inside it, where the motion is 12): the curve is 0, 2, 4, 6, 8,
+    # held at 8 to 259: not looked at for sustained motion (the reference is not at rest), and
+    # eq. 24 sees no peak. Window 2 (reference 210, inside the hold): 0 throughout.
+    assert _detect(g, windows) == [(101, 209)]
     # Eq. 24 alone finds nothing on the held motion.
     assert _detect(g, windows, sustained=False) == []
+
+
+def test_a_reference_inside_an_expression_starts_no_sustained_interval():
+    # A held expression (rise at 60, held to 170, back to 0 from 171) seen by window 0, and a
+    # window starting inside it (105): there the way back is a fall below the reference (clipped
+    # to 0) — shown here as the worst case, a held rise of another AU from 171 on (row 1: the
+    # return projecting onto another prototype), which must not be reported.
+    g = _motion((60, 170, 20))
+    prototypes = default_prototypes("robust")
+    settings = replace(PRESETS["robust"], thresholds=dict.fromkeys(prototypes.aus, 5.0))
+    detector = _Detector(prototypes, settings, np.full(len(prototypes), 5.0), FPS, N_FRAMES)
+    for start, end, final in [(0, 209, False), (105, 314, False)]:
+        curves = np.zeros((len(prototypes), end - start + 1))
+        curves[0] = np.maximum(g[start : end + 1] - g[start], 0.0)
+        curves[1] = np.where(np.arange(start, end + 1) > 170, 20.0, 0.0) if start > 0 else 0.0
+        window = Window(start, end, curves, final)
+        detector.window(window, curves, fixed_next=detector.fixed(window))
+    # Window 0: rise at 62, held to 170, valleys 61 and 171 (0). Window 1 adds nothing.
+    assert [(iv.onset, iv.offset) for iv in detector.intervals] == [(61, 171)]
 
 
 def test_no_interval_starts_inside_an_unreliable_span():
     # An occlusion makes frames 150..199 unreliable: the walk ends a (final) window at 149 and
     # starts the next on 200. The motion rises at 100 (held to 159), comes back during the
-    # occlusion and rises again at 205 (held to 300).
-    g = _motion((100, 159, 20), (205, 300, 20))
+    # occlusion and rises again at 240 (held to 330).
+    g = _motion((100, 159, 20), (240, 330, 20))
     windows = [(0, 149, True), (200, 399, True)]
     # Window 0: held from the rise at 102 to its last frame, 149: 101-149 (as above).
-    # Window 1 (reference 200, motion 0): rise at 207, valleys to 206 and to 301 (0).
+    # Window 1 (reference 200, motion 0): rise at 242, valleys to 241 and to 331 (0).
     spans = _detect(g, windows)
-    assert spans == [(101, 149), (206, 301)]
+    assert spans == [(101, 149), (241, 331)]
     assert not any(150 <= onset <= 199 for onset, _ in spans)
 
 

@@ -30,7 +30,6 @@ those the prototypes' thresholds were calibrated under (:func:`.calibration.cali
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -118,22 +117,6 @@ def _to_interval(
     )
 
 
-def _joined(first: Interval, later: Interval, fps: float, me_max_s: float) -> Interval:
-    """One expression seen by two windows: from ``first``'s onset to ``later``'s offset, apex and
-    score of the clearer of the two."""
-    best = max((first, later), key=lambda iv: iv.score or 0.0)
-    onset = min(first.onset, later.onset)
-    return replace(
-        best,
-        onset=onset,
-        offset=later.offset,
-        type=expression_type(later.offset - onset + 1, fps, me_max_s),
-        aus=tuple(sorted(set(first.aus) | set(later.aus))),
-        note=f"{first.note}; continued in the next window: {later.note}",
-        id=f"{METHOD}-{onset}-{later.offset}",
-    )
-
-
 class _Detector:
     """Peak detection, fusion and window planning over a video's windows (§2.4.2, eq. 19–26),
     and the per-frame curves a result shows."""
@@ -146,8 +129,6 @@ class _Detector:
         self.m = frames_in(settings.search_radius_s, fps)
         self.regions = [p.region for p in prototypes.prototypes]
         self.intervals: list[Interval] = []
-        #: Indices of reported intervals still running at their (non-final) window's last frame.
-        self.running: set[int] = set()
         self.curves = np.full((len(prototypes), n), np.nan, dtype=np.float32)
         self.raw_curves = np.full((len(prototypes), n), np.nan, dtype=np.float32)
 
@@ -158,7 +139,10 @@ class _Detector:
         reach = frames_in(st.boundary_reach_s, self.fps, minimum=0)
         shape = (st.boundaries, st.boundary_level, st.valley_noise, reach)
         found = au_intervals(filtered, self.m, self.theta, *shape)
-        if st.sustained:
+        if st.sustained and not any(iv.onset <= w.start <= iv.offset for iv in self.intervals):
+            # A reference frame inside an expression makes its return look like a held rise of
+            # another AU (the way back projects onto other prototypes): sustained motion is
+            # measured from a reference at rest only. Eq. 24 is immune (nothing comes back).
             found += sustained_intervals(filtered, self.m, self.theta, *shape)
         spans = {(w.start + g.start, w.start + g.end): g for g in fuse(found, self.settings.fusion_delta)}
         plan = settle(
@@ -171,34 +155,15 @@ class _Detector:
             final=w.final,
             fixed_next=None if w.final else fixed_next,
         )
+        delta = st.fusion_delta
         for span in plan.reported:
             candidate = _to_interval(spans[span], w.start, self.prototypes, self.fps, self.settings.me_max_s)
-            kept = self._report(candidate)
-            if kept is not None and st.sustained and not w.final and span[1] >= w.end:
-                self.running.add(kept)
+            if not any(overlap_index((iv.onset, iv.offset), span) > delta for iv in self.intervals):
+                self.intervals.append(candidate)
         keep = w.end + 1 if w.final else plan.next_start
         self.curves[:, w.start : keep] = filtered[:, : keep - w.start]
         self.raw_curves[:, w.start : keep] = w.raw[:, : keep - w.start]
         return plan.next_start
-
-    def _report(self, candidate: Interval) -> int | None:
-        """Report ``candidate`` unless it re-finds a reported interval (overlap μ > δ); one that
-        was still running at its window's end and that ``candidate`` continues is joined with
-        it instead. The index of the interval it became, or ``None``."""
-        delta = self.settings.fusion_delta
-        span = (candidate.onset, candidate.offset)
-        clash = [
-            k for k, iv in enumerate(self.intervals) if overlap_index((iv.onset, iv.offset), span) > delta
-        ]
-        if not clash:
-            self.intervals.append(candidate)
-            return len(self.intervals) - 1
-        k = clash[0]
-        if k not in self.running or candidate.offset <= self.intervals[k].offset:
-            return None
-        self.running.discard(k)
-        self.intervals[k] = _joined(self.intervals[k], candidate, self.fps, self.settings.me_max_s)
-        return k
 
     def filtered(self, raw: np.ndarray) -> np.ndarray:
         """The settings' low-pass filter on a window's curves (before any clipping)."""

@@ -11,7 +11,10 @@ the curve rose by more than θ_j within m frames) and replaces the after-side di
 a plateau never gives, by the curve staying up:
 
 1. A *rise* is a run of frames whose before-side difference ``L[i] − min(L[i−m..i−1])`` exceeds
-   θ_j; its *floor* is that minimum at the run's first frame.
+   θ_j; its *floor* is that minimum at the run's first frame, which must have all m frames
+   before it in the curve: a floor seen on fewer frames is mostly the reference frame's 0 (0
+   by definition), and a curve that leaves it at once measures how unlike its neighbours the
+   reference frame is (a blink, a shake), not an expression.
 2. The expression is *held* while the curve stays above ``floor + HOLD_FRACTION · θ_j``, from
    the rise on (the frames where it has kept at least half of the rise that marked it).
 3. Held for more than m frames (longer than eq. 24's search radius, so eq. 24 cannot see it
@@ -24,6 +27,18 @@ a plateau never gives, by the curve staying up:
 
 Its intervals join eq. 24's before fusion (eq. 25–26), so an expression found by both paths
 is one interval. Its ``score`` is the largest before-side difference over θ_j.
+
+The windows (:mod:`.windows`, :mod:`.walk`): the spotter runs this path only in a window whose
+reference frame (its first) lies in no interval already reported. A reference inside an
+expression makes the expression's return to neutral a motion away from the reference that
+then lasts — and the way back projects onto other AUs' prototypes (the relaxing of a dimpler
+matches a smile), so it would look like a held rise of another AU; eq. 24 is immune (that
+motion never comes back). Hence an expression is seen by the window that starts before it and
+reported once; held past that window's last frame, it is reported up to that frame (the next
+window's reference lies inside it). With windows of 7 s stepping by 3.5 s, an expression that
+starts at least a second into the window that reports it keeps at least 3 s. No window
+contains an unreliable frame, so no interval of this path starts or lies inside one: cut by
+one, it ends on the last frame before it, like an expression cut by the clip's end.
 
 θ_j keeps its meaning: it is the rise eq. 24 asks for on each side, chosen by the calibration
 on eq. 24's margins (:mod:`.calibration`); the path shapes no curve and no threshold.
@@ -70,7 +85,7 @@ def sustained_intervals(
             raise ValueError(f"threshold of curve {v} must be positive, got {theta[v]}")
         covered = -1
         for start, _ in runs(rise[v] > theta[v]):
-            if start <= covered:
+            if start < m or start <= covered:
                 continue
             held = curves[v, start:] > floor[v, start] + HOLD_FRACTION * theta[v]
             end = start + (int(np.argmin(held)) - 1 if not held.all() else len(held) - 1)
