@@ -130,17 +130,23 @@ def widen_to_valleys(
     the same minimum the run's margin rose from), not over the whole window, so an expression
     that rises from a plateau left by an earlier one is bounded where it leaves the plateau.
     """
+    stop_b, stop_a = valley_stops(curve, start, end, level, noise, reach)
+    return _walk_down(curve, start, -1, stop_b, noise), _walk_down(curve, end, 1, stop_a, noise)
+
+
+def valley_stops(
+    curve: np.ndarray, start: int, end: int, level: float = 0.0, noise: float = 0.0, reach: int = 0
+) -> tuple[float, float]:
+    """The levels at which :func:`widen_to_valleys` stops the run ``start..end`` on each side
+    (``-inf``: none, without ``level`` and ``noise``)."""
     peak = float(curve[start : end + 1].max())
     before = curve[max(0, start - reach) : start] if reach > 0 else curve[:start]
     after = curve[end + 1 : end + 1 + reach] if reach > 0 else curve[end + 1 :]
     low_b = float(before.min()) if len(before) else peak
     low_a = float(after.min()) if len(after) else peak
     if level > 0 or noise > 0:
-        stop_b = low_b + max(level * (peak - low_b), noise)
-        stop_a = low_a + max(level * (peak - low_a), noise)
-    else:
-        stop_b = stop_a = -np.inf
-    return _walk_down(curve, start, -1, stop_b, noise), _walk_down(curve, end, 1, stop_a, noise)
+        return low_b + max(level * (peak - low_b), noise), low_a + max(level * (peak - low_a), noise)
+    return -np.inf, -np.inf
 
 
 def _walk_down(curve: np.ndarray, i: int, step: int, stop: float, tolerance: float) -> int:

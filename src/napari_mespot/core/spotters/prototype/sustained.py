@@ -18,9 +18,11 @@ a plateau never gives, by the curve staying up:
 2. The expression is *held* while the curve stays above ``floor + HOLD_FRACTION · θ_j``, from
    the rise on (the frames where it has kept at least half of the rise that marked it).
 3. Held for more than m frames (longer than eq. 24's search radius, so eq. 24 cannot see it
-   end), it is a sustained interval: from the rise to the last held frame, widened to the
-   curve's valleys with the same noise-band rule as eq. 24's runs
-   (:func:`~.peaks.widen_to_valleys`). A hold that lasts to the curve's last frame (the
+   end), it is a sustained interval: from the rise to the last held frame, its boundaries
+   placed as eq. 24's runs' (:func:`~.peaks.widen_to_valleys`): where the curve comes down to
+   the valley's stop (the noise band, or ``level`` of the height) — so a slow, low tail
+   below that stop but above the hold level does not stretch the end, which would then move
+   with the footage's noise. A hold that lasts to the curve's last frame (the
    window's, hence the clip's or the segment's, last analysed frame) ends there: a truncated
    expression, which MEGC labels keep.
 4. A rise within an interval already found starts nothing new (a ripple on the plateau).
@@ -49,7 +51,12 @@ from __future__ import annotations
 import numpy as np
 
 from napari_mespot.core.intervals import runs
-from napari_mespot.core.spotters.prototype.peaks import AUInterval, side_minima, widen_to_valleys
+from napari_mespot.core.spotters.prototype.peaks import (
+    AUInterval,
+    side_minima,
+    valley_stops,
+    widen_to_valleys,
+)
 
 #: The share of the rise θ_j a held expression keeps above the floor it rose from.
 HOLD_FRACTION = 0.5
@@ -94,8 +101,11 @@ def sustained_intervals(
             score = float(rise[v, start : end + 1].max() / theta[v])
             lo, hi = start, end
             if boundaries == "valleys":
+                if end < last:  # the end as eq. 24's: where the fall reaches the valley's stop
+                    _, stop = valley_stops(curves[v], start, end, level, noise, reach)
+                    while end > start and curves[v, end] <= stop:
+                        end -= 1
                 lo, hi = widen_to_valleys(curves[v], start, end, level, noise, reach)
-                hi = last if end == last else hi
             apex = lo + int(np.argmax(curves[v, lo : hi + 1]))
             out.append(AUInterval(v, lo, hi, apex, score))
             covered = end
