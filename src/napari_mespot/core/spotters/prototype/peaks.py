@@ -77,12 +77,9 @@ def clip_negative(curves: np.ndarray) -> np.ndarray:
     return np.maximum(curves, 0.0)
 
 
-def peak_margin(curves: np.ndarray, m: int) -> np.ndarray:
-    """Eq. 24's two differences, reduced to their minimum: ``(..., T)`` → ``(..., T)``.
-
-    ``margin[i] = min(L[i] − min(L[i−m..i−1]), L[i] − min(L[i+1..i+m]))`` with the neighbour
-    ranges cut at the curve's ends; ``-inf`` where one side has no neighbour at all.
-    """
+def side_minima(curves: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Eq. 24's two neighbour minima, ``min(L[i−m..i−1])`` and ``min(L[i+1..i+m])``, per frame
+    (``(..., T)`` each), the ranges cut at the curve's ends; ``+inf`` where a side has no neighbour."""
     if m < 1:
         raise ValueError(f"the search radius m must be at least 1, got {m}")
     from numpy.lib.stride_tricks import sliding_window_view
@@ -94,6 +91,17 @@ def peak_margin(curves: np.ndarray, m: int) -> np.ndarray:
     t = x.shape[-1]
     before = views[..., 0:t, :].min(axis=-1)  # padded[i : i + m] = L[i − m .. i − 1]
     after = views[..., m + 1 : m + 1 + t, :].min(axis=-1)  # padded[i + m + 1 : ...] = L[i + 1 .. i + m]
+    return before, after
+
+
+def peak_margin(curves: np.ndarray, m: int) -> np.ndarray:
+    """Eq. 24's two differences, reduced to their minimum: ``(..., T)`` → ``(..., T)``.
+
+    ``margin[i] = min(L[i] − min(L[i−m..i−1]), L[i] − min(L[i+1..i+m]))`` with the neighbour
+    ranges cut at the curve's ends; ``-inf`` where one side has no neighbour at all.
+    """
+    x = np.asarray(curves, dtype=np.float64)
+    before, after = side_minima(x, m)
     with np.errstate(invalid="ignore"):
         return np.minimum(x - before, x - after)
 
@@ -122,17 +130,23 @@ def widen_to_valleys(
     the same minimum the run's margin rose from), not over the whole window, so an expression
     that rises from a plateau left by an earlier one is bounded where it leaves the plateau.
     """
+    stop_b, stop_a = valley_stops(curve, start, end, level, noise, reach)
+    return _walk_down(curve, start, -1, stop_b, noise), _walk_down(curve, end, 1, stop_a, noise)
+
+
+def valley_stops(
+    curve: np.ndarray, start: int, end: int, level: float = 0.0, noise: float = 0.0, reach: int = 0
+) -> tuple[float, float]:
+    """The levels at which :func:`widen_to_valleys` stops the run ``start..end`` on each side
+    (``-inf``: none, without ``level`` and ``noise``)."""
     peak = float(curve[start : end + 1].max())
     before = curve[max(0, start - reach) : start] if reach > 0 else curve[:start]
     after = curve[end + 1 : end + 1 + reach] if reach > 0 else curve[end + 1 :]
     low_b = float(before.min()) if len(before) else peak
     low_a = float(after.min()) if len(after) else peak
     if level > 0 or noise > 0:
-        stop_b = low_b + max(level * (peak - low_b), noise)
-        stop_a = low_a + max(level * (peak - low_a), noise)
-    else:
-        stop_b = stop_a = -np.inf
-    return _walk_down(curve, start, -1, stop_b, noise), _walk_down(curve, end, 1, stop_a, noise)
+        return low_b + max(level * (peak - low_b), noise), low_a + max(level * (peak - low_a), noise)
+    return -np.inf, -np.inf
 
 
 def _walk_down(curve: np.ndarray, i: int, step: int, stop: float, tolerance: float) -> int:

@@ -56,6 +56,7 @@ from napari_mespot.core.spotters.prototype.peaks import (
 )
 from napari_mespot.core.spotters.prototype.prototypes import PrototypeError, PrototypeSet, prototype_norms
 from napari_mespot.core.spotters.prototype.settings import PrototypeSettings
+from napari_mespot.core.spotters.prototype.sustained import sustained_intervals
 from napari_mespot.core.spotters.prototype.walk import Window, walk
 from napari_mespot.core.spotters.prototype.windows import frames_in, next_start, settle
 
@@ -136,9 +137,13 @@ class _Detector:
         curves up to the next window's start (returned)."""
         st = self.settings
         reach = frames_in(st.boundary_reach_s, self.fps, minimum=0)
-        found = au_intervals(
-            filtered, self.m, self.theta, st.boundaries, st.boundary_level, st.valley_noise, reach
-        )
+        shape = (st.boundaries, st.boundary_level, st.valley_noise, reach)
+        found = au_intervals(filtered, self.m, self.theta, *shape)
+        if st.sustained and not any(iv.onset <= w.start <= iv.offset for iv in self.intervals):
+            # A reference frame inside an expression makes its return look like a held rise of
+            # another AU (the way back projects onto other prototypes): sustained motion is
+            # measured from a reference at rest only. Eq. 24 is immune (nothing comes back).
+            found += sustained_intervals(filtered, self.m, self.theta, *shape)
         spans = {(w.start + g.start, w.start + g.end): g for g in fuse(found, self.settings.fusion_delta)}
         plan = settle(
             list(spans),
@@ -150,7 +155,7 @@ class _Detector:
             final=w.final,
             fixed_next=None if w.final else fixed_next,
         )
-        delta = self.settings.fusion_delta
+        delta = st.fusion_delta
         for span in plan.reported:
             candidate = _to_interval(spans[span], w.start, self.prototypes, self.fps, self.settings.me_max_s)
             if not any(overlap_index((iv.onset, iv.offset), span) > delta for iv in self.intervals):
