@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
+
 import pytest
 
 from napari_mespot.core import device
@@ -59,3 +63,31 @@ def test_cuda_without_a_gpu_is_said_even_under_quiet(cli, clip, tmp_path, method
     code, _, err = cli(*args)
     assert code == 0, err
     assert f"note: {fallback_note(what)}" in err
+
+
+def _system_llvm() -> str | None:
+    import glob
+
+    found = sorted(glob.glob("/usr/lib/x86_64-linux-gnu/libLLVM*.so*") + glob.glob("/usr/lib64/libLLVM*.so*"))
+    return found[0] if found else None
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("triton") is None or _system_llvm() is None,
+    reason="needs torch's triton (its CUDA wheels) and a system LLVM (Mesa's) to show the clash",
+)
+def test_training_survives_a_process_with_mesas_llvm_loaded():
+    """Mesa's LLVM loaded (napari under software OpenGL), then an optimiser step: without the
+    guard torch's lazy import of triton crashes the process (exit 139); with it the step runs."""
+    step = (
+        "import ctypes, sys, torch\n"
+        f"ctypes.CDLL({_system_llvm()!r}, mode=ctypes.RTLD_GLOBAL)\n"
+        "from napari_mespot.core.device import keep_triton_out_if_llvm_loaded\n"
+        "if sys.argv[1] == 'guarded': assert keep_triton_out_if_llvm_loaded()\n"
+        "w = torch.zeros(3, requires_grad=True); opt = torch.optim.Adam([w])\n"
+        "w.sum().backward(); opt.step(); print('stepped')\n"
+    )
+    unguarded = subprocess.run([sys.executable, "-c", step, "plain"], capture_output=True, text=True)
+    guarded = subprocess.run([sys.executable, "-c", step, "guarded"], capture_output=True, text=True)
+    assert unguarded.returncode < 0, unguarded.stderr[-2000:]  # killed by a signal: the clash is real here
+    assert guarded.returncode == 0 and "stepped" in guarded.stdout, guarded.stderr[-2000:]

@@ -10,8 +10,11 @@ is the one error (:class:`DeviceUnavailableError`).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from napari_mespot.core.errors import MespotError
@@ -85,3 +88,30 @@ def torch_device(asked: Any, what: str = "the computation") -> Any:
     if choice.note:
         logging.getLogger(__name__).warning(choice.note)
     return torch.device(choice.device)
+
+
+def keep_triton_out_if_llvm_loaded() -> bool:
+    """Make ``import triton`` fail in this process when another LLVM is already loaded in it;
+    ``True`` when it did.
+
+    torch's optimisers import ``torch._dynamo`` on first use, which imports triton where the
+    wheel ships it (torch's CUDA wheels; on Python 3.12 PyPI has no other for Linux). Triton's
+    extension carries its own LLVM, and loading it into a process that has Mesa's ``libLLVM``
+    (software OpenGL: napari under Xvfb, a VM, a remote desktop) crashes the process with a
+    segmentation fault. Training never compiles, so torch is told there is no triton instead
+    (it then imports none), and the run says so in the log.
+    """
+    if "triton" in sys.modules or importlib.util.find_spec("triton") is None:
+        return False
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:  # not Linux: no Mesa LLVM clash known there
+        return False
+    if "libLLVM" not in maps:
+        return False
+    sys.modules["triton"] = None  # type: ignore[assignment]  # `import triton` raises ImportError
+    logging.getLogger(__name__).warning(
+        "an LLVM library (software OpenGL) is loaded in this process, so triton, which carries its "
+        "own LLVM and would crash here, is kept out; training does not need it"
+    )
+    return True

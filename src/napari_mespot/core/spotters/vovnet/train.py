@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from napari_mespot.core.atomic import atomic_write_bytes
-from napari_mespot.core.device import torch_device
+from napari_mespot.core.device import keep_triton_out_if_llvm_loaded, torch_device
 from napari_mespot.core.intervals import Interval
 from napari_mespot.core.media.video import open_video
 from napari_mespot.core.metrics import Evaluation, evaluate
@@ -331,6 +331,7 @@ def train(
         raise CheckpointError("no training videos")
     out = Path(out)
     device = torch_device(settings.device, "VoVNet training")
+    keep_triton_out_if_llvm_loaded()
     if settings.threads:
         torch.set_num_threads(settings.threads)
     feats = yield from load_features(videos, data, cache_dir, gpu_flow_device(device))
