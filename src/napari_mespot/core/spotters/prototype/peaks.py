@@ -179,6 +179,16 @@ class AUInterval:
         return self.end - self.start + 1
 
 
+def positive_thresholds(thresholds: np.ndarray, count: int) -> np.ndarray:
+    """θ of the ``count`` curves as floats; ``ValueError`` naming the first that is not positive
+    (eq. 24 with θ ≤ 0 would mark every frame a peak point)."""
+    theta = np.asarray(thresholds, dtype=np.float64)
+    for v in range(count):
+        if not theta[v] > 0:
+            raise ValueError(f"threshold of curve {v} must be positive, got {theta[v]}")
+    return theta
+
+
 def au_intervals(
     curves: np.ndarray,
     m: int,
@@ -192,12 +202,10 @@ def au_intervals(
     if boundaries not in BOUNDARIES:
         raise ValueError(f"boundaries must be one of {BOUNDARIES}, got {boundaries!r}")
     curves = np.asarray(curves, dtype=np.float64)
-    theta = np.asarray(thresholds, dtype=np.float64)
+    theta = positive_thresholds(thresholds, curves.shape[0])
     margin = peak_margin(curves, m)
     out = []
     for v in range(curves.shape[0]):
-        if not theta[v] > 0:
-            raise ValueError(f"threshold of curve {v} must be positive, got {theta[v]}")
         for start, end in runs(margin[v] > theta[v]):
             score = float(margin[v, start : end + 1].max() / theta[v])
             if boundaries == "valleys":

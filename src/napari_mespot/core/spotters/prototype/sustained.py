@@ -53,6 +53,7 @@ import numpy as np
 from napari_mespot.core.intervals import runs
 from napari_mespot.core.spotters.prototype.peaks import (
     AUInterval,
+    positive_thresholds,
     side_minima,
     valley_stops,
     widen_to_valleys,
@@ -83,13 +84,11 @@ def sustained_intervals(
     """Every sustained interval of the (V, T) filtered, clipped curves (see the module docstring);
     ``boundaries``, ``level``, ``noise`` and ``reach`` as for eq. 24's runs."""
     curves = np.asarray(curves, dtype=np.float64)
-    theta = np.asarray(thresholds, dtype=np.float64)
+    theta = positive_thresholds(thresholds, curves.shape[0])
     rise, floor = rise_margin(curves, m)
     last = curves.shape[-1] - 1
     out = []
     for v in range(curves.shape[0]):
-        if not theta[v] > 0:
-            raise ValueError(f"threshold of curve {v} must be positive, got {theta[v]}")
         covered = -1
         for start, _ in runs(rise[v] > theta[v]):
             if start < m or start <= covered:
