@@ -314,3 +314,43 @@ def test_a_similaritys_field_is_the_pixel_grid_formula_exactly():
     ys, xs = np.mgrid[0:16, 0:26].astype(np.float64)
     grid = (xs[..., None] * a[:, 0] + ys[..., None] * a[:, 1] + c).astype(np.float32)
     assert np.array_equal(region_motion_field(motion, region), grid)
+
+
+def test_the_robust_window_curves_are_each_frames_own_pair_flow_matched(fixtures_dir):
+    """The spotter's window path (flows in a thread pool over several batches, each frame
+    matched in the flow threads, DIS solvers reused, the reliability residual alongside) gives
+    exactly the curves of the plain per-frame path on a real face: the pair's flows
+    (:func:`region_flows_pair`, the head's landmark motion registered and the rest removed),
+    then eq. 21–22 per region."""
+    from dataclasses import replace
+
+    from napari_mespot.core.face.head_motion import landmark_motion
+    from napari_mespot.core.face.landmarks import MediaPipeFaceMesh
+    from napari_mespot.core.face.regions import face_regions
+    from napari_mespot.core.flow.regions import region_flows_pair
+    from napari_mespot.core.media.video import open_video
+    from napari_mespot.core.spotters.prototype.curves import reference_matching
+    from napari_mespot.core.spotters.prototype.matching import match_region
+    from napari_mespot.core.spotters.prototype.walk import LIMITS
+
+    with open_video(fixtures_dir / "video" / "single_face.mp4") as video:
+        frames = video[0:12]
+    lm = run_to_end(MediaPipeFaceMesh().detect(frames))
+    protos = default_prototypes("robust")
+    settings = replace(PRESETS["robust"], threads=2, flow_batch=4)
+    curves, shares = run_to_end(
+        reference_matching(frames, lm, protos, 0, 1, 11, settings, unexplained_kappa=LIMITS.residual_kappa)
+    )
+    transforms = face_regions(lm, 0, protos.regions)
+    regions = [p.region for p in protos.prototypes]
+    for i in range(1, 12):
+        motion = landmark_motion(lm, 0, i)
+        pair = region_flows_pair(
+            frames[0], frames[i], transforms, "dis", head_motion="similarity", motion=motion
+        )
+        for region in dict.fromkeys(regions):
+            rows = [v for v, r in enumerate(regions) if r == region]
+            fields = np.stack([protos.prototypes[v].field for v in rows]).astype(np.float32)
+            expected = match_region(pair[region][None], fields)[:, 0]
+            assert np.array_equal(curves[rows, i - 1], expected), (i, region)
+    assert np.abs(curves).min() > 0 and shares is not None and len(shares) == 11

@@ -85,6 +85,20 @@ def test_flow_accepts_rgb_and_float_images():
     assert to_gray(np.full((2, 2), 1.0)).max() == 255
 
 
+def test_a_reused_dis_solver_gives_a_fresh_solvers_flow(fixtures_dir):
+    """The DIS method keeps a solver per thread and image size: nothing of one call may reach the
+    next, also when sizes alternate as the eye and mouth crops do."""
+    from napari_mespot.core.media.video import open_video
+
+    with open_video(fixtures_dir / "video" / "single_face.mp4") as video:
+        grey = [to_gray(video[i]) for i in range(0, 24, 3)]
+    for img in grey[1:]:
+        for crop in (np.s_[:240, :280], np.s_[40:200, 20:280]):
+            ref, later = np.ascontiguousarray(grey[0][crop]), np.ascontiguousarray(img[crop])
+            expected = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(ref, later, None)
+            assert np.array_equal(flow(ref, later, "dis"), expected)
+
+
 def test_flow_parameters_and_errors():
     ref = texture(64, 64).astype(np.uint8)
     f = flow(ref, ref, "farneback", winsize=9, iterations=2)

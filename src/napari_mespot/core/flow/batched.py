@@ -69,19 +69,19 @@ def flows_to_reference(
     m = get_method(method)
     m.check(params)  # once here: the torch path does not call the method per frame
     label = label or f"{m.name} flow"
-    out: dict[str, np.ndarray] = {}
+    # Each frame's arrays are kept as they come and stacked once at the end (one copy, as writing
+    # them into arrays made on the first frame's shapes was, but no frame has to come first).
+    kept: list[Mapping[str, np.ndarray]] = [{}] * count
 
     def store(k: int, flows: dict[str, np.ndarray], crops: Crops) -> None:
-        for name, f in (finish(flows, crops) if finish is not None else flows).items():
-            if name not in out:
-                out[name] = np.empty((count, *f.shape), np.float32)
-            out[name][k] = f
+        kept[k] = finish(flows, crops) if finish is not None else flows
 
     if device is not None:
         yield from _torch_flows(references, frames, count, m, device, label, store, params)
     else:
         yield from _opencv_flows(references, frames, count, m, max(1, threads), label, store, params)
-    return out
+    names = kept[0] if kept else {}
+    return {name: np.stack([k[name] for k in kept]).astype(np.float32, copy=False) for name in names}
 
 
 def _opencv_flows(
@@ -104,7 +104,6 @@ def _opencv_flows(
         yield Progress(count, count, label)
         return
     # At most 2 × threads frames in flight: the pool stays busy while the crops held stay few.
-    # The first frame runs alone so that every output array exists before threads write to it.
     pending: deque[Future] = deque()
     done = 0
 
@@ -118,11 +117,6 @@ def _opencv_flows(
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mespot-flow") as pool:
         for k, crops in enumerate(frames):
-            if k == 0:
-                one(0, crops)
-                done = 1
-                yield Progress(done, count, label)
-                continue
             pending.append(pool.submit(one, k, crops))
             yield from settle(2 * threads - 1)
         yield from settle(0)

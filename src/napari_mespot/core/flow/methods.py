@@ -13,6 +13,7 @@ Plugins add methods through :mod:`napari_mespot.plugins`; :func:`flow` resolves 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -211,10 +212,30 @@ DIS_RULES: Mapping[str, ParamRule] = MappingProxyType(
 )
 
 
+#: Per thread, the DIS solvers already made, by (preset, image shape).
+_dis_solvers = threading.local()
+#: Solvers one thread keeps at most (a spotter uses two or three region sizes).
+_DIS_SOLVERS_KEPT = 8
+
+
 def _dis(ref: np.ndarray, img: np.ndarray, **p: Any) -> np.ndarray:
+    """DIS flow with a solver reused for images of the same size on the same thread.
+
+    A fresh solver allocates its pyramid buffers afresh on every call: on a spotter's region
+    crops that was a quarter of the call's CPU time (bench/bench_spot.py, 2026-12-04). A solver
+    keeps nothing from one call to the next that changes the flow (tests/test_flow.py compares
+    a reused one with fresh ones), but it is not safe to share across threads, hence one per
+    thread, and one per size since a new size reallocates its buffers.
+    """
     import cv2
 
-    solver = cv2.DISOpticalFlow_create(_DIS_PRESETS[p["preset"]])
+    key = (p["preset"], ref.shape)
+    solvers = _dis_solvers.__dict__
+    solver = solvers.get(key)
+    if solver is None:
+        if len(solvers) >= _DIS_SOLVERS_KEPT:
+            solvers.clear()
+        solver = solvers[key] = cv2.DISOpticalFlow_create(_DIS_PRESETS[p["preset"]])
     return solver.calc(ref, img, None)
 
 

@@ -14,7 +14,7 @@ are fitted robustly and subtracted. See :mod:`napari_mespot.core.face.head_motio
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +90,8 @@ _UNEXPLAINED = "_unexplained"
 
 @dataclass(frozen=True, eq=False)  # holds arrays: identity equality
 class WindowFlows:
-    """Region flows of one window: ``flows[name]`` is (len(frames), h, w, 2) float32;
+    """Region flows of one window: ``flows[name]`` is (len(frames), h, w, 2) float32 (or, with a
+    ``keep``, what it made of each frame's flows, stacked);
     ``head_motion`` is the compensation applied (one of ``HEAD_MOTION_MODES``);
     ``unexplained`` (len(frames),), when asked for, is per frame the largest share of a region
     its flow does not explain (:func:`~napari_mespot.core.face.reliability.unexplained_fraction`).
@@ -123,6 +124,7 @@ def window_region_flows(
     threads: int = 1,
     device: str | None = None,
     unexplained_kappa: float | None = None,
+    keep: Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]] | None = None,
     **params: Any,
 ) -> Generator[Progress, None, WindowFlows]:
     """Region flows from frame ``reference`` to each of ``frames`` (regions fitted on ``reference``).
@@ -139,7 +141,9 @@ def window_region_flows(
     removes the head translation per frame. The results do not depend on ``threads``.
     With ``unexplained_kappa`` each frame's share of the regions its flow cannot explain is
     measured too (on the flow before head-motion removal: the flow between the crops as cut; a
-    DIS flow, the run's own or one computed for it, see ``RESIDUAL_FLOW``).
+    DIS flow, the run's own or one computed for it, see ``RESIDUAL_FLOW``). ``keep`` maps each
+    frame's compensated flows to what is returned in their place (e.g. their matching index, in
+    the flow threads), so that a caller needing no flow field holds none.
 
     Raises :class:`~napari_mespot.core.face.regions.NoFaceError` when the reference frame has no face;
     later frames are cut with the reference transforms whether or not their own fit succeeded.
@@ -186,6 +190,7 @@ def window_region_flows(
                 for name, f in flows.items()
             )
         out = compensated(flows, fitted, mode, nose, nose_flow)
+        out = out if keep is None else dict(keep(out))
         return out if shares is None else {**out, _UNEXPLAINED: np.float32(shares)}
 
     flows = yield from flows_to_reference(

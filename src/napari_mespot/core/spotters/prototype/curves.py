@@ -19,7 +19,7 @@ from napari_mespot.core.device import resolve_device as resolve_device_for
 from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.flow.regions import window_region_flows
 from napari_mespot.core.progress import Progress
-from napari_mespot.core.spotters.prototype.matching import matching_matrix
+from napari_mespot.core.spotters.prototype.matching import FrameMatcher
 from napari_mespot.core.spotters.prototype.prototypes import PrototypeError, PrototypeSet
 from napari_mespot.core.spotters.prototype.settings import PrototypeSettings
 
@@ -89,6 +89,10 @@ def flow_settings(prototypes: PrototypeSet, settings: PrototypeSettings) -> tupl
     return method, params
 
 
+#: The name the per-frame matching index travels under in place of the region flows.
+_MATCHED = "_matched"
+
+
 def reference_matching(
     video: Any,
     landmarks: FaceLandmarks,
@@ -113,8 +117,7 @@ def reference_matching(
     # The reliability check looks at the whole face (every region of the set), whichever regions
     # the prototypes match in: a hand beside a set's only region still covers the face.
     specs = prototypes.used_regions() if unexplained_kappa is None else prototypes.regions
-    fields = [p.field for p in prototypes.prototypes]
-    regions = [p.region for p in prototypes.prototypes]
+    match = FrameMatcher([p.field for p in prototypes.prototypes], [p.region for p in prototypes.prototypes])
     threads = settings.threads or os.cpu_count() or 1
     count = max(0, last - first + 1)
     out = np.zeros((len(prototypes), count), dtype=np.float64)
@@ -132,6 +135,7 @@ def reference_matching(
             threads=threads,
             device=device,
             unexplained_kappa=unexplained_kappa,
+            keep=lambda flows: {_MATCHED: match(flows)},
             **params,
         )
         while True:
@@ -141,7 +145,7 @@ def reference_matching(
                 flows = stop.value
                 break
             yield Progress(int(b0 + p.done), progress_total, f"window at frame {reference}")
-        out[:, frames - first] = matching_matrix(flows.flows, fields, regions)
+        out[:, frames - first] = flows.flows[_MATCHED].T
         if shares is not None:
             shares[frames - first] = flows.unexplained
     return out, shares

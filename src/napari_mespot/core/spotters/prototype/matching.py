@@ -6,8 +6,9 @@ components). It is large when the face moves the way the AU moves, near 0 for mo
 or across the prototype's direction, and negative for the opposite motion.
 
 All AUs of one region are matched at once per frame (one matrix-vector product), so each flow
-field is read once however many AUs there are. One product for all the frames of a window
-would be a matrix product, which OpenBLAS spreads over its threads; on a shared machine its
+field is read once however many AUs there are; the spotter does it as each frame's flow is
+computed (:class:`FrameMatcher`). One product for all the frames of a window would be a
+matrix product, which OpenBLAS spreads over its threads; on a shared machine its
 spinning threads stall (measured at load 14 on 2 cores: 0.25-1.8 s for a 64-frame batch, against
 0.02 s for the 64 matrix-vector products, which stay below its threading threshold and take the
 same time on an idle machine).
@@ -39,19 +40,29 @@ def match_region(flows: np.ndarray, prototypes: np.ndarray) -> np.ndarray:
     return out
 
 
-def matching_matrix(
-    flows: Mapping[str, np.ndarray], prototypes: Sequence[np.ndarray], regions: Sequence[str]
-) -> np.ndarray:
-    """The V × T matrix W of eq. 23: row v matches ``prototypes[v]`` against ``flows[regions[v]]``."""
-    if len(prototypes) != len(regions):
-        raise ValueError("one region per prototype is required")
-    lengths = {len(f) for f in flows.values()}
-    if len(lengths) != 1:
-        raise ValueError(f"every region needs the same number of flow frames, got {sorted(lengths)}")
-    out = np.empty((len(prototypes), lengths.pop()), dtype=np.float64)
-    for region in dict.fromkeys(regions):
-        rows = [v for v, r in enumerate(regions) if r == region]
-        if region not in flows:
-            raise ValueError(f"no flow for region {region!r}")
-        out[rows] = match_region(flows[region], np.stack([prototypes[v] for v in rows]))
-    return out
+class FrameMatcher:
+    """Eq. 21–23 one frame at a time: the frame's column of W from its region flows.
+
+    The spotter matches each frame as soon as its flow is computed (in the flow threads), so a
+    window's flow fields (about 1 MB a frame) are never stacked and copied: only the V values
+    of each frame are kept. Each region's prototypes are stacked once, here.
+    """
+
+    def __init__(self, prototypes: Sequence[np.ndarray], regions: Sequence[str]) -> None:
+        if len(prototypes) != len(regions):
+            raise ValueError("one region per prototype is required")
+        self.count = len(prototypes)
+        self.rows = {r: [v for v, name in enumerate(regions) if name == r] for r in dict.fromkeys(regions)}
+        self.fields = {
+            r: np.stack([np.asarray(prototypes[v], dtype=np.float32) for v in rows])
+            for r, rows in self.rows.items()
+        }
+
+    def __call__(self, flows: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Row v of the result matches ``prototypes[v]`` against ``flows[regions[v]]`` (h, w, 2)."""
+        out = np.empty(self.count, dtype=np.float64)
+        for region, rows in self.rows.items():
+            if region not in flows:
+                raise ValueError(f"no flow for region {region!r}")
+            out[rows] = match_region(flows[region][None], self.fields[region])[:, 0]
+        return out
