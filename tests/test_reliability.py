@@ -8,12 +8,12 @@ import pytest
 from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.face.reliability import (
     ReliabilityLimits,
+    UnexplainedShare,
     clear_index,
     eyes_closed_mask,
     fast_motion_mask,
     jump_mask,
     occlusion_onset,
-    unexplained_fraction,
 )
 from napari_mespot.core.intervals import runs
 
@@ -33,14 +33,14 @@ def test_motion_the_flow_explains_leaves_nothing_unexplained():
     img = np.roll(ref, (1, 3), axis=(0, 1))  # the face moved 3 px right, 1 px down
     flow = np.zeros((*ref.shape, 2), np.float32)
     flow[..., 0], flow[..., 1] = 3, 1
-    assert unexplained_fraction(ref, img, flow) < 0.01
-    assert unexplained_fraction(ref, img, np.zeros_like(flow)) > 0.2  # the same change, unexplained
+    assert UnexplainedShare(ref)(img, flow) < 0.01
+    assert UnexplainedShare(ref)(img, np.zeros_like(flow)) > 0.2  # the same change, unexplained
 
 
 def test_brightness_and_contrast_explain_themselves():
     ref = _texture(1)
     brighter = np.clip(1.3 * ref.astype(np.float32) + 20, 0, 255).astype(np.uint8)
-    assert unexplained_fraction(ref, brighter, np.zeros((*ref.shape, 2), np.float32)) < 0.01
+    assert UnexplainedShare(ref)(brighter, np.zeros((*ref.shape, 2), np.float32)) < 0.01
 
 
 @pytest.mark.parametrize("share", [0.25, 0.5, 1.0])
@@ -51,7 +51,7 @@ def test_an_occluder_is_unexplained_in_proportion_to_what_it_covers(share):
     img = ref.copy()
     cut = round(share * ref.shape[1])
     img[:, :cut] = other[:, :cut]
-    got = unexplained_fraction(ref, img, np.zeros((*ref.shape, 2), np.float32))
+    got = UnexplainedShare(ref)(img, np.zeros((*ref.shape, 2), np.float32))
     assert 0.3 * share < got < 0.65 * share
 
 

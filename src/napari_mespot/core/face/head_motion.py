@@ -30,6 +30,7 @@ then carried into a region.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -111,15 +112,27 @@ def residual_similarity(
     src, dst = [], []
     for name, flow in flows.items():
         t = regions[name]
-        h, w = flow.shape[:2]
-        ys, xs = np.mgrid[_FIT_STRIDE // 2 : h : _FIT_STRIDE, _FIT_STRIDE // 2 : w : _FIT_STRIDE]
-        q = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
-        src.append(t.to_image(q))
-        dst.append(t.to_image(q + flow[ys.ravel(), xs.ravel()]))
+        ys, xs, q, image = _fit_samples(t, *flow.shape[:2])
+        src.append(image)
+        dst.append(t.to_image(q + flow[ys, xs]))
     motion, _ = cv2.estimateAffinePartial2D(
         np.concatenate(src).astype(np.float32), np.concatenate(dst).astype(np.float32), method=cv2.LMEDS
     )
     return np.eye(2, 3) if motion is None else motion.astype(np.float64)
+
+
+@functools.lru_cache(maxsize=16)
+def _fit_samples(region: RegionTransform, h: int, w: int) -> tuple[np.ndarray, ...]:
+    """The rows, columns and (x, y) of the region pixels the residual fit samples, and their
+    image points: the same for every frame of a window (its regions are fitted once), so they
+    are computed once per region, not per frame (``RegionTransform`` hashes by identity)."""
+    ys, xs = np.mgrid[_FIT_STRIDE // 2 : h : _FIT_STRIDE, _FIT_STRIDE // 2 : w : _FIT_STRIDE]
+    ys, xs = ys.ravel(), xs.ravel()
+    q = np.stack([xs, ys], axis=1).astype(np.float64)
+    samples = (ys, xs, q, region.to_image(q))
+    for a in samples:
+        a.flags.writeable = False
+    return samples
 
 
 def registered(region: RegionTransform, motion: np.ndarray) -> RegionTransform:

@@ -4,7 +4,7 @@ Region-flow spotting assumes that what moves in the eye and mouth regions is the
 fails in four ways, each detected here without Qt and without a model of its own:
 
 - **Something over the face** (a hand, a cup, hair): the flow from a clean reference frame
-  cannot explain the new pixels. :func:`unexplained_fraction` warps the later crop back by
+  cannot explain the new pixels. :class:`UnexplainedShare` warps the later crop back by
   its flow and counts the region pixels whose grey level, after matching both crops' mean and
   contrast, still differs by more than ``residual_kappa`` standard deviations. An expression
   moves the face (the flow explains it) and changes the look of a minority of a region (teeth,
@@ -116,23 +116,39 @@ EYE_POINTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 _STRIDE, _BORDER = 2, 8
 
 
-def unexplained_fraction(ref: np.ndarray, img: np.ndarray, flow: np.ndarray, kappa: float = 1.0) -> float:
-    """Share of a region (``ref`` and ``img`` uint8 grey crops, ``flow`` ref → img) whose grey
-    level the flow does not explain: |img(x + flow) − ref(x)| > ``kappa`` after matching both
-    crops' mean and standard deviation (a brightness or contrast change explains nothing away)."""
-    import cv2
+class UnexplainedShare:
+    """Share of a region (uint8 grey crops) whose grey level its flow from the reference crop
+    ``ref`` does not explain: |img(x + flow) − ref(x)| > ``kappa`` after matching both crops'
+    mean and standard deviation (a brightness or contrast change explains nothing away).
 
-    h, w = ref.shape
-    if h <= 2 * _BORDER or w <= 2 * _BORDER:
-        raise ValueError(f"region {w}x{h} is too small for the residual")
-    ys, xs = np.mgrid[_BORDER : h - _BORDER : _STRIDE, _BORDER : w - _BORDER : _STRIDE].astype(np.float32)
-    f = flow[_BORDER : h - _BORDER : _STRIDE, _BORDER : w - _BORDER : _STRIDE]
-    back = cv2.remap(img, xs + f[..., 0], ys + f[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    a = back.astype(np.float32)
-    b = ref[_BORDER : h - _BORDER : _STRIDE, _BORDER : w - _BORDER : _STRIDE].astype(np.float32)
-    a = (a - a.mean()) / max(float(a.std()), 1.0)
-    b = (b - b.mean()) / max(float(b.std()), 1.0)
-    return float(np.count_nonzero(np.abs(a - b) > kappa) / a.size)
+    One per window and region: the reference's half (the sample grid, the normalised reference)
+    is the same for every later frame, so it is computed once, not per frame.
+    """
+
+    def __init__(self, ref: np.ndarray, kappa: float = 1.0) -> None:
+        h, w = ref.shape
+        if h <= 2 * _BORDER or w <= 2 * _BORDER:
+            raise ValueError(f"region {w}x{h} is too small for the residual")
+        self.kappa = kappa
+        self.cut = np.s_[_BORDER : h - _BORDER : _STRIDE, _BORDER : w - _BORDER : _STRIDE]
+        self.ys, self.xs = np.mgrid[self.cut].astype(np.float32)
+        self.ref = _standardised(ref[self.cut].astype(np.float32))
+
+    def __call__(self, img: np.ndarray, flow: np.ndarray) -> float:
+        """The share for the later crop ``img`` and the flow ``ref`` → ``img``."""
+        import cv2
+
+        f = flow[self.cut]
+        back = cv2.remap(
+            img, self.xs + f[..., 0], self.ys + f[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        a = _standardised(back.astype(np.float32))
+        return float(np.count_nonzero(np.abs(a - self.ref) > self.kappa) / a.size)
+
+
+def _standardised(x: np.ndarray) -> np.ndarray:
+    """``x`` with mean 0 and standard deviation 1 (a flat crop's deviation taken as 1)."""
+    return (x - x.mean()) / max(float(x.std()), 1.0)
 
 
 def occlusion_onset(unexplained: np.ndarray, limits: ReliabilityLimits) -> int | None:

@@ -30,7 +30,7 @@ from napari_mespot.core.face.head_motion import (
 )
 from napari_mespot.core.face.landmarks import FaceLandmarks, FrameSource
 from napari_mespot.core.face.regions import EYE, MOUTH, NOSE, RegionSpec, RegionTransform, face_regions
-from napari_mespot.core.face.reliability import RESIDUAL_FLOW, unexplained_fraction
+from napari_mespot.core.face.reliability import RESIDUAL_FLOW, UnexplainedShare
 from napari_mespot.core.flow.batched import flows_to_reference
 from napari_mespot.core.flow.methods import FlowMethod, get_method, to_gray
 from napari_mespot.core.progress import Progress
@@ -94,7 +94,7 @@ class WindowFlows:
     ``keep``, what it made of each frame's flows, stacked);
     ``head_motion`` is the compensation applied (one of ``HEAD_MOTION_MODES``);
     ``unexplained`` (len(frames),), when asked for, is per frame the largest share of a region
-    its flow does not explain (:func:`~napari_mespot.core.face.reliability.unexplained_fraction`).
+    its flow does not explain (:class:`~napari_mespot.core.face.reliability.UnexplainedShare`).
     """
 
     reference: int
@@ -175,17 +175,16 @@ def window_region_flows(
     # own when it is DIS, else DIS computed for the residual alone.
     own = m.name == RESIDUAL_FLOW[0]
     residual_flow = m if own else get_method(RESIDUAL_FLOW[0])
+    kappa = unexplained_kappa
+    residuals = {} if kappa is None else {name: UnexplainedShare(ref_crops[name], kappa) for name in fitted}
 
     def finish(flows: dict[str, np.ndarray], crops: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         nose_flow = flows.pop(nose_spec.name) if nose is not None else None
         shares = None
-        if unexplained_kappa is not None:
+        if residuals:
             shares = max(
-                unexplained_fraction(
-                    ref_crops[name],
-                    crops[name],
-                    f if own else residual_flow(ref_crops[name], crops[name], **RESIDUAL_FLOW[1]),
-                    unexplained_kappa,
+                residuals[name](
+                    crops[name], f if own else residual_flow(ref_crops[name], crops[name], **RESIDUAL_FLOW[1])
                 )
                 for name, f in flows.items()
             )
