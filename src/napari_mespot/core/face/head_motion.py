@@ -161,14 +161,21 @@ def region_motion_field(motion: np.ndarray, region: RegionTransform) -> np.ndarr
         row = np.tile(c.astype(np.float32), w)
         return np.broadcast_to(row, (h, 2 * w)).reshape(h, w, 2)
     # x·A[k, 0] + y·A[k, 1] + c[k] per component k from a row and a column (the same operations
-    # in the same order as on a full pixel grid, so the same values, in a third of the passes).
+    # in the same order as on a full pixel grid, so the same values, in a third of the passes),
+    # summed in one reused plane (this runs for every frame and region).
     xs, ys = np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)
     field = np.empty((h, w, 2), np.float32)
+    plane = np.empty((h, w), np.float64)
     for k in range(2):
-        field[..., k] = (xs * a[k, 0])[None, :] + (ys * a[k, 1])[:, None] + c[k]
+        np.add(xs * a[k, 0], (ys * a[k, 1])[:, None], out=plane)
+        plane += c[k]
+        field[..., k] = plane
     return field
 
 
 def remove_head_motion(region_flow: np.ndarray, region: RegionTransform, motion: np.ndarray) -> np.ndarray:
     """``region_flow`` (h, w, 2) minus the displacement the head motion gives its pixels."""
-    return (region_flow - region_motion_field(motion, region)).astype(np.float32, copy=False)
+    field = region_motion_field(motion, region)
+    if field.flags.writeable:  # a field of its own (not a translation's broadcast row): reused
+        return np.subtract(region_flow, field, out=field)
+    return (region_flow - field).astype(np.float32, copy=False)
