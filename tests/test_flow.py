@@ -86,7 +86,7 @@ def test_flow_accepts_rgb_and_float_images():
 
 
 def test_a_reused_dis_solver_gives_a_fresh_solvers_flow(fixtures_dir):
-    """The DIS method keeps a solver per thread and image size: nothing of one call may reach the
+    """The DIS method reuses its solvers per image size: nothing of one call may reach the
     next, also when sizes alternate as the eye and mouth crops do."""
     from napari_mespot.core.media.video import open_video
 

@@ -212,31 +212,49 @@ DIS_RULES: Mapping[str, ParamRule] = MappingProxyType(
 )
 
 
-#: Per thread, the DIS solvers already made, by (preset, image shape).
-_dis_solvers = threading.local()
-#: Solvers one thread keeps at most (a spotter uses two or three region sizes).
-_DIS_SOLVERS_KEPT = 8
-
-
-def _dis(ref: np.ndarray, img: np.ndarray, **p: Any) -> np.ndarray:
-    """DIS flow with a solver reused for images of the same size on the same thread.
+class _DisSolvers:
+    """DIS solvers not in use, by preset and image size, handed out to one call at a time.
 
     A fresh solver allocates its pyramid buffers afresh on every call: on a spotter's region
     crops that was a quarter of the call's CPU time (bench/bench_spot.py, 2026-12-04). A solver
     keeps nothing from one call to the next that changes the flow (tests/test_flow.py compares
-    a reused one with fresh ones), but it is not safe to share across threads, hence one per
-    thread, and one per size since a new size reallocates its buffers.
+    a reused one with fresh ones), but must not run in two threads at once, and a new size
+    reallocates its buffers: so each call takes an idle solver of its size and gives it back.
+    Kept here rather than per thread: the flow thread pools live one batch of frames each.
     """
-    import cv2
 
-    key = (p["preset"], ref.shape)
-    solvers = _dis_solvers.__dict__
-    solver = solvers.get(key)
-    if solver is None:
-        if len(solvers) >= _DIS_SOLVERS_KEPT:
-            solvers.clear()
-        solver = solvers[key] = cv2.DISOpticalFlow_create(_DIS_PRESETS[p["preset"]])
-    return solver.calc(ref, img, None)
+    #: Image sizes whose solvers are kept (a spotter uses two or three region sizes).
+    SIZES_KEPT = 8
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, tuple[int, ...]], list[Any]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, preset: str, shape: tuple[int, ...]) -> Any:
+        import cv2
+
+        with self._lock:
+            idle = self._idle.get((preset, shape))
+            if idle:
+                return idle.pop()
+        return cv2.DISOpticalFlow_create(_DIS_PRESETS[preset])
+
+    def give(self, preset: str, shape: tuple[int, ...], solver: Any) -> None:
+        with self._lock:
+            if (preset, shape) not in self._idle and len(self._idle) >= self.SIZES_KEPT:
+                self._idle.clear()
+            self._idle.setdefault((preset, shape), []).append(solver)
+
+
+_DIS_SOLVERS = _DisSolvers()
+
+
+def _dis(ref: np.ndarray, img: np.ndarray, **p: Any) -> np.ndarray:
+    solver = _DIS_SOLVERS.take(p["preset"], ref.shape)
+    try:
+        return solver.calc(ref, img, None)
+    finally:
+        _DIS_SOLVERS.give(p["preset"], ref.shape, solver)
 
 
 FARNEBACK = FlowMethod(
