@@ -89,7 +89,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument(
         "--threads", type=NON_NEGATIVE_INT, default=0, help="CPU threads for torch (0: torch's default)"
     )
-    tr.add_argument("--no-flow", action="store_true", help="face crops only (the paper's Table 5 ablation)")
+    inputs = tr.add_mutually_exclusive_group()
+    inputs.add_argument("--no-flow", action="store_true", help="face crops only (the paper's Table 5 ablation)")
+    inputs.add_argument(
+        "--no-image",
+        action="store_true",
+        help="optical flow only, no face crop pixels: nothing of the training faces' identity, skin or "
+        "lighting reaches the network",
+    )
+    tr.add_argument(
+        "--flow-jitter",
+        type=number(0, 10),
+        help="multiply each training window's flow by a random factor in [1/(1+J), 1+J] (0)",
+    )
     tr.add_argument("--flow", choices=("tvl1", "dis", "farneback"), help="flow method (tvl1)")
     tr.add_argument("--flow-gap", type=POSITIVE_INT, help="flow from frame t-gap to t (1)")
     tr.add_argument(
@@ -241,6 +253,8 @@ def model_and_data(args: argparse.Namespace, base) -> tuple:
     changes = {k: v for k, v in given.items() if v is not None}
     if args.no_flow:
         changes["flow"] = False
+    if args.no_image:
+        changes["image"] = False
     data = dataclasses.replace(base.data, **changes) if base else DataSettings(**changes)
     if args.small or base is None:
         config = dataclasses.replace(SMALL_MODEL if args.small else ModelConfig(), in_channels=data.channels)
@@ -254,7 +268,7 @@ def train_settings(args: argparse.Namespace, base):
     from napari_mespot.core.spotters.vovnet import TrainSettings, finetune_settings
 
     given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "window": args.window}
-    given["window_stride"] = args.window_stride
+    given.update(window_stride=args.window_stride, flow_jitter=args.flow_jitter)
     changes = {k: v for k, v in given.items() if v is not None}
     changes.update(val_subjects=args.val_subjects, seed=args.seed, device=args.device, threads=args.threads)
     if base is not None:

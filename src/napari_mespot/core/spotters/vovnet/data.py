@@ -7,6 +7,9 @@ afterwards, so training epochs and repeated spotting never recompute them:
 - ``flow`` (n, 2, S, S) float16: the flow from the crop of frame t − gap to that of frame t, in
   crop pixels (zero for the first ``gap`` frames) — absent when trained ``--no-flow``.
 
+The crops are cached also for a network trained ``--no-image`` (flow only): they cost nothing
+beside the flow, and one cache then serves both kinds of network.
+
 The crop is a similarity alignment from three landmarks (outer eye corners and nose bridge)
 averaged over a few frames, so it follows the head but not the landmark jitter. Both frames
 of a flow pair are cut with frame t's crop, so the flow is the face's motion, not the crop's.
@@ -49,7 +52,7 @@ IMAGE_MEAN, IMAGE_STD = 127.5, 64.0
 #: blown up into noise; and how many frames are summed at a time (long videos are memory-mapped).
 MIN_STD, STATS_CHUNK = 1.0, 4096
 #: Data settings that only change how cached arrays are read, not the arrays: not in the key.
-_READ_ONLY_SETTINGS = ("image_norm",)
+_READ_ONLY_SETTINGS = ("image_norm", "image")
 
 
 def user_cache_dir() -> Path:
@@ -73,6 +76,7 @@ class Features:
     found: np.ndarray
     flow_scale: float = 1.0
     image_norm: str = "fixed"
+    image: bool = True
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
@@ -96,14 +100,15 @@ class Features:
 
     def window(self, start: int, length: int) -> tuple[torch.Tensor, int]:
         """Frames ``start … start + length − 1`` as a (length, C, S, S) float tensor, zero-padded
-        after the video's end, and how many frames are real. The image is normalised and the flow
-        multiplied by ``flow_scale``."""
+        after the video's end, and how many frames are real. The image (left out when ``image`` is
+        False) is normalised and the flow multiplied by ``flow_scale``."""
         stop = min(start + length, len(self))
         valid = stop - start
-        img = torch.from_numpy(np.array(self.frames[start:stop])).permute(0, 3, 1, 2).float()
-        mean, std = self.image_stats
-        img = (img - mean[:, None, None]) / std[:, None, None]
-        parts = [img]
+        parts = []
+        if self.image:
+            img = torch.from_numpy(np.array(self.frames[start:stop])).permute(0, 3, 1, 2).float()
+            mean, std = self.image_stats
+            parts.append((img - mean[:, None, None]) / std[:, None, None])
         if self.flow is not None:
             parts.append(torch.from_numpy(np.array(self.flow[start:stop])).float() * self.flow_scale)
         x = torch.cat(parts, dim=1)
@@ -222,7 +227,12 @@ def compute_features(
         yield Progress(k + 1, n, "face crops and flow")
     if pending:
         flush()
-    return Features(frames, flow, found, settings.flow_scale, settings.image_norm)
+    return _features(frames, flow, found, settings)
+
+
+def _features(frames: np.ndarray, flow: np.ndarray | None, found: np.ndarray, settings: DataSettings) -> Features:
+    """The arrays as the network input ``settings`` describes (how they are read, not computed)."""
+    return Features(frames, flow, found, settings.flow_scale, settings.image_norm, settings.image)
 
 
 def cache_key(video: Any, settings: DataSettings) -> str | None:
@@ -253,7 +263,7 @@ def load_cached(folder: Path, settings: DataSettings) -> Features | None:
         flow = np.load(flow_path, mmap_mode="r") if flow_path.is_file() else None
     except (OSError, ValueError):
         return None
-    return Features(frames, flow, found, settings.flow_scale, settings.image_norm)
+    return _features(frames, flow, found, settings)
 
 
 def features_for_video(

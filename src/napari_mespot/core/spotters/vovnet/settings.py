@@ -42,7 +42,8 @@ class ModelConfig:
     - ``pyramid_kernel``: their temporal kernel (3).
     - ``head_channels``: the common width the pyramid levels are projected to for the shared
       heads (ours: Table 2 gives level widths only; FPN fusion needs one width).
-    - ``in_channels``: 3 (RGB face crop) + 2 (flow) unless trained ``--no-flow`` (3).
+    - ``in_channels``: 3 (RGB face crop) + 2 (flow); 3 when trained ``--no-flow``, 2 when
+      trained ``--no-image`` (:attr:`DataSettings.channels`).
     """
 
     in_channels: int = 5
@@ -102,6 +103,11 @@ class DataSettings:
 
     - ``input_size``: side of the square face crop fed to the backbone.
     - ``flow``: stack optical flow with the crop (paper: yes; ``False`` is the Table 5 ablation).
+    - ``image``: feed the face crop's colour channels (paper: yes). ``False`` feeds the flow
+      alone (ours): the crop's pixels carry the identity, skin and lighting of the faces
+      trained on, which a network trained on few faces can learn instead of the motion; the
+      flow is measured in crop pixels and the crop is sized in eye distances, so the flow
+      alone says the same about every face.
     - ``flow_method``: ``tvl1`` (paper), ``dis`` or ``farneback`` (fast, for previews and CI).
     - ``flow_gap``: flow from frame t − gap to frame t (1 = consecutive frames, as the paper).
     - ``flow_size``: side of the crop the flow is computed on, before it is resized to
@@ -125,6 +131,7 @@ class DataSettings:
 
     input_size: int = 128
     flow: bool = True
+    image: bool = True
     flow_method: str = "tvl1"
     flow_gap: int = 1
     flow_size: int = 0
@@ -146,10 +153,17 @@ class DataSettings:
             raise ValueError(f"flow_scale must be positive, got {self.flow_scale}")
         if self.flow_gap < 1 or self.smooth_frames < 1 or self.flow_size < 0:
             raise ValueError("flow_gap and smooth_frames must be >= 1, flow_size >= 0")
+        if not (self.image or self.flow):
+            raise ValueError("the network needs an input: the face crop (image), the flow, or both")
 
     @property
     def channels(self) -> int:
-        return 5 if self.flow else 3
+        return 3 * self.image + 2 * self.flow
+
+    @property
+    def flow_x_channel(self) -> int | None:
+        """Index of the flow's x component among the input channels (None without flow)."""
+        return (3 if self.image else 0) if self.flow else None
 
     @property
     def flow_side(self) -> int:
@@ -169,6 +183,9 @@ class TrainSettings:
     - ``device``: as :class:`SpotSettings`'s (features not yet cached get their flows there).
     - ``flip``: mirror a random half of the training windows left–right (the flow's x component
       changes sign): a mirrored face is still a face, and it doubles scarce training data (ours).
+    - ``flow_jitter``: multiply each training window's flow by a factor drawn log-uniformly
+      from [1 / (1 + j), 1 + j] (0: never), so the network reads the timing of the motion more
+      than its size, which differs between faces and footage (ours; :mod:`.augment`).
     """
 
     epochs: int = 30
@@ -181,6 +198,7 @@ class TrainSettings:
     device: str = "auto"
     amp: bool = True
     flip: bool = True
+    flow_jitter: float = 0.0
     threads: int = 0
 
     def __post_init__(self) -> None:
@@ -188,6 +206,8 @@ class TrainSettings:
             raise ValueError("epochs, batch_size, window and window_stride must be at least 1")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if not 0 <= self.flow_jitter <= 10:  # NaN fails too
+            raise ValueError(f"flow_jitter must lie in [0, 10], got {self.flow_jitter}")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
 

@@ -38,6 +38,7 @@ from napari_mespot.core.intervals import Interval
 from napari_mespot.core.media.video import open_video
 from napari_mespot.core.metrics import Evaluation, evaluate
 from napari_mespot.core.progress import Progress
+from napari_mespot.core.spotters.vovnet.augment import flow_factors, mirror, scale_flow
 from napari_mespot.core.spotters.vovnet.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -166,16 +167,6 @@ class WindowBatches:
             poss.append(pos)
             valids.append(self.pts.center < valid)
         return tuple(torch.stack(t) for t in (xs, cls_ts, reg_ts, poss, valids))
-
-
-def mirror(x: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
-    """Flip the windows ``which`` (B,) of ``x`` (B, T, C, H, W) left–right; channel 3, the
-    flow's x component when present, changes sign."""
-    x = x.clone()
-    x[which] = x[which].flip(-1)
-    if x.shape[2] == 5:
-        x[which, :, 3] = -x[which, :, 3]
-    return x
 
 
 def _epoch_losses(
@@ -374,12 +365,16 @@ def train(
         epoch_seed = settings.seed * 10007 + epoch
         order = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(epoch_seed))
         flips = torch.Generator().manual_seed(epoch_seed + 5003)
+        scales = torch.Generator().manual_seed(epoch_seed + 7001)
+        flow_x = data.flow_x_channel
         running = dict.fromkeys(LOSS_TERMS, 0.0)
         for step, b0 in enumerate(range(0, len(train_set), settings.batch_size), start=1):
             picks = order[b0 : b0 + settings.batch_size].tolist()
             x, cls_t, reg_t, pos, valid = train_set.batch(picks)
             if settings.flip:
-                x = mirror(x, torch.rand(len(picks), generator=flips) < 0.5)
+                x = mirror(x, torch.rand(len(picks), generator=flips) < 0.5, flow_x)
+            if settings.flow_jitter and flow_x is not None:
+                x = scale_flow(x, flow_factors(len(picks), settings.flow_jitter, scales), flow_x)
             x, cls_t, reg_t, pos, valid = (t.to(device) for t in (x, cls_t, reg_t, pos, valid))
             with torch.autocast(device.type, enabled=device.type == "cuda" and settings.amp):
                 logits, dists = model(x)
