@@ -72,7 +72,8 @@ def test_mirroring_negates_the_flows_x_component_wherever_it_is():
     assert torch.equal(out[0, :, 3], -x[0, :, 3].flip(-1)) and torch.equal(out[0, :, 4], x[0, :, 4].flip(-1))
     flow = x[:, :, 3:]
     out = mirror(flow, which, flow_x=0)
-    assert torch.equal(out[2, :, 0], -flow[2, :, 0].flip(-1)) and torch.equal(out[2, :, 1], flow[2, :, 1].flip(-1))
+    assert torch.equal(out[2, :, 0], -flow[2, :, 0].flip(-1))
+    assert torch.equal(out[2, :, 1], flow[2, :, 1].flip(-1))
     crops = x[:, :, :3]
     assert torch.equal(mirror(crops, which, flow_x=None)[0], crops[0].flip(-1))
 
@@ -103,8 +104,15 @@ def test_cli_refuses_a_network_without_input(capsys):
 def clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("vovnet-inputs")
     settings = SynthSettings(
-        duration_s=2.5, size=(320, 240), n_me=0, n_mae=1, mae_duration_s=(0.8, 1.0),
-        mae_amplitude_px=(3.0, 4.0), head_shakes=False, blinks=False, min_gap_s=0.3,
+        duration_s=2.5,
+        size=(320, 240),
+        n_me=0,
+        n_mae=1,
+        mae_duration_s=(0.8, 1.0),
+        mae_amplitude_px=(3.0, 4.0),
+        head_shakes=False,
+        blinks=False,
+        min_gap_s=0.3,
     )
     videos = []
     for seed in (81, 82):

@@ -90,7 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--threads", type=NON_NEGATIVE_INT, default=0, help="CPU threads for torch (0: torch's default)"
     )
     inputs = tr.add_mutually_exclusive_group()
-    inputs.add_argument("--no-flow", action="store_true", help="face crops only (the paper's Table 5 ablation)")
+    inputs.add_argument(
+        "--no-flow", action="store_true", help="face crops only (the paper's Table 5 ablation)"
+    )
     inputs.add_argument(
         "--no-image",
         action="store_true",

@@ -230,7 +230,9 @@ def compute_features(
     return _features(frames, flow, found, settings)
 
 
-def _features(frames: np.ndarray, flow: np.ndarray | None, found: np.ndarray, settings: DataSettings) -> Features:
+def _features(
+    frames: np.ndarray, flow: np.ndarray | None, found: np.ndarray, settings: DataSettings
+) -> Features:
     """The arrays as the network input ``settings`` describes (how they are read, not computed)."""
     return Features(frames, flow, found, settings.flow_scale, settings.image_norm, settings.image)
 
