@@ -76,7 +76,8 @@ def test_fine_tuning_keeps_the_checkpoint_architecture_input_and_window():
     with pytest.raises(CheckpointError, match=r"window 64 \(checkpoint: 128\)"):
         start_from(path, None, None, 64)
     # The same settings given explicitly are no conflict; the file is named by its SHA-256.
-    _, record = start_from(path, dataclasses.replace(SMALL_MODEL, in_channels=5), base.data, 128)
+    config = dataclasses.replace(SMALL_MODEL, in_channels=base.data.channels)
+    _, record = start_from(path, config, base.data, 128)
     assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -129,6 +130,12 @@ def test_fine_tuning_starts_from_the_old_weights_and_lowers_the_loss_on_the_corr
     torch.manual_seed(0)
     fresh = (_flat(VoVNetSpotter(base.config)) - _flat(base.model)).norm()
     assert result.best_epoch >= 1 and 0 < moved < 0.2 * fresh
+    # The batch norms normalised with the checkpoint's statistics and kept them: windows of one
+    # video are no sample of the footage it was trained on.
+    old_buffers = dict(base.model.named_buffers())
+    for name, buffer in tuned.model.named_buffers():
+        if name.endswith(("running_mean", "running_var")):
+            assert torch.equal(buffer, old_buffers[name]), name
     before, after = _loss(base.model, windows, 8), _loss(tuned.model, windows, 8)
     print(
         f"loss on the corrected windows: {before:.3f} -> {after:.3f}; moved {moved:.2f} vs fresh {fresh:.2f}"

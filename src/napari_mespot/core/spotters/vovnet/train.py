@@ -10,7 +10,11 @@ Fine-tuning (``init``): the network starts from a checkpoint's weights and takes
 architecture, input settings and window, so the features it was trained on mean the same
 thing; an explicit config that differs is an error, never silently replaced. The starting
 weights compete as "epoch 0" for the lowest validation loss, so fine-tuning on a few
-corrections never returns a network that validates worse than the one it started from.
+corrections never returns a network that validates worse than the one it started from. The
+batch norms keep the checkpoint's statistics while fine-tuning (:func:`train_mode`): a batch of
+windows from one or two videos is no sample of the footage the network was trained on, and
+normalising by its statistics makes the training loss a different function from the one the
+fine-tuned network is used with.
 
 Training is resumable: after every epoch ``<out>.state.pt`` holds the weights, the optimiser,
 the best weights so far and the loss history (read with ``weights_only=True``); running again
@@ -167,6 +171,16 @@ class WindowBatches:
             poss.append(pos)
             valids.append(self.pts.center < valid)
         return tuple(torch.stack(t) for t in (xs, cls_ts, reg_ts, poss, valids))
+
+
+def train_mode(model: VoVNetSpotter, keep_norm_statistics: bool) -> None:
+    """Put ``model`` in training mode; with ``keep_norm_statistics`` its batch norms stay in
+    evaluation mode, normalising with (and not updating) the statistics they hold."""
+    model.train()
+    if keep_norm_statistics:
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
 
 
 def _epoch_losses(
@@ -361,7 +375,7 @@ def train(
     steps_per_epoch = -(-len(train_set) // settings.batch_size)
     total = steps_per_epoch * settings.epochs
     for epoch in range(start_epoch, settings.epochs + 1):
-        model.train()
+        train_mode(model, keep_norm_statistics=base is not None)
         epoch_seed = settings.seed * 10007 + epoch
         order = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(epoch_seed))
         flips = torch.Generator().manual_seed(epoch_seed + 5003)
