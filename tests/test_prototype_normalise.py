@@ -7,6 +7,7 @@ import pytest
 
 from napari_mespot.core.spotters.prototype.normalise import (
     MAD_TO_SD,
+    floor_block,
     noise_floor,
     normalised,
     robust_scale,
@@ -84,3 +85,31 @@ def test_a_regions_floor_is_the_median_spread_per_norm_given_back_in_each_aus_un
     curves = [np.hstack([np.zeros((4, 1)), np.vstack([2 * series, 30 * series, 9 * series, 4 * series])])]
     floor = video_floor(curves, 30.0, [1.0, 3.0, 3.0, 5.0], ["eye", "eye", "eye", "mouth"])
     np.testing.assert_allclose(floor, [3 * s, 9 * s, 9 * s, 4 * s], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("frames", "fps", "block"),
+    [
+        (600, 30.0, 30),  # 20 pieces of 1 s: the rule for every video of more than 6 s
+        (180, 30.0, 30),  # exactly 6 pieces of 1 s
+        (71, 30.0, 12),  # a 2.4-s clip: 71 / 6 = 11.8 frames a piece
+        (20, 30.0, 8),  # never shorter than 0.25 s (7.5 frames)
+        (142, 200.0, 50),  # 0.71 s at 200 fps: 0.25 s (50 frames), not 142 / 6
+        (4, 4.0, 2),  # at least 2 frames
+    ],
+)
+def test_pieces_shorten_only_when_a_clip_is_too_short_for_six_by_hand(frames, fps, block):
+    assert floor_block(frames, fps) == block
+
+
+def test_a_short_clip_that_is_mostly_expression_keeps_the_floor_of_its_noise():
+    """A 2.4-s clip whose AU rises 40 noise SDs around 0.5 s and holds to the end (a smile filling a
+    short clip): with 1-s pieces its two pieces are the rise and the hold, and their median (the mean of two) is
+    half the rise; with six pieces the rise is in one of them and the floor stays near σ."""
+    rng = np.random.default_rng(11)
+    t = np.arange(72)
+    curve = rng.normal(0, 1.0, (1, 72)) + 40.0 * np.clip((t - 13) / 6, 0, 1)
+    windows = [np.hstack([np.zeros((1, 1)), curve[:, 1:]])]
+    floor = video_floor(windows, 30.0, [1.0], ["mouth"])[0]
+    assert 0.5 < floor < 1.6
+    assert noise_floor([curve[:, 1:]], 30)[0] > 5  # what 1-s pieces measured
