@@ -104,8 +104,9 @@ def test_pieces_shorten_only_when_a_clip_is_too_short_for_six_by_hand(frames, fp
 
 def test_a_short_clip_that_is_mostly_expression_keeps_the_floor_of_its_noise():
     """A 2.4-s clip whose AU rises 40 noise SDs around 0.5 s and holds to the end (a smile filling a
-    short clip): with 1-s pieces its two pieces are the rise and the hold, and their median (the mean of two) is
-    half the rise; with six pieces the rise is in one of them and the floor stays near σ."""
+    short clip): with 1-s pieces its two pieces are the rise and the hold, and their median (the
+    mean of two) is half the rise's spread; with six pieces the rise is in one of them and the
+    floor stays near σ."""
     rng = np.random.default_rng(11)
     t = np.arange(72)
     curve = rng.normal(0, 1.0, (1, 72)) + 40.0 * np.clip((t - 13) / 6, 0, 1)
