@@ -3,10 +3,10 @@ checkpoint's rate and its result mapped back to the video's own frames.
 
 The end-to-end check writes one short clip of the first generator (seed 777014, used by no
 other test, development run or checkpoint) at 30 fps and again at 200 fps (each 200-fps frame
-shows the 30-fps frame nearest in time) and spots both with the shipped checkpoint: the same content in time must give the same
-intervals in seconds, within two frames at 30 fps (as ``tests/test_robust_spot.py`` asks of the
-prototype spotter). Read at 200 fps as it is, the network sees every expression last 6.7 times
-as many frames as any it was trained on.
+shows the 30-fps frame nearest in time) and spots both with the shipped checkpoint: the same
+content in time must give the same intervals in seconds, within two frames at 30 fps (as
+``tests/test_robust_spot.py`` asks of the prototype spotter). Read at 200 fps as it is, the
+network sees every expression last 6.7 times as many frames as any it was trained on.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ from napari_mespot.core.synth.generator import SynthSettings, write_synthetic_vi
 
 SEED = 777014
 #: Short and clear: expressions the shipped checkpoint finds at 30 fps, among the usual distractors.
-CLIP = SynthSettings(duration_s=10.0, n_me=1, n_mae=2, me_amplitude_px=(2.5, 3.0), mae_amplitude_px=(5.0, 7.0))
+CLIP = SynthSettings(
+    duration_s=10.0, n_me=1, n_mae=2, me_amplitude_px=(2.5, 3.0), mae_amplitude_px=(5.0, 7.0)
+)
 TOLERANCE_S = 2 / 30
 
 

@@ -97,7 +97,9 @@ class Resampling:
         """The rows of the video's landmarks that the sampled frames read."""
         if len(landmarks) != self.n_video:
             raise ValueError(f"the landmarks hold {len(landmarks)} frames, the video {self.n_video}")
-        return replace(landmarks, points=landmarks.points[self.indices], confidence=landmarks.confidence[self.indices])
+        return replace(
+            landmarks, points=landmarks.points[self.indices], confidence=landmarks.confidence[self.indices]
+        )
 
     def sampled_interval(self, iv: Interval) -> Interval:
         """A video-frame interval (a label) on the sampled stream: each end at its sampled frame."""
@@ -182,4 +184,3 @@ def on_timebase(videos: Sequence[LabelledVideo], rate: float | None) -> tuple[li
         intervals = tuple(resampling.sampled_interval(iv) for iv in v.intervals)
         out.append(replace(v, intervals=intervals, frames=frames))
     return out, float(rate)
-
