@@ -365,13 +365,14 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from napari_mespot.core.atomic import check_output
     from napari_mespot.core.device import torch_device
     from napari_mespot.core.spotters.vovnet import load_checkpoint, save_checkpoint
+    from napari_mespot.core.spotters.vovnet.timebase import on_timebase
     from napari_mespot.core.spotters.vovnet.train import choose_thresholds, load_features
 
     check_output(args.out, inputs=[args.checkpoint, *args.sessions], force=args.force)
-    videos = training_videos(args)
     device = torch_device(args.device, "VoVNet")
     ckpt = load_checkpoint(args.checkpoint, device)
-    feats = drive(load_features(videos, ckpt.data, args.cache_dir), "features", args.quiet)
+    videos, _ = on_timebase(training_videos(args), ckpt.fps)
+    feats = drive(load_features(videos, ckpt.data, args.cache_dir, fps=ckpt.fps), "features", args.quiet)
     ckpt.thresholds = choose_thresholds(ckpt, feats, videos, device)
     ckpt.meta["calibrated_on"] = [v.video_name for v in videos]
     save_checkpoint(args.out, ckpt)

@@ -3,7 +3,8 @@
 A ``.pt`` file holds ``{"format", "version", "config" (JSON text), "state_dict"}`` and is read
 with ``torch.load(weights_only=True)``, so opening a checkpoint from elsewhere cannot run code.
 The config carries everything needed to rebuild and use the network — architecture
-(:class:`ModelConfig`), input (:class:`DataSettings`), the per-class score thresholds chosen on
+(:class:`ModelConfig`), input (:class:`DataSettings`), the frame rate it was trained at
+(``fps``; :data:`UNRECORDED_FPS` when absent), the per-class score thresholds chosen on
 validation videos, and provenance — and is also written beside it as ``<name>.json`` for people.
 Files are written atomically.
 """
@@ -28,6 +29,11 @@ from napari_mespot.core.spotters.vovnet.settings import CLASSES, DataSettings, M
 
 FORMAT = "napari-mespot/vovnet"
 VERSION = 1
+#: The training frame rate of a checkpoint whose config does not record one. The rate was not
+#: recorded before frame-rate resampling existed, and every checkpoint written until then — the
+#: shipped ones included — was trained on ``mespot synth`` videos at its default 30 fps
+#: (``napari_mespot/data/VOVNET.md`` gives their recipes), so 30 is what such a file means.
+UNRECORDED_FPS = 30.0
 
 
 class CheckpointError(MespotError):
@@ -44,12 +50,16 @@ class Checkpoint:
     window: int
     thresholds: dict[str, float]
     meta: dict[str, Any] = field(default_factory=dict)
+    #: The frame rate of the training videos: the window, the anchors and the flow gap count
+    #: frames at this rate, so a video at another rate is resampled to it (:mod:`.timebase`).
+    fps: float = UNRECORDED_FPS
 
     def config_dict(self) -> dict[str, Any]:
         return {
             "model": to_dict(self.config),
             "data": to_dict(self.data),
             "window": self.window,
+            "fps": self.fps,
             "thresholds": self.thresholds,
             "meta": self.meta,
         }
@@ -98,9 +108,12 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         model_config = from_dict(ModelConfig, config["model"])
         data = from_dict(DataSettings, config["data"])
         window = config["window"]
+        fps = float(config.get("fps", UNRECORDED_FPS))
         thresholds = {str(k): float(v) for k, v in config["thresholds"].items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path} has an invalid config: {exc}") from exc
+    if not 0 < fps < float("inf"):  # NaN fails too
+        raise CheckpointError(f"{path}: fps must be a positive frame rate, got {fps!r}")
     if set(thresholds) != set(CLASSES):
         raise CheckpointError(f"{path} must hold thresholds for {CLASSES}, has {sorted(thresholds)}")
     bad = {k: v for k, v in thresholds.items() if not 0 < v <= 1}  # sigmoid scores; NaN fails too
@@ -127,7 +140,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
             f"{path}: the weights do not match the architecture in its config ({detail})"
         ) from exc
     model.to(device).eval()
-    return Checkpoint(model, model_config, data, window, thresholds, dict(config.get("meta", {})))
+    return Checkpoint(model, model_config, data, window, thresholds, dict(config.get("meta", {})), fps)
 
 
 DEFAULT_CHECKPOINT_FILE = "vovnet_default.pt"

@@ -13,6 +13,8 @@ per class. What the result carries:
 - ``intervals``: typed by the class that scored them (not by duration), ``score`` = that
   class's score, ``apex`` = the frame where the class curve peaks inside the interval.
 Frames without a face are skipped and reported; an interval mostly on such frames is dropped.
+A video at another frame rate than the checkpoint's is spotted on frames sampled at the
+checkpoint's rate and everything above is mapped back to its own frames (:mod:`.timebase`).
 Frames where the face is partly outside the picture (core/face/border.py) are skipped too, and
 no interval may contain one: the image edge moving across the face is not an expression.
 """
@@ -38,6 +40,7 @@ from napari_mespot.core.spotters.vovnet.data import Features, features_for_video
 from napari_mespot.core.spotters.vovnet.decode import Detections, decode, nms, one_type_per_event
 from napari_mespot.core.spotters.vovnet.head import points
 from napari_mespot.core.spotters.vovnet.settings import CLASSES, SpotSettings
+from napari_mespot.core.spotters.vovnet.timebase import Resampling, stream_at
 
 METHOD = "vovnet"
 #: The shortest interval VoVNet reports.
@@ -106,10 +109,12 @@ def to_intervals(
     found: np.ndarray,
     nms_iou: float,
     at_border: np.ndarray | None = None,
+    resampling: Resampling | None = None,
 ) -> list[Interval]:
     """Threshold per class, NMS, one type per event, and turn what is left into
     :class:`Interval` records of at least :data:`MIN_FRAMES` frames (a one-frame "expression" is
-    a decoding artefact: no onset–apex–offset fits in it)."""
+    a decoding artefact: no onset–apex–offset fits in it). Everything is in the frames the
+    network saw; ``resampling`` maps the records to the video's own frames."""
     keep = dets.scores >= torch.as_tensor(thresholds, dtype=torch.float32)[dets.classes]
     dets = nms(dets.select(keep), nms_iou)
     dets = one_type_per_event(dets, CLASSES.index("me"), CLASSES.index("mae"))
@@ -123,6 +128,10 @@ def to_intervals(
         if at_border is not None and at_border[onset : offset + 1].any():
             continue
         apex = onset + int(np.argmax(curves[cls, onset : offset + 1]))
+        if resampling is not None:
+            seen = int(resampling.indices[apex])
+            onset, offset = resampling.video_span(onset, offset)
+            apex = min(max(seen, onset), offset)
         out.append(
             Interval(
                 onset=onset,
@@ -147,8 +156,11 @@ def spot(
 ) -> Generator[Progress, None, SpotResult]:
     """Spot expressions in ``video`` (a VideoSource or an (n, H, W, 3) uint8 array with ``fps``).
 
-    ``checkpoint`` defaults to the shipped one (:func:`default_checkpoint`); ``landmarks`` to the
-    checkpoint's provider, cached beside the video; ``name`` to the file stem.
+    ``checkpoint`` defaults to the shipped one (:func:`default_checkpoint`); ``landmarks`` (of
+    every video frame) to the checkpoint's provider, cached beside the video; ``name`` to the
+    file stem. A video at another frame rate than the checkpoint's is read at the checkpoint's
+    rate (:mod:`.timebase`): landmarks, crops and flow only on the frames read, the result in
+    the video's frames with a note saying so.
     """
 
     settings = settings or SpotSettings()
@@ -156,23 +168,28 @@ def spot(
     choice = resolve_device(settings.device, "VoVNet")
     device = torch.device(choice.device)
     thresholds = np.array([settings.thresholds.get(c, ckpt.thresholds[c]) for c in CLASSES])
-    n = len(video)
+    stream, resampling = stream_at(video, ckpt.fps)
+    n = len(stream)
     if landmarks is None:
         provider = registry.landmark_provider(ckpt.data.landmarks)
-        landmarks = yield from landmarks_for_video(video, provider)
+        landmarks = yield from landmarks_for_video(stream, provider)
+    elif not resampling.identity:
+        landmarks = resampling.sampled_landmarks(landmarks)
     at_border = face_at_border(landmarks, video.shape[1:3])
     feats = yield from features_for_video(
-        video, ckpt.data, settings.cache_dir or None, landmarks, gpu_flow_device(device)
+        stream, ckpt.data, settings.cache_dir or None, landmarks, gpu_flow_device(device)
     )
     stride = settings.window_stride or max(1, ckpt.window // 2)
     dets, curves = yield from infer(ckpt, feats, stride, device, settings.batch_size, float(thresholds.min()))
     found = np.asarray(feats.found, dtype=bool)
-    intervals = to_intervals(dets, thresholds, curves, found, settings.nms_iou, at_border)
+    intervals = to_intervals(dets, thresholds, curves, found, settings.nms_iou, at_border, resampling)
     curves[:, ~found | at_border] = np.nan
-    cut = tuple(SkippedSpan(a, b, AT_BORDER) for a, b in runs(at_border))
-    no_face = (SkippedSpan(a, b, "no face found") for a, b in runs(~found))
+    cut = tuple(SkippedSpan(a, b, AT_BORDER) for a, b in resampling.video_spans(runs(at_border)))
+    no_face = (SkippedSpan(a, b, "no face found") for a, b in resampling.video_spans(runs(~found)))
     skipped = tuple(sorted((*no_face, *cut), key=lambda s: s.start))
-    notes = tuple(f"frames {s.start}-{s.end}: the {s.reason}; not spotted there" for s in cut)
+    windows = [(s, min(s + ckpt.window, n) - 1) for s in window_starts(n, ckpt.window, stride)]
+    notes = () if resampling.identity else (resampling.note(),)
+    notes += tuple(f"frames {s.start}-{s.end}: the {s.reason}; not spotted there" for s in cut)
     notes += () if ckpt.data.flow else ("checkpoint trained without optical flow (ablation)",)
     notes += () if choice.note is None else (choice.note,)
     return SpotResult.for_video(
@@ -181,9 +198,9 @@ def spot(
         intervals,
         name,
         curve_labels=CLASSES,
-        curves=curves,
+        curves=resampling.video_curves(curves),
         thresholds=thresholds.astype(np.float64),
-        windows=tuple((s, min(s + ckpt.window, n) - 1) for s in window_starts(n, ckpt.window, stride)),
+        windows=tuple(resampling.video_spans(windows)),
         skipped=skipped,
         settings=settings,
         device=device.type,

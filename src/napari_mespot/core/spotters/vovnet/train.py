@@ -16,6 +16,10 @@ windows from one or two videos is no sample of the footage the network was train
 normalising by its statistics makes the training loss a different function from the one the
 fine-tuned network is used with.
 
+The checkpoint records the frame rate of its training videos (``fps``), which must be one:
+the network learns frame counts. Fine-tuning reads videos at another rate at the starting
+checkpoint's rate, their labels mapped onto the frames read (:mod:`.timebase`).
+
 Training is resumable: after every epoch ``<out>.state.pt`` holds the weights, the optimiser,
 the best weights so far and the loss history (read with ``weights_only=True``); running again
 with ``resume=True`` continues after the last finished epoch with the same window order.
@@ -68,6 +72,7 @@ from napari_mespot.core.spotters.vovnet.settings import (
     to_dict,
 )
 from napari_mespot.core.spotters.vovnet.spotter import gpu_flow_device, infer, to_intervals
+from napari_mespot.core.spotters.vovnet.timebase import on_timebase, stream_at
 
 #: Candidate thresholds searched on the validation videos.
 THRESHOLD_GRID = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
@@ -98,13 +103,16 @@ def load_features(
     data: DataSettings,
     cache_dir: str | os.PathLike | None,
     flow_device: str | None = None,
+    fps: float | None = None,
 ) -> Generator[Progress, None, list[Features]]:
     """Face crops and flow of every video (cached on disk; see :mod:`.data`); ``flow_device``
-    as :func:`.data.compute_features`."""
+    as :func:`.data.compute_features`. ``fps``: read every video at this rate (:mod:`.timebase`;
+    ``videos`` then carry their labels on that rate, as :func:`.timebase.on_timebase` gives)."""
     out = []
     for i, v in enumerate(videos):
         with open_video(v.path) as video:
-            gen = features_for_video(video, data, cache_dir, flow_device=flow_device)
+            stream = video if fps is None else stream_at(video, fps)[0]
+            gen = features_for_video(stream, data, cache_dir, flow_device=flow_device)
             while True:
                 try:
                     p = next(gen)
@@ -339,7 +347,8 @@ def train(
     keep_triton_out_if_llvm_loaded()
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    feats = yield from load_features(videos, data, cache_dir, gpu_flow_device(device))
+    videos, fps = on_timebase(videos, None if base is None else base.fps)
+    feats = yield from load_features(videos, data, cache_dir, gpu_flow_device(device), fps)
     tr_idx, val_idx = split_validation(videos, settings.val_subjects, settings.seed)
     sub = lambda idx: ([feats[i] for i in idx], [videos[i] for i in idx])  # noqa: E731
     train_set = WindowBatches(*sub(tr_idx), settings.window, settings.window_stride, config.levels)
@@ -441,7 +450,7 @@ def train(
         **({"init": init_record} if init_record is not None else {}),
         **dict(provenance or {}),
     }
-    ckpt = Checkpoint(model.eval(), config, data, settings.window, dict.fromkeys(CLASSES, 0.5), meta)
+    ckpt = Checkpoint(model.eval(), config, data, settings.window, dict.fromkeys(CLASSES, 0.5), meta, fps)
     yield Progress(total, total, "choosing thresholds on the validation videos")
     ckpt.thresholds = choose_thresholds(ckpt, *sub(val_idx), device)
     save_checkpoint(out, ckpt)
