@@ -17,9 +17,8 @@ give the per-frame loop's results:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -116,32 +115,11 @@ def _opencv_flows(
             done += 1
             yield Progress(done, count, label)
 
-    with _opencv_serial(), ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mespot-flow") as pool:
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mespot-flow") as pool:
         for k, crops in enumerate(frames):
             pending.append(pool.submit(one, k, crops))
             yield from settle(2 * threads - 1)
         yield from settle(0)
-
-
-@contextmanager
-def _opencv_serial() -> Iterator[None]:
-    """OpenCV's own threads off while the flow pool runs (restored after).
-
-    The pool already keeps every core busy with one frame each; OpenCV's parallel loops inside
-    each call (DIS spreads its patches over all cores) then only add hand-offs between threads
-    that wait for each other: the robust preset's spotting took about 10 % more CPU time with
-    them on two cores (bench/bench_spot.py's video, 2026-12-04). The setting is process-wide,
-    so other OpenCV calls in the process run serially for the pool's lifetime; the flows do not
-    change, since the same calls split over fewer threads compute the same values.
-    """
-    import cv2
-
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(before)
 
 
 def _torch_flows(
