@@ -40,6 +40,7 @@ def video_info(path: str, fps: float | None = None) -> dict:
             "content_hash": video.identity().content_hash[:16],
         }
         if isinstance(video, PyAVVideo):
+            info["rotation"] = video.rotation
             gaps = np.diff(video.keyframe_indices)
             info["keyframes"] = len(video.keyframe_indices)
             info["keyframe_interval"] = {
@@ -62,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         print(info["path"])
         print(f"  frames      {info['frames']}")
         print(f"  fps         {info['fps']:.3f} ({info['fps_source']})")
-        print(f"  size        {info['width']}×{info['height']}")
+        turned = f" (turned {info['rotation']}° as the file asks)" if info.get("rotation") else ""
+        print(f"  size        {info['width']}×{info['height']}{turned}")
         print(f"  duration    {info['duration_s']:.2f} s")
         print(f"  codec       {info['codec']}")
         if "keyframe_interval" in info:

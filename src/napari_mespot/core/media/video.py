@@ -10,6 +10,12 @@ keyframe flag. Frame ``i`` is the ``i``-th smallest pts. Reading it means seekin
 keyframe at or before that pts and decoding until the frame with exactly that pts comes out;
 if a seek lands too late (MPEG-TS seeks by bisection), an earlier keyframe is tried.
 
+Rotation: phones record portrait video as landscape sensor frames plus a display matrix that
+tells players to turn them. Read as stored, the face lies on its side in the viewer, in every
+crop and export, and upside down in a video turned 180° (MediaPipe then lost 4 of 30 frames of
+the real fixture clip, none turned a quarter, where the landmark-aligned spotting regions turn
+with the face). So frames come out as players show them (:attr:`PyAVVideo.rotation`), and a
+rotated file has its own cache identity.
 """
 
 from __future__ import annotations
@@ -70,11 +76,17 @@ class PyAVVideo(VideoSource):
                 index.expected_frames,
                 len(index.pts),
             )
+        #: Degrees (0, 90, 180 or 270, counter-clockwise) every frame is turned to be upright.
+        self.rotation = _display_rotation(path, self._container, stream)
         self._container.seek(0)
         self._pts = index.pts
         self._keyframe_pts = index.keyframe_pts
-        self._hash = index.content_hash
+        # Landmarks cached for the frames as stored must not be taken for the turned ones.
+        self._hash = index.content_hash + (f"-rotated{self.rotation}" if self.rotation else "")
         self.codec = stream.codec_context.name
+        height, width = stream.codec_context.height, stream.codec_context.width
+        if self.rotation % 180:
+            height, width = width, height
         seconds = (index.pts - index.pts[0]).astype(np.float64) * float(self._time_base)
         fps, fps_source = _container_fps(stream, seconds)
         self._frames_iter: Iterator | None = None
@@ -82,8 +94,8 @@ class PyAVVideo(VideoSource):
         super().__init__(
             path,
             len(index.pts),
-            stream.codec_context.height,
-            stream.codec_context.width,
+            height,
+            width,
             fps,
             seconds,
             fps_source,
@@ -157,7 +169,7 @@ class PyAVVideo(VideoSource):
                     continue  # a frame the index does not know (e.g. discarded by an edit list)
                 self._next_index = position + 1
                 if pts == target:
-                    return av_frame.to_ndarray(format="rgb24")
+                    return self._upright(av_frame.to_ndarray(format="rgb24"))
                 if pts > target:
                     return None
         except self._av.error.FFmpegError as exc:
@@ -165,6 +177,34 @@ class PyAVVideo(VideoSource):
             raise VideoReadError(f"{self.path}: frame {index}: cannot decode ({exc})") from exc
         self._frames_iter = None
         return None
+
+
+    def _upright(self, rgb: np.ndarray) -> np.ndarray:
+        if not self.rotation:
+            return rgb
+        return np.ascontiguousarray(np.rot90(rgb, self.rotation // 90))
+
+
+def _display_rotation(path: Path, container, stream) -> int:
+    """The quarter turn the file's display matrix asks for (degrees counter-clockwise, 0–270).
+
+    FFmpeg hands the matrix to every decoded frame, so the first one is decoded to read it. A
+    turn that is not a quarter (never seen from a camera) is left out with a warning: the
+    frames are then used as stored, like a player without rotation support would show them.
+    """
+    import av
+
+    try:
+        container.seek(0)
+        frame = next(container.decode(stream), None)
+    except av.error.FFmpegError:
+        return 0  # a file whose first frame does not decode fails, clearly, where it is read
+    angle = float(frame.rotation or 0.0) if frame is not None else 0.0
+    turns = round(angle / 90.0)
+    if abs(angle - 90.0 * turns) > 1.0:
+        log.warning("%s: display rotation %.1f° is not a quarter turn; frames used as stored", path, angle)
+        return 0
+    return (turns % 4) * 90
 
 
 def _open_container(path: Path):
