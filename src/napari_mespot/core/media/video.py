@@ -11,11 +11,11 @@ keyframe at or before that pts and decoding until the frame with exactly that pt
 if a seek lands too late (MPEG-TS seeks by bisection), an earlier keyframe is tried.
 
 Rotation: phones record portrait video as landscape sensor frames plus a display matrix that
-tells players to turn them. Read as stored, the face lies on its side in the viewer, in every
-crop and export, and upside down in a video turned 180° (MediaPipe then lost 4 of 30 frames of
-the real fixture clip, none turned a quarter, where the landmark-aligned spotting regions turn
-with the face). So frames come out as players show them (:attr:`PyAVVideo.rotation`), and a
-rotated file has its own cache identity.
+tells players to turn them. Read as stored, the face lies on its side in the viewer and in
+every crop and export, or upside down after a half turn (where MediaPipe lost 4 of 30 frames
+of the real fixture clip; after a quarter turn it lost none, and the landmark-aligned spotting
+regions turn with the face). So frames come out as players show them
+(:attr:`PyAVVideo.rotation`), and a rotated file has its own cache identity.
 """
 
 from __future__ import annotations
@@ -177,7 +177,6 @@ class PyAVVideo(VideoSource):
             raise VideoReadError(f"{self.path}: frame {index}: cannot decode ({exc})") from exc
         self._frames_iter = None
         return None
-
 
     def _upright(self, rgb: np.ndarray) -> np.ndarray:
         if not self.rotation:
