@@ -222,10 +222,10 @@ def test_identity_is_stable_and_content_based(bframe_mp4, tmp_path):
     copy.write_bytes(bframe_mp4.read_bytes())
     with open_video(bframe_mp4) as a, open_video(copy) as b, open_video(bframe_mp4) as c:
         assert a.identity() == c.identity()
-        assert a.identity().matches(b.identity()) and a.identity().path != b.identity().path
+        assert a.identity().same_file(b.identity()) and a.identity().path != b.identity().path
     other = write_video(tmp_path / "other.mp4", (coded_frame(i + 1, make_texture(5)) for i in range(700)))
     with open_video(other) as d, open_video(bframe_mp4) as a:
-        assert not a.identity().matches(d.identity())
+        assert not a.identity().same_file(d.identity())
 
 
 # -- bad input: a clear error that names the path ----------------------------------------------

@@ -60,7 +60,7 @@ def test_a_file_without_a_display_matrix_is_read_as_stored(original, tmp_path):
     write_stored_turned(path, frames[:5], fps, 0)
     with open_video(path) as video:
         assert video.rotation == 0 and video.shape == frames[:5].shape
-        assert "rotated" not in video.identity().content_hash
+        assert "turned" not in video.identity().content_hash
 
 
 def test_info_says_the_frames_were_turned(original, tmp_path, cli):
@@ -70,3 +70,22 @@ def test_info_says_the_frames_were_turned(original, tmp_path, cli):
     code, out, _ = cli("info", str(path))
     assert code == 0 and "turned 270° as the file asks" in out
     assert f"{frames.shape[2]}×{frames.shape[1]}" in out  # upright: as wide as the clip
+
+
+def test_a_session_saved_before_files_were_read_turned_still_opens(original, tmp_path):
+    """Its identity has the stored file's hash without the turn; its frame numbers are the same."""
+    from dataclasses import replace
+
+    from napari_mespot.core.review.session import ReviewSession
+
+    frames, fps = original
+    path = tmp_path / "phone.mp4"
+    write_stored_turned(path, frames[:8], fps, 90)
+    with open_video(path) as video:
+        session = ReviewSession.open(video)
+        session.model.add(1, 5)
+        now = video.identity()
+        assert now.content_hash.endswith("-turned90")
+        session.identity = replace(now, content_hash=now.content_hash.removesuffix("-turned90"))
+        session.save()  # as an older version wrote it
+        assert len(ReviewSession.open(video).model.corrected) == 1

@@ -108,7 +108,7 @@ def open_corrected(session_paths: Sequence[str | os.PathLike]) -> list[Corrected
                 f"{path}: its video {video_path} is not there (move it back or reopen it in napari)"
             )
         video = open_video(video_path)
-        if not video.identity().matches(session.identity):
+        if not video.identity().same_file(session.identity):
             raise RetrainError(f"{path}: {video_path} is no longer the video this session was written for")
         out.append(CorrectedVideo(video_path.stem, video, session))
     return out

@@ -33,6 +33,10 @@ DEFAULT_READAHEAD = 8
 IDENTITY_UNITS = 8
 
 
+#: What a content hash carries after it when the frames are read turned (``-turned90``).
+TURNED = "-turned"
+
+
 @dataclass(frozen=True)
 class VideoIdentity:
     """What ties a session or a cache file to one video, even if the file is moved."""
@@ -42,13 +46,19 @@ class VideoIdentity:
     n_frames: int
     content_hash: str
 
-    def matches(self, other: VideoIdentity) -> bool:
-        """Same video: same content and length (the path may differ after a move)."""
-        return (self.content_hash, self.n_frames, self.size_bytes) == (
-            other.content_hash,
-            other.n_frames,
-            other.size_bytes,
-        )
+    def same_file(self, other: VideoIdentity) -> bool:
+        """Same video: same content and length (the path may differ after a move), whatever way
+        up its frames are read, since frame numbers do not depend on it.
+
+        A file with a display matrix is read turned (core/media/video.py) and its content hash
+        says so, so that landmarks of the stored frames are not reused; annotations made before
+        it was read turned name the same frames and must keep opening.
+        """
+        def unturned(identity: VideoIdentity) -> tuple[str, int, int]:
+            base = identity.content_hash.partition(TURNED)[0]
+            return base, identity.n_frames, identity.size_bytes
+
+        return unturned(self) == unturned(other)
 
 
 class _FrameCache:

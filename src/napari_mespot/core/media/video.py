@@ -32,7 +32,7 @@ import numpy as np
 
 from napari_mespot.core.errors import VideoOpenError, VideoReadError
 from napari_mespot.core.media.image_sequence import IMAGE_EXTENSIONS, ImageSequence
-from napari_mespot.core.media.source import IDENTITY_UNITS, VideoSource
+from napari_mespot.core.media.source import IDENTITY_UNITS, TURNED, VideoSource
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class PyAVVideo(VideoSource):
         self._pts = index.pts
         self._keyframe_pts = index.keyframe_pts
         # Landmarks cached for the frames as stored must not be taken for the turned ones.
-        self._hash = index.content_hash + (f"-rotated{self.rotation}" if self.rotation else "")
+        self._hash = index.content_hash + (f"{TURNED}{self.rotation}" if self.rotation else "")
         self.codec = stream.codec_context.name
         height, width = stream.codec_context.height, stream.codec_context.width
         if self.rotation % 180:

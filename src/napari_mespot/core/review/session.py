@@ -187,7 +187,7 @@ class ReviewSession:
         _check_frames(path, model)
         if identity is None:
             identity = saved
-        elif not saved.matches(identity):
+        elif not saved.same_file(identity):
             raise SessionError(
                 f"{path}: this session belongs to another video ({saved.path}, {saved.n_frames} frames, "
                 f"content {saved.content_hash[:12]}), not to {identity.path} ({identity.n_frames} frames, "
