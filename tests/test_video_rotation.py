@@ -63,6 +63,23 @@ def test_a_file_without_a_display_matrix_is_read_as_stored(original, tmp_path):
         assert "turned" not in video.identity().content_hash
 
 
+def test_a_turn_that_is_not_a_quarter_is_ignored_with_a_warning(original, tmp_path, caplog):
+    frames, _ = original
+    path = tmp_path / "tilted45.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.height, stream.width, stream.pix_fmt = frames.shape[1], frames.shape[2], "yuv420p"
+        stream.set_display_rotation(45)
+        for k, frame in enumerate(frames[:3]):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            vf.pts = k
+            out.mux(stream.encode(vf))
+        out.mux(stream.encode(None))
+    with open_video(path) as video:
+        assert video.rotation == 0 and video.shape == frames[:3].shape
+    assert "45.0° is not a quarter turn" in caplog.text
+
+
 def test_info_says_the_frames_were_turned(original, tmp_path, cli):
     frames, fps = original
     path = tmp_path / "portrait.mp4"
