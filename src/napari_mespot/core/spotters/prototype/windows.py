@@ -33,7 +33,7 @@ import numpy as np
 
 from napari_mespot.core.face.border import AT_BORDER
 from napari_mespot.core.intervals import runs
-from napari_mespot.core.spotters.base import SkippedSpan
+from napari_mespot.core.spotters.base import NO_FACE, SkippedSpan
 
 
 def frames_in(seconds: float, fps: float, minimum: int = 1) -> int:
@@ -109,7 +109,7 @@ def face_segments(
     found = np.asarray(found, dtype=bool)
     segments, skipped = [], []
     for s, e in runs(~found):
-        skipped.append(SkippedSpan(s, e, "no face found"))
+        skipped.append(SkippedSpan(s, e, NO_FACE))
     if at_border is not None:
         cut = found & np.asarray(at_border, dtype=bool)
         skipped += [SkippedSpan(s, e, AT_BORDER) for s, e in runs(cut)]

@@ -34,7 +34,7 @@ from napari_mespot.core.face.cache import landmarks_for_video
 from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.intervals import Interval, runs
 from napari_mespot.core.progress import Progress
-from napari_mespot.core.spotters.base import SkippedSpan, SpotResult
+from napari_mespot.core.spotters.base import NO_FACE, SkippedSpan, SpotResult
 from napari_mespot.core.spotters.vovnet.checkpoint import Checkpoint, default_checkpoint
 from napari_mespot.core.spotters.vovnet.data import Features, features_for_video, window_starts
 from napari_mespot.core.spotters.vovnet.decode import Detections, decode, nms, one_type_per_event
@@ -185,7 +185,7 @@ def spot(
     intervals = to_intervals(dets, thresholds, curves, found, settings.nms_iou, at_border, resampling)
     curves[:, ~found | at_border] = np.nan
     cut = tuple(SkippedSpan(a, b, AT_BORDER) for a, b in resampling.video_spans(runs(at_border)))
-    no_face = (SkippedSpan(a, b, "no face found") for a, b in resampling.video_spans(runs(~found)))
+    no_face = (SkippedSpan(a, b, NO_FACE) for a, b in resampling.video_spans(runs(~found)))
     skipped = tuple(sorted((*no_face, *cut), key=lambda s: s.start))
     windows = [(s, min(s + ckpt.window, n) - 1) for s in window_starts(n, ckpt.window, stride)]
     notes = () if resampling.identity else (resampling.note(),)
