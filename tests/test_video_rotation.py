@@ -51,7 +51,7 @@ def test_frames_stored_on_their_side_are_read_upright(original, tmp_path, turn):
         # Upright: the same picture up to yuv420p's colour subsampling; turned any other way the
         # picture (or its shape) would differ everywhere.
         assert np.abs(video[10].astype(int) - frames[10]).mean() < 3.0
-        assert np.abs(np.asarray(video.iter_frames().__next__(), int) - frames[0]).mean() < 3.0
+        assert np.abs(np.asarray(next(video.iter_frames()), int) - frames[0]).mean() < 3.0
 
 
 def test_a_file_without_a_display_matrix_is_read_as_stored(original, tmp_path):
