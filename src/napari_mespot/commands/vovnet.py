@@ -104,6 +104,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=number(0, 10),
         help="multiply each training window's flow by a random factor in [1/(1+J), 1+J] (0)",
     )
+    tr.add_argument(
+        "--warp-jitter",
+        action="store_true",
+        help="turn, scale and shift each training window's crops a little (up to 10 degrees, 10%%, 6%%)",
+    )
+    tr.add_argument(
+        "--head-motion",
+        choices=("off", "similarity"),
+        help="remove from each frame's crop flow the rotation, scale and shift that best explain it "
+        "(similarity) or feed it as measured (off, the paper)",
+    )
     tr.add_argument("--flow", choices=("tvl1", "dis", "farneback"), help="flow method (tvl1)")
     tr.add_argument("--flow-gap", type=POSITIVE_INT, help="flow from frame t-gap to t (1)")
     tr.add_argument(
@@ -251,7 +262,7 @@ def model_and_data(args: argparse.Namespace, base) -> tuple:
     from napari_mespot.core.spotters.vovnet import SMALL_MODEL, DataSettings, ModelConfig
 
     given = {"input_size": args.input_size, "flow_method": args.flow, "flow_gap": args.flow_gap}
-    given.update(flow_size=args.flow_size, image_norm=args.image_norm)
+    given.update(flow_size=args.flow_size, image_norm=args.image_norm, head_motion=args.head_motion)
     changes = {k: v for k, v in given.items() if v is not None}
     if args.no_flow:
         changes["flow"] = False
@@ -271,6 +282,8 @@ def train_settings(args: argparse.Namespace, base):
 
     given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "window": args.window}
     given.update(window_stride=args.window_stride, flow_jitter=args.flow_jitter)
+    if args.warp_jitter:
+        given["warp_jitter"] = True
     changes = {k: v for k, v in given.items() if v is not None}
     changes.update(val_subjects=args.val_subjects, seed=args.seed, device=args.device, threads=args.threads)
     if base is not None:

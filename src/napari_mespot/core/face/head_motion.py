@@ -107,18 +107,54 @@ def residual_similarity(
     """The similarity (2×3, image coordinates) that best explains the region flows
     (``flows[name]`` (h, w, 2) in ``regions[name]`` pixels) taken together, robust to the
     minority of pixels an AU moves (LMedS, OpenCV); the identity when the fit fails."""
-    import cv2
-
     src, dst = [], []
     for name, flow in flows.items():
         t = regions[name]
         ys, xs, q, image = _fit_samples(t, *flow.shape[:2])
         src.append(image)
         dst.append(t.to_image(q + flow[ys, xs]))
-    motion, _ = cv2.estimateAffinePartial2D(
-        np.concatenate(src).astype(np.float32), np.concatenate(dst).astype(np.float32), method=cv2.LMEDS
-    )
+    return _robust_similarity(np.concatenate(src), np.concatenate(dst))
+
+
+def _robust_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The similarity (2×3) taking points ``src`` to ``dst``, robust to a minority of points
+    that moved otherwise (LMedS, OpenCV); the identity when the fit fails."""
+    import cv2
+
+    motion, _ = cv2.estimateAffinePartial2D(src.astype(np.float32), dst.astype(np.float32), method=cv2.LMEDS)
     return np.eye(2, 3) if motion is None else motion.astype(np.float64)
+
+
+#: Samples per side of a crop for :func:`crop_flows_without_similarity` (a 12 × 12 grid: enough
+#: points for LMedS to leave an expression's minority out, few enough to fit in 0.1 ms).
+_CROP_FIT_SAMPLES = 12
+
+
+def crop_flows_without_similarity(flow: np.ndarray) -> np.ndarray:
+    """Flows (n, 2, h, w) of a face crop, each minus the similarity that best explains it.
+
+    The crop follows the head, but a head that turns, nods or shakes between the two frames of
+    a pair still moves the whole crop content: a rotation + scale + translation fitted robustly
+    to the frame's own flow (an expression moves a minority of the face) is that rigid part, and
+    what is left is the face's non-rigid motion, the same on any head movement. Frames with no
+    flow (no face, or the first frames) stay zero.
+    """
+    n, _, h, w = flow.shape
+    ys = np.linspace(0, h - 1, _CROP_FIT_SAMPLES).round().astype(int)
+    xs = np.linspace(0, w - 1, _CROP_FIT_SAMPLES).round().astype(int)
+    ys, xs = (a.ravel() for a in np.meshgrid(ys, xs, indexing="ij"))
+    src = np.stack([xs, ys], axis=1).astype(np.float64)
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float64)
+    out = np.zeros(flow.shape, dtype=flow.dtype)
+    for k in range(n):
+        f = np.asarray(flow[k], dtype=np.float64)
+        if not f.any():
+            continue
+        motion = _robust_similarity(src, src + np.stack([f[0, ys, xs], f[1, ys, xs]], axis=1))
+        a, c = motion[:, :2] - np.eye(2), motion[:, 2]
+        for d in range(2):
+            out[k, d] = f[d] - (a[d, 0] * gx + a[d, 1] * gy + c[d])
+    return out
 
 
 @functools.lru_cache(maxsize=16)

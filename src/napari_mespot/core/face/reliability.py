@@ -274,3 +274,18 @@ def landmark_flags(
         (FAST_MOTION, fast_motion_mask(landmarks, fps, limits)),
         (EYES_CLOSED, eyes_closed_mask(landmarks, fps, limits)),
     ]
+
+
+def landmark_spans(
+    landmarks: FaceLandmarks, fps: float, limits: ReliabilityLimits
+) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
+    """The frames the landmark checks reject (a mask over frames with a face) and their spans
+    ``(start, end, reason)``, each frame under the first reason of :func:`landmark_flags` that
+    rejects it: what every spotter leaves out before any flow is computed."""
+    found = landmarks.found
+    label = np.full(len(found), -1)
+    flags = landmark_flags(landmarks, fps, limits)
+    for k, (_, mask) in reversed(list(enumerate(flags))):
+        label[mask & found] = k
+    spans = [(s, e, reason) for k, (reason, _) in enumerate(flags) for s, e in runs(label == k)]
+    return label >= 0, spans

@@ -87,6 +87,8 @@ class VoVNetMethod:
         }
 
     def spot(self, model: Checkpoint, record: VideoRecord) -> Generator[Progress, None, SpotResult]:
-        settings = SpotSettings(device=self.train_settings.device, cache_dir=str(self.cache_dir or ""))
+        settings = SpotSettings(
+            device=self.train_settings.device, cache_dir=str(self.cache_dir or ""), reliability=False
+        )
         with open_record(record) as video:
             return (yield from spot(video, model, settings, name=record.video))

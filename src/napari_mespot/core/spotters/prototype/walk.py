@@ -37,10 +37,9 @@ from napari_mespot.core.face.reliability import (
     OCCLUDED,
     ReliabilityLimits,
     clear_index,
-    landmark_flags,
+    landmark_spans,
     occlusion_onset,
 )
-from napari_mespot.core.intervals import runs
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.spotters.base import SkippedSpan
 from napari_mespot.core.spotters.prototype.curves import reference_matching
@@ -73,19 +72,6 @@ class Walk:
     unreliable: tuple[SkippedSpan, ...]
 
 
-def landmark_spans(landmarks: FaceLandmarks, fps: float) -> tuple[np.ndarray, list[SkippedSpan]]:
-    """The frames the landmark checks reject and their spans, each with its first reason."""
-    found = landmarks.found
-    label = np.full(len(found), -1)
-    flags = landmark_flags(landmarks, fps, LIMITS)
-    for k, (_, mask) in reversed(list(enumerate(flags))):
-        label[mask & found] = k
-    spans = []
-    for k, (reason, _) in enumerate(flags):
-        spans += [SkippedSpan(s, e, reason) for s, e in runs(label == k)]
-    return label >= 0, spans
-
-
 def walk(
     video: Any,
     landmarks: FaceLandmarks,
@@ -102,7 +88,8 @@ def walk(
     unreliable: list[SkippedSpan] = []
     unusable = None
     if settings.reliability:
-        unusable, unreliable = landmark_spans(landmarks, fps)
+        unusable, spans = landmark_spans(landmarks, fps, LIMITS)
+        unreliable = [SkippedSpan(*span) for span in spans]
     at_border = face_at_border(landmarks, video.shape[1:3])
     segments, skipped = face_segments(landmarks.found, min_length, at_border, unusable)
     kappa = LIMITS.residual_kappa if settings.reliability else None

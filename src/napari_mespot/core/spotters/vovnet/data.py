@@ -36,6 +36,7 @@ import torch
 from napari_mespot.core import registry
 from napari_mespot.core.atomic import atomic_write_text, atomic_writer
 from napari_mespot.core.face.cache import landmarks_for_video, video_identity
+from napari_mespot.core.face.head_motion import crop_flows_without_similarity
 from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.face.regions import RegionSpec, region_transform
 from napari_mespot.core.flow.methods import flow as compute_flow
@@ -52,7 +53,7 @@ IMAGE_MEAN, IMAGE_STD = 127.5, 64.0
 #: blown up into noise; and how many frames are summed at a time (long videos are memory-mapped).
 MIN_STD, STATS_CHUNK = 1.0, 4096
 #: Data settings that only change how cached arrays are read, not the arrays: not in the key.
-_READ_ONLY_SETTINGS = ("image_norm", "image")
+_READ_ONLY_SETTINGS = ("image_norm", "image", "head_motion")
 
 
 def user_cache_dir() -> Path:
@@ -77,6 +78,7 @@ class Features:
     flow_scale: float = 1.0
     image_norm: str = "fixed"
     image: bool = True
+    head_motion: str = "off"
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
@@ -98,10 +100,19 @@ class Features:
         std = np.maximum(std, MIN_STD)
         return torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
 
+    @cached_property
+    def network_flow(self) -> np.ndarray | None:
+        """The flow as the network reads it: with ``head_motion`` ``similarity`` each frame's
+        rigid part removed (:func:`~napari_mespot.core.face.head_motion.crop_flows_without_similarity`),
+        once per video and in memory (the cached flow stays the measured one)."""
+        if self.flow is None or self.head_motion == "off":
+            return self.flow
+        return crop_flows_without_similarity(self.flow)
+
     def window(self, start: int, length: int) -> tuple[torch.Tensor, int]:
         """Frames ``start … start + length − 1`` as a (length, C, S, S) float tensor, zero-padded
         after the video's end, and how many frames are real. The image (left out when ``image`` is
-        False) is normalised and the flow multiplied by ``flow_scale``."""
+        False) is normalised and the flow (:attr:`network_flow`) multiplied by ``flow_scale``."""
         stop = min(start + length, len(self))
         valid = stop - start
         parts = []
@@ -110,7 +121,7 @@ class Features:
             mean, std = self.image_stats
             parts.append((img - mean[:, None, None]) / std[:, None, None])
         if self.flow is not None:
-            parts.append(torch.from_numpy(np.array(self.flow[start:stop])).float() * self.flow_scale)
+            parts.append(torch.from_numpy(np.array(self.network_flow[start:stop])).float() * self.flow_scale)
         x = torch.cat(parts, dim=1)
         if valid < length:
             x = torch.cat([x, x.new_zeros(length - valid, *x.shape[1:])])
@@ -234,7 +245,9 @@ def _features(
     frames: np.ndarray, flow: np.ndarray | None, found: np.ndarray, settings: DataSettings
 ) -> Features:
     """The arrays as the network input ``settings`` describes (how they are read, not computed)."""
-    return Features(frames, flow, found, settings.flow_scale, settings.image_norm, settings.image)
+    return Features(
+        frames, flow, found, settings.flow_scale, settings.image_norm, settings.image, settings.head_motion
+    )
 
 
 def cache_key(video: Any, settings: DataSettings) -> str | None:
@@ -284,11 +297,7 @@ def features_for_video(
     """
     key = cache_key(video, settings)
     folder = Path(cache_dir or user_cache_dir()) / key if key else None
-    if (
-        folder is not None
-        and (hit := load_cached(folder, settings)) is not None
-        and len(hit) == len(video)
-    ):
+    if folder is not None and (hit := load_cached(folder, settings)) is not None and len(hit) == len(video):
         yield Progress(len(video), len(video), "features from cache")
         return hit
     if landmarks is None:

@@ -24,6 +24,8 @@ CLASSES = ("me", "mae")
 FLOW_METHODS = ("tvl1", "dis", "farneback")
 #: How the face crop's grey levels are normalised (``DataSettings.image_norm``).
 IMAGE_NORMS = ("fixed", "video")
+#: What is removed from the crop flow before the network reads it (``DataSettings.head_motion``).
+VOVNET_HEAD_MOTION = ("off", "similarity")
 #: Temporal NMS overlap: a same-class candidate overlapping a better one by more is dropped.
 #: Lower than the 0.5 of object detection: two expressions of one class rarely overlap, while
 #: neighbouring positions propose many shifted copies of one (chosen on development seeds).
@@ -127,6 +129,11 @@ class DataSettings:
       reach the network already removed (ours; the flow needs nothing alike: it is measured in
       crop pixels, and the crop is sized in eye distances). Normalisation does not change the
       cached crops.
+    - ``head_motion``: ``off`` feeds the flow as measured (paper); ``similarity`` removes from
+      each frame's flow the rotation, scale and translation that best explain it (ours): the
+      crop follows the head only at the crop's own frame, so a head turning, nodding or shaking
+      between the two frames of a pair moves the whole crop content, as much as an expression
+      or more. Like ``image_norm`` it changes how the cached flow is read, not the cache.
     """
 
     input_size: int = 128
@@ -140,9 +147,12 @@ class DataSettings:
     smooth_frames: int = 5
     landmarks: str = "mediapipe"
     image_norm: str = "fixed"
+    head_motion: str = "off"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "face_gammas", tuple(float(g) for g in self.face_gammas))
+        if self.head_motion not in VOVNET_HEAD_MOTION:
+            raise ValueError(f"head_motion must be one of {VOVNET_HEAD_MOTION}, got {self.head_motion!r}")
         if self.input_size < 16:
             raise ValueError(f"input_size must be at least 16, got {self.input_size}")
         if self.flow_method not in FLOW_METHODS:
@@ -186,6 +196,9 @@ class TrainSettings:
     - ``flow_jitter``: multiply each training window's flow by a factor drawn log-uniformly
       from [1 / (1 + j), 1 + j] (0: never), so the network reads the timing of the motion more
       than its size, which differs between faces and footage (ours; :mod:`.augment`).
+    - ``warp_jitter``: turn, scale and shift each training window's crops a little (up to 10°,
+      10 % and 6 % of the crop), the flow vectors with them, so the network learns the motion's
+      pattern rather than where the training face's brows and lips lie (ours; :mod:`.augment`).
     """
 
     epochs: int = 30
@@ -199,6 +212,7 @@ class TrainSettings:
     amp: bool = True
     flip: bool = True
     flow_jitter: float = 0.0
+    warp_jitter: bool = False
     threads: int = 0
 
     def __post_init__(self) -> None:
@@ -251,6 +265,9 @@ class SpotSettings:
     - ``device``: ``auto`` (CUDA when present), ``cpu`` or ``cuda``. On CUDA the features' optical
       flows are computed there too, batched through the torch port of OpenCV's method.
     - ``cache_dir``: where face crops and flow are cached ("" = the user cache folder).
+    - ``reliability``: leave out the spans whose landmarks jump, whose head moves too fast or
+      whose eyes stay closed too long, as the prototype spotter's robust preset does (ours; off
+      in the paper's protocol, ``mespot reproduce vovnet``).
     """
 
     thresholds: Mapping[str, float] = field(default_factory=dict)
@@ -259,6 +276,7 @@ class SpotSettings:
     batch_size: int = 4
     device: str = "auto"
     cache_dir: str = ""
+    reliability: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.thresholds) - set(CLASSES)

@@ -17,6 +17,10 @@ A video at another frame rate than the checkpoint's is spotted on frames sampled
 checkpoint's rate and everything above is mapped back to its own frames (:mod:`.timebase`).
 Frames where the face is partly outside the picture (core/face/border.py) are skipped too, and
 no interval may contain one: the image edge moving across the face is not an expression.
+With ``SpotSettings.reliability`` (ours, as the prototype spotter's robust preset) the frames
+whose landmarks jump, whose head moves too fast or whose eyes stay closed too long
+(:func:`~napari_mespot.core.face.reliability.landmark_spans`) are reported as ``unreliable``:
+no interval starts in one, and an interval running into one ends before it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from napari_mespot.core.device import resolve_device
 from napari_mespot.core.face.border import AT_BORDER, face_at_border
 from napari_mespot.core.face.cache import landmarks_for_video
 from napari_mespot.core.face.landmarks import FaceLandmarks
+from napari_mespot.core.face.reliability import ReliabilityLimits, landmark_spans
 from napari_mespot.core.intervals import Interval, runs
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.spotters.base import NO_FACE, SkippedSpan, SpotResult
@@ -110,11 +115,14 @@ def to_intervals(
     nms_iou: float,
     at_border: np.ndarray | None = None,
     resampling: Resampling | None = None,
+    unreliable: np.ndarray | None = None,
 ) -> list[Interval]:
     """Threshold per class, NMS, one type per event, and turn what is left into
     :class:`Interval` records of at least :data:`MIN_FRAMES` frames (a one-frame "expression" is
     a decoding artefact: no onset–apex–offset fits in it). Everything is in the frames the
-    network saw; ``resampling`` maps the records to the video's own frames."""
+    network saw; ``resampling`` maps the records to the video's own frames. ``unreliable``
+    (a frame mask): an interval starting on such a frame is dropped, one running into such a
+    frame ends before it."""
     keep = dets.scores >= torch.as_tensor(thresholds, dtype=torch.float32)[dets.classes]
     dets = nms(dets.select(keep), nms_iou)
     dets = one_type_per_event(dets, CLASSES.index("me"), CLASSES.index("mae"))
@@ -123,6 +131,8 @@ def to_intervals(
         dets.segments.tolist(), dets.scores.tolist(), dets.classes.tolist(), strict=True
     ):
         onset, offset = round(a), max(round(a), round(b))
+        if unreliable is not None and unreliable[onset : offset + 1].any():
+            offset = onset + int(np.argmax(unreliable[onset : offset + 1])) - 1
         if offset - onset + 1 < MIN_FRAMES or found[onset : offset + 1].mean() < 0.5:
             continue
         if at_border is not None and at_border[onset : offset + 1].any():
@@ -144,6 +154,12 @@ def to_intervals(
             )
         )
     return sorted(out, key=lambda iv: (iv.onset, iv.offset))
+
+
+def _video_spans(spans: list[tuple[int, int, str]], resampling: Resampling) -> tuple[SkippedSpan, ...]:
+    """Spans ``(start, end, reason)`` of the frames the network saw, in the video's frames."""
+    where = resampling.video_spans([(a, b) for a, b, _ in spans])
+    return tuple(SkippedSpan(a, b, reason) for (a, b), (_, _, reason) in zip(where, spans, strict=True))
 
 
 def spot(
@@ -176,13 +192,18 @@ def spot(
     elif not resampling.identity:
         landmarks = resampling.sampled_landmarks(landmarks)
     at_border = face_at_border(landmarks, video.shape[1:3])
+    unusable, spans = None, []
+    if settings.reliability:
+        unusable, spans = landmark_spans(landmarks, float(stream.fps), ReliabilityLimits())
     feats = yield from features_for_video(
         stream, ckpt.data, settings.cache_dir or None, landmarks, gpu_flow_device(device)
     )
     stride = settings.window_stride or max(1, ckpt.window // 2)
     dets, curves = yield from infer(ckpt, feats, stride, device, settings.batch_size, float(thresholds.min()))
     found = np.asarray(feats.found, dtype=bool)
-    intervals = to_intervals(dets, thresholds, curves, found, settings.nms_iou, at_border, resampling)
+    intervals = to_intervals(
+        dets, thresholds, curves, found, settings.nms_iou, at_border, resampling, unreliable=unusable
+    )
     curves[:, ~found | at_border] = np.nan
     cut = tuple(SkippedSpan(a, b, AT_BORDER) for a, b in resampling.video_spans(runs(at_border)))
     no_face = (SkippedSpan(a, b, NO_FACE) for a, b in resampling.video_spans(runs(~found)))
@@ -202,6 +223,7 @@ def spot(
         thresholds=thresholds.astype(np.float64),
         windows=tuple(resampling.video_spans(windows)),
         skipped=skipped,
+        unreliable=_video_spans(spans, resampling),
         settings=settings,
         device=device.type,
         notes=notes,

@@ -46,7 +46,7 @@ from napari_mespot.core.intervals import Interval
 from napari_mespot.core.media.video import open_video
 from napari_mespot.core.metrics import Evaluation, evaluate
 from napari_mespot.core.progress import Progress
-from napari_mespot.core.spotters.vovnet.augment import flow_factors, mirror, scale_flow
+from napari_mespot.core.spotters.vovnet.augment import flow_factors, mirror, scale_flow, warp_windows
 from napari_mespot.core.spotters.vovnet.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -389,6 +389,7 @@ def train(
         order = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(epoch_seed))
         flips = torch.Generator().manual_seed(epoch_seed + 5003)
         scales = torch.Generator().manual_seed(epoch_seed + 7001)
+        warps = torch.Generator().manual_seed(epoch_seed + 9001)
         flow_x = data.flow_x_channel
         running = dict.fromkeys(LOSS_TERMS, 0.0)
         for step, b0 in enumerate(range(0, len(train_set), settings.batch_size), start=1):
@@ -398,6 +399,8 @@ def train(
                 x = mirror(x, torch.rand(len(picks), generator=flips) < 0.5, flow_x)
             if settings.flow_jitter and flow_x is not None:
                 x = scale_flow(x, flow_factors(len(picks), settings.flow_jitter, scales), flow_x)
+            if settings.warp_jitter:
+                x = warp_windows(x, warps, flow_x)
             x, cls_t, reg_t, pos, valid = (t.to(device) for t in (x, cls_t, reg_t, pos, valid))
             with torch.autocast(device.type, enabled=device.type == "cuda" and settings.amp):
                 logits, dists = model(x)
