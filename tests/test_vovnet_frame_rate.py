@@ -84,9 +84,20 @@ def test_intervals_are_mapped_onset_apex_offset_to_the_video_frames():
     assert (iv.onset, iv.apex, iv.offset, iv.type, iv.id) == (4, 13, 16, "me", "vovnet-4-16")
 
 
+def _without_fps(path, out):
+    """``path``'s checkpoint as one written before checkpoints recorded their frame rate."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    config = json.loads(blob["config"])
+    del config["fps"]
+    torch.save({**blob, "config": json.dumps(config)}, out)
+    return out
+
+
 def test_the_checkpoint_records_its_rate_and_earlier_ones_mean_30_fps(tmp_path):
     shipped = json.loads(default_checkpoint_path().with_suffix(".json").read_text())
-    assert "fps" not in shipped and default_checkpoint().fps == UNRECORDED_FPS == 30.0
+    assert shipped["fps"] == 30.0 == default_checkpoint().fps  # trained on 30-fps mespot synth videos
+    old = load_checkpoint(_without_fps(default_checkpoint_path(), tmp_path / "old.pt"))
+    assert old.fps == UNRECORDED_FPS == 30.0
     ckpt = default_checkpoint()
     ckpt.fps = 200.0
     path = save_checkpoint(tmp_path / "fast.pt", ckpt)

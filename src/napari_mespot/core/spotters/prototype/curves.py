@@ -109,9 +109,11 @@ def reference_matching(
     ``reference`` (eq. 21–23, regions fitted on the reference), and with ``unexplained_kappa``
     each frame's largest share of a region its flow does not explain (else ``None``).
 
-    Flows are computed in batches of ``settings.flow_batch`` frames so memory stays bounded on
-    long windows, by OpenCV on ``settings.threads`` threads, or with ``device`` (``cpu`` or
-    ``cuda``) by the batched torch port of the method, one call per region and batch.
+    Flows are computed by OpenCV on ``settings.threads`` threads, all frames in one pass (each
+    frame's flows are reduced to its matching index in the flow threads, so nothing grows with
+    the window), or with ``device`` (``cpu`` or ``cuda``) by the batched torch port of the
+    method, one call per region and batch of ``settings.flow_batch`` frames (which the port
+    holds in memory at once).
     """
     method, params = flow_settings(prototypes, settings)
     # The reliability check looks at the whole face (every region of the set), whichever regions
@@ -122,8 +124,10 @@ def reference_matching(
     count = max(0, last - first + 1)
     out = np.zeros((len(prototypes), count), dtype=np.float64)
     shares = None if unexplained_kappa is None else np.zeros(count, dtype=np.float64)
-    for b0 in range(first, last + 1, settings.flow_batch):
-        frames = np.arange(b0, min(last, b0 + settings.flow_batch - 1) + 1)
+    # One pass on the CPU: a pass ends by waiting for its last frames with a thread idle.
+    batch = settings.flow_batch if device is not None else max(1, count)
+    for b0 in range(first, last + 1, batch):
+        frames = np.arange(b0, min(last, b0 + batch - 1) + 1)
         gen = window_region_flows(
             video,
             landmarks,

@@ -72,8 +72,9 @@ class PrototypeSettings:
       the former on/off switch, mean ``translation`` / ``off``.
     - ``min_segment_s``: face segments (runs of frames with a face) shorter than this are
       skipped and reported.
-    - ``flow_batch``: frames whose flow is held in memory at once (memory only, no effect on
-      results); on a GPU, the frames sent to the device in one batched flow call.
+    - ``flow_batch``: on the torch port (``device`` ``cpu`` or ``cuda``), the frames whose flow
+      is computed and held in memory in one batched call (memory only, no effect on results);
+      OpenCV's path reduces each frame's flow as it comes and needs no batches.
     - ``threads``: frames whose flows are computed at once on the CPU (OpenCV releases the GIL);
       0 means one per CPU core. No effect on results.
     - ``device``: ``auto``, ``cpu`` or ``cuda``. On ``cuda`` a Farneback, TV-L1 or DIS run
