@@ -51,14 +51,19 @@ TOLERANCE_S = 2 / 30
 
 
 def test_sampled_frames_map_back_to_the_video_frames_nearest_in_time():
-    """20 frames at 200 fps read at 30 fps: sampled frame k is video frame round(k · 20/3)
-    (0, 7, 13, 20 → the last, 19); video frame j belongs to sampled frame round(j · 0.15)."""
+    """20 frames at 200 fps (0.1 s) read at 30 fps: the sample times inside the video are 0, 1/30
+    and 2/30 s (3/30 s is its end); sampled frame k is video frame round(k · 20/3) (0, 7, 13);
+    video frame j belongs to sampled frame round(j · 0.15), the last three (0.085-0.095 s,
+    nearer the end) to the last sample."""
     r = Resampling(20, 200.0, 30.0)
-    assert r.indices.tolist() == [0, 7, 13, 19]
-    assert r.owners.tolist() == [0] * 4 + [1] * 6 + [2] * 7 + [3] * 3
-    assert (r.video_span(0, 0), r.video_span(1, 2), r.video_span(3, 3)) == ((0, 3), (4, 16), (17, 19))
-    curves = np.array([[1.0, 2.0, 3.0, 4.0]])
-    assert r.video_curves(curves).tolist() == [[1.0] * 4 + [2.0] * 6 + [3.0] * 7 + [4.0] * 3]
+    assert r.indices.tolist() == [0, 7, 13]
+    assert r.owners.tolist() == [0] * 4 + [1] * 6 + [2] * 10
+    assert (r.video_span(0, 0), r.video_span(1, 1), r.video_span(1, 2)) == ((0, 3), (4, 9), (4, 19))
+    curves = np.array([[1.0, 2.0, 3.0]])
+    assert r.video_curves(curves).tolist() == [[1.0] * 4 + [2.0] * 6 + [3.0] * 10]
+    # the same 0.1 s at 30 fps is three frames too: the clip at either rate is one stream
+    assert len(Resampling(2000, 200.0, 30.0)) == 300 and len(Resampling(1999, 200.0, 30.0)) == 300
+    assert len(Resampling(2001, 200.0, 30.0)) == 301
     label = Interval(onset=5, offset=12, apex=9, type="me")
     on_stream = r.sampled_interval(label)
     assert (on_stream.onset, on_stream.apex, on_stream.offset) == (1, 1, 2)
@@ -78,10 +83,10 @@ def test_a_slower_video_repeats_frames_and_a_close_rate_is_left_alone():
 def test_intervals_are_mapped_onset_apex_offset_to_the_video_frames():
     r = Resampling(20, 200.0, 30.0)
     dets = Detections(torch.tensor([[1.0, 2.0]]), torch.tensor([0.9]), torch.tensor([0]))
-    curves = np.array([[0.1, 0.5, 0.9, 0.2], [0.0, 0.0, 0.0, 0.0]], np.float32)
-    (iv,) = to_intervals(dets, np.array([0.5, 0.5]), curves, np.ones(4, bool), 0.3, None, r)
-    # sampled 1..2 → video frames 4..16; the apex is sampled frame 2, which reads video frame 13
-    assert (iv.onset, iv.apex, iv.offset, iv.type, iv.id) == (4, 13, 16, "me", "vovnet-4-16")
+    curves = np.array([[0.1, 0.5, 0.9], [0.0, 0.0, 0.0]], np.float32)
+    (iv,) = to_intervals(dets, np.array([0.5, 0.5]), curves, np.ones(3, bool), 0.3, None, r)
+    # sampled 1..2 → video frames 4..19; the apex is sampled frame 2, which reads video frame 13
+    assert (iv.onset, iv.apex, iv.offset, iv.type, iv.id) == (4, 13, 19, "me", "vovnet-4-19")
 
 
 def _without_fps(path, out):

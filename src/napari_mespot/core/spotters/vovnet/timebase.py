@@ -8,12 +8,16 @@ the resampled stream is the video frame nearest to time k / rate. Only those fra
 into landmarks, crops and flow; the network runs on them as on a video of its own rate; what it
 finds is mapped back to the video's frames.
 
-Mapping back: every video frame belongs to the sampled frame nearest to it in time, so sampled
-frame k stands for a run of video frames (about fps / rate of them at 200 → 30 fps). A span of
-sampled frames becomes the union of those runs, a curve is held over each run. A slower video
-(25 fps) goes the same way: nearest-frame upsampling repeats about one frame in six, and a
-repeated frame has no motion against its copy; the flow's gap then spans one video frame less,
-about 0.04 s of the 0.3 s it covers. Rates within the tolerance (29.97 against 30) are left
+The stream holds the sample times inside the video (k / rate < n / fps): the same clip at 200
+and at 30 fps then gives streams of the same length (a sample at the video's very end would
+add a frame, and move the network's last window by one). Mapping back: every video frame
+belongs to the sampled frame nearest to it in time (the last video frames, nearer to the end
+than to the last sample, to the last sample), so sampled frame k stands for a run of video
+frames (about fps / rate of them at 200 → 30 fps). A span of sampled frames becomes the union
+of those runs, a curve is held over each run. A slower video (25 fps) goes the same way:
+nearest-frame upsampling repeats about one frame in six, and a repeated frame has no motion
+against its copy; the flow's gap then spans one video frame less, about 0.04 s of the 0.3 s it
+covers. Rates within the tolerance (29.97 against 30) are left
 alone: that difference moves a 4-second window's end by a tenth of a frame.
 """
 
@@ -34,6 +38,8 @@ from napari_mespot.core.spotters.vovnet.data import LabelledVideo
 
 #: Relative difference of frame rates under which a video is read as it is (2 %).
 FPS_TOLERANCE = 0.02
+#: Sample times within this many frames of the video's end count as at its end (floating point).
+_TIME_EPS = 1e-9
 
 
 def same_rate(a: float, b: float) -> bool:
@@ -60,8 +66,9 @@ class Resampling:
         # Times are multiplied before they are divided (j · rate / fps), so a frame that lies
         # exactly between two others is found exactly, and floor(x + 0.5) sends it to the later.
         fps, rate = (1.0, 1.0) if self.identity else (self.video_fps, self.rate)
+        count = max(1, int(np.ceil(self.n_video * rate / fps - _TIME_EPS)))
         owners = np.floor(np.arange(self.n_video) * rate / fps + 0.5).astype(np.int64)
-        count = int(owners[-1]) + 1
+        owners = np.minimum(owners, count - 1)
         indices = np.floor(np.arange(count) * fps / rate + 0.5).astype(np.int64)
         indices = np.minimum(indices, self.n_video - 1)
         object.__setattr__(self, "owners", owners)
