@@ -144,16 +144,14 @@ def crop_flows_without_similarity(flow: np.ndarray) -> np.ndarray:
     xs = np.linspace(0, w - 1, _CROP_FIT_SAMPLES).round().astype(int)
     ys, xs = (a.ravel() for a in np.meshgrid(ys, xs, indexing="ij"))
     src = np.stack([xs, ys], axis=1).astype(np.float64)
-    gy, gx = np.mgrid[0:h, 0:w].astype(np.float64)
+    crop = RegionTransform("crop", np.eye(2, 3), (w, h))  # the crop's pixels are its own region
     out = np.zeros(flow.shape, dtype=flow.dtype)
     for k in range(n):
-        f = np.asarray(flow[k], dtype=np.float64)
+        f = np.asarray(flow[k], dtype=np.float32).transpose(1, 2, 0)
         if not f.any():
             continue
-        motion = _robust_similarity(src, src + np.stack([f[0, ys, xs], f[1, ys, xs]], axis=1))
-        a, c = motion[:, :2] - np.eye(2), motion[:, 2]
-        for d in range(2):
-            out[k, d] = f[d] - (a[d, 0] * gx + a[d, 1] * gy + c[d])
+        motion = _robust_similarity(src, src + f[ys, xs])
+        out[k] = remove_head_motion(f, crop, motion).transpose(2, 0, 1)
     return out
 
 

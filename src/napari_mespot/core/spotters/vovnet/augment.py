@@ -71,7 +71,6 @@ def warp_windows(x: torch.Tensor, generator: torch.Generator, flow_x: int | None
     out = F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     out = out.reshape(b, t, c, h, w)
     if flow_x is not None:
-        vectors = out[:, :, flow_x : flow_x + 2].clone()
-        turned = torch.einsum("bij,btjhw->btihw", forward.to(x.dtype), vectors)
-        out[:, :, flow_x : flow_x + 2] = turned
+        vectors = out[:, :, flow_x : flow_x + 2]
+        out[:, :, flow_x : flow_x + 2] = torch.einsum("bij,btjhw->btihw", forward.to(x.dtype), vectors)
     return out
