@@ -106,6 +106,11 @@ class ReliabilityLimits:
             raise ValueError(f"reliability limits out of range: {bad or 'eyes_closed_ratio / pad_s'}")
 
 
+#: The limits every spotter's reliability checks use: one set, so both spotters leave out the
+#: same landmark spans.
+LIMITS = ReliabilityLimits()
+
+
 #: (outer, inner, upper lid ×2, lower lid ×2) per eye and scheme, for the eye aspect ratio.
 EYE_POINTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "mediapipe": ((33, 133, 160, 158, 144, 153), (263, 362, 387, 385, 373, 380)),

@@ -34,8 +34,8 @@ import numpy as np
 from napari_mespot.core.face.border import face_at_border
 from napari_mespot.core.face.landmarks import FaceLandmarks
 from napari_mespot.core.face.reliability import (
+    LIMITS,
     OCCLUDED,
-    ReliabilityLimits,
     clear_index,
     landmark_spans,
     occlusion_onset,
@@ -46,9 +46,6 @@ from napari_mespot.core.spotters.prototype.curves import reference_matching
 from napari_mespot.core.spotters.prototype.prototypes import PrototypeSet
 from napari_mespot.core.spotters.prototype.settings import PrototypeSettings
 from napari_mespot.core.spotters.prototype.windows import face_segments, frames_in
-
-#: The limits every reliability check of the prototype spotter uses.
-LIMITS = ReliabilityLimits()
 
 
 @dataclass(frozen=True, eq=False)  # holds an array: identity equality

@@ -36,7 +36,7 @@ from napari_mespot.core.device import resolve_device
 from napari_mespot.core.face.border import AT_BORDER, face_at_border
 from napari_mespot.core.face.cache import landmarks_for_video
 from napari_mespot.core.face.landmarks import FaceLandmarks
-from napari_mespot.core.face.reliability import ReliabilityLimits, landmark_spans
+from napari_mespot.core.face.reliability import LIMITS, landmark_spans
 from napari_mespot.core.intervals import Interval, runs
 from napari_mespot.core.progress import Progress
 from napari_mespot.core.spotters.base import NO_FACE, SkippedSpan, SpotResult
@@ -194,7 +194,7 @@ def spot(
     at_border = face_at_border(landmarks, video.shape[1:3])
     unusable, spans = None, []
     if settings.reliability:
-        unusable, spans = landmark_spans(landmarks, float(stream.fps), ReliabilityLimits())
+        unusable, spans = landmark_spans(landmarks, float(stream.fps), LIMITS)
     feats = yield from features_for_video(
         stream, ckpt.data, settings.cache_dir or None, landmarks, gpu_flow_device(device)
     )
