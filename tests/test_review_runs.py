@@ -30,6 +30,7 @@ def a_result() -> SpotResult:
         raw_curves=curves * 2,
         windows=((0, 59), (30, 99)),
         skipped=(SkippedSpan(100, 119, "no face found"),),
+        unreliable=(SkippedSpan(40, 55, "face occluded or its appearance changed"),),
         settings=PrototypeSettings(head_motion="similarity"),
         notes=("a note",),
         curve_unit="matching index",
@@ -57,7 +58,19 @@ def test_a_saved_run_comes_back_as_it_was(session_path):
     np.testing.assert_array_equal(back.raw_curves, result.raw_curves)
     np.testing.assert_array_equal(back.thresholds, result.thresholds)
     assert back.intervals == result.intervals
-    for name in ("video", "method", "fps", "n_frames", "curve_labels", "windows", "skipped", "notes"):
+    # The unreliable spans too: a reopened run hatches where its spotter did not trust the face.
+    names = (
+        "video",
+        "method",
+        "fps",
+        "n_frames",
+        "curve_labels",
+        "windows",
+        "skipped",
+        "unreliable",
+        "notes",
+    )
+    for name in names:
         assert getattr(back, name) == getattr(result, name), name
     assert back.curve_unit == "matching index"
     assert back.settings_dict() == result.settings_dict()

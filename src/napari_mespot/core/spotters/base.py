@@ -213,6 +213,7 @@ class SpotResult:
                 n_frames=curves.shape[-1],
                 intervals=tuple(intervals),
                 skipped=tuple(SkippedSpan(**span) for span in meta["skipped"]),
+                unreliable=tuple(SkippedSpan(**span) for span in meta.get("unreliable", ())),
                 settings=meta["settings"],
                 device=meta["device"],
                 notes=tuple(meta.get("notes", ())),
