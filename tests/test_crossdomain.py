@@ -10,7 +10,12 @@ import pytest
 from napari_mespot.core.errors import LabelFormatError
 from napari_mespot.core.intervals import Interval, VideoIntervals
 from napari_mespot.core.labels import Labels, write_labels
-from napari_mespot.core.labels.unreliable import UnreliableSpan, read_unreliable_csv, write_unreliable_csv
+from napari_mespot.core.labels.unreliable import (
+    UnreliableSpan,
+    read_unreliable_csv,
+    starting_inside,
+    write_unreliable_csv,
+)
 from napari_mespot.core.metrics import evaluate
 from napari_mespot.core.progress import run_to_end
 from napari_mespot.core.reproduce.crossdomain import EvalSet, Outcome, Protocol, format_tables, real_set, run
@@ -22,7 +27,7 @@ def test_unreliable_spans_round_trip_and_bad_rows_name_their_place(tmp_path):
     spans = {"b.mp4": [UnreliableSpan(5, 9, "occlusion")], "a": [UnreliableSpan(0, 0), UnreliableSpan(3, 4)]}
     path = tmp_path / "u.csv"
     write_unreliable_csv(path, spans)
-    assert path.read_text().splitlines()[:2] == ["video,start,end,reason", "a,0,0,"]
+    assert path.read_text().splitlines()[:2] == ["video,start,end,reason,region", "a,0,0,,"]
     assert read_unreliable_csv(path) == {"a": [UnreliableSpan(0, 0), UnreliableSpan(3, 4)], **spans}
     path.write_text("video,start,end,reason\nv,4,x,hand\n")
     with pytest.raises(LabelFormatError, match=r"u\.csv: row 2, column 'end'"):
@@ -33,6 +38,35 @@ def test_unreliable_spans_round_trip_and_bad_rows_name_their_place(tmp_path):
     path.write_text("video,begin,end\n")
     with pytest.raises(LabelFormatError, match="missing column"):
         read_unreliable_csv(path)
+
+
+def test_a_region_span_covers_only_what_that_region_shows(tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_text("video,start,end,reason,region\nv,10,20,hand over the mouth,mouth\nv,30,40,hand,\n")
+    spans = read_unreliable_csv(path)["v"]
+    assert spans == [UnreliableSpan(10, 20, "hand over the mouth", "mouth"), UnreliableSpan(30, 40, "hand")]
+    brows, smile = Interval(12, 30, "mae", aus=(1, 2)), Interval(15, 30, "mae", aus=(1, 12))
+    unnamed, before = Interval(20, 25, "me"), Interval(9, 25, "mae", aus=(12,))
+    assert starting_inside([brows, smile, unnamed, before], spans) == [smile, unnamed]
+    assert starting_inside([Interval(30, 31, "me", aus=(1,))], spans)  # a whole-face span hides everything
+    write_unreliable_csv(path, {"v": spans})
+    assert read_unreliable_csv(path) == {"v": spans}
+    # A file from before the column still reads (whole-face spans); a misspelt region is named.
+    path.write_text("video,start,end,reason\nv,1,2,hand\n")
+    assert read_unreliable_csv(path) == {"v": [UnreliableSpan(1, 2, "hand")]}
+    path.write_text("video,start,end,reason,region\nv,1,2,hand,eyes\n")
+    with pytest.raises(LabelFormatError, match=r"row 2, column 'region'.*'eyes'.*eye or mouth"):
+        read_unreliable_csv(path)
+
+
+def test_the_region_names_are_the_spotters_and_the_aus_fall_where_its_prototypes_do():
+    from napari_mespot.core.face.regions import EYE, MOUTH
+    from napari_mespot.core.labels.aus import REGION_AUS
+    from napari_mespot.core.spotters.prototype import default_prototypes
+
+    assert set(REGION_AUS) == {EYE.name, MOUTH.name} and not REGION_AUS["eye"] & REGION_AUS["mouth"]
+    for p in default_prototypes("robust").prototypes:
+        assert p.au in REGION_AUS[p.region], p.label
 
 
 def _real_files(tmp_path: Path, names: list[str]) -> tuple[Path, Path, Path]:

@@ -36,3 +36,14 @@ def parse_au_string(raw: Any) -> tuple[int, ...]:
 def format_aus(aus: tuple[int, ...]) -> str:
     """The FACS way: ``1+2+4``."""
     return "+".join(str(a) for a in aus)
+
+
+#: The face regions an occlusion can be annotated on and the AUs each one shows (FACS's upper
+#: and lower face; AU9's nose wrinkle moves the upper lip and counts as the mouth's). The names
+#: are the AU-prototype spotter's regions (``napari_mespot.core.face.regions``: ``eye`` holds
+#: the eyes and brows, ``mouth`` the mouth, nose tip and chin): an unreliable span of one
+#: region leaves the other one's AUs spottable.
+REGION_AUS: dict[str, frozenset[int]] = {
+    "eye": frozenset({1, 2, 4, 5, 6, 7, 41, 42, 43, 44, 45, 46}),
+    "mouth": frozenset({9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 22, 23, 24, 25, 26, 27, 28}),
+}

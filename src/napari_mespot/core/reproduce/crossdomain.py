@@ -106,7 +106,8 @@ class Outcome:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def in_unreliable(self, spotter: str, set_name: str) -> int | None:
-        """Predicted intervals of ``spotter`` starting inside an unreliable span of the set."""
+        """Predicted intervals of ``spotter`` starting inside an unreliable span of the set (one
+        region's span: those naming one of its AUs, or none; :func:`starting_inside`)."""
         spans = self.sets[set_name].unreliable
         if spans is None or set_name not in self.predictions.get(spotter, {}):
             return None
@@ -339,7 +340,8 @@ def format_tables(outcome: Outcome) -> str:
         f"{real_note}. F1 cells: overall / ME / MaE (a type absent from a set's ground truth shows its "
         "false positives). Drop = gen1 overall F1 − gen2 overall F1 (the "
         "number to shrink). Starts in unreliable spans: predicted intervals whose onset lies in a "
-        "hand occlusion (gen2) or an annotated unreliable span (real); nothing should start there.",
+        "hand occlusion (gen2) or an annotated unreliable span (real; in a span of one face region, "
+        "an interval counts when it names one of that region's AUs, or none); nothing should start there.",
         "",
         *rows,
         "",
