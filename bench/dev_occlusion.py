@@ -29,7 +29,6 @@ from napari_mespot.core.labels import read_labels
 from napari_mespot.core.labels.native import write_native_csv
 from napari_mespot.core.labels.unreliable import (
     UnreliableSpan,
-    read_unreliable_csv,
     starting_inside,
     write_unreliable_csv,
 )
@@ -40,26 +39,27 @@ from napari_mespot.core.registry import landmark_provider
 from napari_mespot.core.spotters.prototype import PRESETS, default_prototypes, spot
 from napari_mespot.core.synth import augment
 
-#: Each kind's centre (on the landmarks) and half-axes (in eye distances), and the region it
-#: covers as an unreliable span names it (empty: the whole face).
+#: Each kind's centre (a share of the way from the eyes' midpoint to the mouth's), half-axes
+#: (in eye distances), and the region it covers as an unreliable span names it (empty: the
+#: whole face).
 KINDS = {
-    "mouth": ("mouth", (0.6, 0.4), "mouth"),
-    "eyes": ("eyes", (0.9, 0.3), "eye"),
-    "face": ("middle", (0.9, 1.0), ""),
+    "mouth": (1.0, (0.6, 0.4), "mouth"),
+    "eyes": (0.0, (0.9, 0.3), "eye"),
+    "face": (0.5, (0.9, 1.0), ""),
 }
 
 
 def _occluders(landmarks, n: int, fps: float, rng: np.random.Generator) -> list[tuple[augment.Occluder, str]]:
     out = []
     for kind in rng.permutation(list(KINDS))[:2]:
-        where, (ax, ay), region = KINDS[str(kind)]
+        towards_mouth, (ax, ay), region = KINDS[str(kind)]
         length = int(rng.uniform(1.0, 3.0) * fps)
         start = int(rng.integers(int(fps), n - length - int(fps)))
         p = landmarks.key_points(start)
         iod = float(np.hypot(*(p["eye_outer_r"] - p["eye_outer_l"])))
         eyes = (p["eye_outer_l"] + p["eye_outer_r"]) / 2
         mouth = (p["mouth_corner_l"] + p["mouth_corner_r"]) / 2
-        centre = {"mouth": mouth, "eyes": eyes, "middle": (eyes + mouth) / 2}[where]
+        centre = eyes + towards_mouth * (mouth - eyes)
         travel = tuple(float(t) for t in rng.normal(0, 0.1 * iod, 2))
         occluder = augment.Occluder(
             start,
@@ -74,13 +74,11 @@ def _occluders(landmarks, n: int, fps: float, rng: np.random.Generator) -> list[
 
 
 def render(source: Path, outdir: Path, seed: int, settings) -> tuple[dict, dict]:
-    """The occluded copies, their ground truth and their occluders (cached in ``outdir``)."""
+    """The occluded copies (written to ``outdir``, drawn again on every run so that they always
+    come from ``seed``), their ground truth and their occluders."""
     outdir.mkdir(parents=True, exist_ok=True)
     labels = read_labels(source / "ground_truth.csv")
     truth = {Path(k).stem: list(v.intervals) for k, v in labels.videos.items()}
-    spans_file = outdir / "occluders.csv"
-    if spans_file.is_file():
-        return truth, read_unreliable_csv(spans_file)
     rng = np.random.default_rng(seed)
     spans = {}
     for name in sorted(truth):
@@ -92,7 +90,7 @@ def render(source: Path, outdir: Path, seed: int, settings) -> tuple[dict, dict]
         augment.write_augmented(source / f"{name}.mp4", outdir / f"{name}.mp4", augment.chained(changes))
         spans[name] = [UnreliableSpan(o.start, o.end, "ellipse", region) for o, region in drawn]
     write_native_csv(outdir / "ground_truth.csv", truth)
-    write_unreliable_csv(spans_file, spans)
+    write_unreliable_csv(outdir / "occluders.csv", spans)
     return truth, spans
 
 
