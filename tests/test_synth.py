@@ -81,6 +81,7 @@ def mean_speed(f: np.ndarray, box: tuple[int, int, int, int]) -> float:
         ({"n_me": -1}, "counts"),
         ({"duration_s": 5.0, "n_me": 4, "n_mae": 4}, "the video lasts 5 s"),
         ({"mae_duration_s": (0.5, 1.0)}, "would be typed me"),
+        ({"au_stagger": 0.5}, "au_stagger"),
     ],
 )
 def test_impossible_settings_are_refused_clearly(changes, message):
@@ -161,6 +162,33 @@ def test_switching_head_shakes_off_changes_only_the_shakes():
     middle = (shake.start + shake.end) // 2
     assert not np.array_equal(with_shakes.frame(middle), without.frame(middle))
     np.testing.assert_array_equal(with_shakes.frame(shake.start - 2), without.frame(shake.start - 2))
+
+
+
+def test_staggered_aus_start_and_end_inside_their_expression_which_stays_the_union():
+    settings = SynthSettings(duration_s=60.0, n_me=6, n_mae=6)
+    plain, staggered = SynthScene(settings, 11), SynthScene(replace(settings, au_stagger=0.4), 11)
+    # Only the AUs' timing is drawn anew: the schedule and every distractor are the same.
+    assert plain.expressions == staggered.expressions
+    assert plain.distractors == staggered.distractors
+    column = {au: i for i, au in enumerate(SUPPORTED_AUS)}
+    courses, shifted = staggered.au_time_courses, 0
+    for ex in staggered.expressions:
+        around = slice(ex.onset - 1, ex.offset + 2)  # expressions lie at least 1 s apart
+        moving = [np.flatnonzero(courses[around, column[au]]) + ex.onset - 1 for au in ex.aus]
+        for frames in moving:  # each AU moves on one run of frames inside the expression
+            assert frames.min() > ex.onset and frames.max() < ex.offset
+            assert np.all(np.diff(frames) == 1)
+        union = courses[ex.onset : ex.offset + 1, [column[au] for au in ex.aus]].sum(axis=1)
+        assert union[0] == 0 and union[-1] == 0 and np.all(union[1:-1] > 0)
+        # One AU spans the whole expression; without staggering every AU does.
+        assert any(f.min() == ex.onset + 1 and f.max() == ex.offset - 1 for f in moving)
+        shifted += sum(f.min() > ex.onset + 1 or f.max() < ex.offset - 1 for f in moving)
+        plain_course = plain.au_time_courses[ex.onset : ex.offset + 1, [column[au] for au in ex.aus]]
+        expected = np.tile(ex.envelope()[:, None], (1, len(ex.aus)))
+        np.testing.assert_allclose(plain_course / plain_course.max(axis=0), expected, rtol=1e-6, atol=1e-7)
+    assert shifted >= 3, "some AUs of the several-AU expressions must start late or end early"
+    assert sum(len(ex.aus) > 1 for ex in staggered.expressions) >= 3
 
 
 # -- the motion is where and when the ground truth says -----------------------------------------

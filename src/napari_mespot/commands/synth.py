@@ -21,10 +21,10 @@ _DEFAULTS = SynthSettings()
 _CRF = 20
 #: Options that shape the output; ``--sample`` has fixed values for all of them.
 _SHAPING = ("seed", "count", "duration", "fps", "size", "me", "mae", "noise", "no_head_shakes",
-            "no_drift", "no_blinks", "no_flicker", "crf", "vary")
+            "no_drift", "no_blinks", "no_flicker", "crf", "vary", "stagger")
 GENERATORS = ("face", "warped")
 #: Options of the first generator only.
-_FACE_ONLY = ("noise", "no_head_shakes", "no_drift", "no_blinks", "no_flicker", "sample", "vary")
+_FACE_ONLY = ("noise", "no_head_shakes", "no_drift", "no_blinks", "no_flicker", "sample", "vary", "stagger")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -70,6 +70,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"macro-expressions per video (default: {_DEFAULTS.n_mae})")
     p.add_argument("--noise", type=NON_NEGATIVE,
                    help=f"sensor noise sigma in grey levels, 0 = none (default: {_DEFAULTS.noise_sigma:g})")
+    p.add_argument("--stagger", type=NON_NEGATIVE, metavar="SHARE",
+                   help="each AU of a several-AU expression but one starts up to SHARE of the "
+                   "expression's length after its onset and ends up to SHARE before its offset, "
+                   "below 0.5 (default: 0, one time course for all its AUs)")
     p.add_argument("--no-head-shakes", action="store_true", help="no quick head shakes")
     p.add_argument("--no-drift", action="store_true", help="no slow head drift")
     p.add_argument("--no-blinks", action="store_true", help="no blinks")
@@ -98,6 +102,7 @@ def settings_from_args(args: argparse.Namespace) -> SynthSettings:
         "n_me": args.me,
         "n_mae": args.mae,
         "noise_sigma": args.noise,
+        "au_stagger": args.stagger,
     }
     return SynthSettings(
         **{k: v for k, v in given.items() if v is not None},

@@ -31,6 +31,7 @@ from napari_mespot.core.synth.face import AU_REGION, SUPPORTED_AUS, BaseFace, au
 from napari_mespot.core.synth.noise import NoiseBank
 from napari_mespot.core.synth.schedule import (
     DISTRACTOR_MARGIN_S,
+    MIN_EVENT_FRAMES,
     Distractor,
     Expression,
     envelope,
@@ -72,6 +73,9 @@ SAMPLE_CRF = 23
 #: two more, keyed by the seed plus a tag: one for its bank of fields, one per frame.
 _STREAMS = ("expressions", "blinks", "shakes", "drift", "flicker")
 _NOISE_BANK_TAG, _NOISE_FRAME_TAG = len(_STREAMS), len(_STREAMS) + 1
+#: The AUs' own timing within an expression (``au_stagger``) draws from the seed plus this tag,
+#: and only when asked for: every stream of a scene without it stays what it was.
+_STAGGER_TAG = len(_STREAMS) + 2
 _IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 #: Head rotation (rad) per px of horizontal shake offset, per px of eye distance: a shake turns
 #: the head a little as well as shifting it.
@@ -214,12 +218,24 @@ class SynthScene:
 
     # -- schedule -> per-frame arrays -------------------------------------------------------
 
+    @property
+    def au_time_courses(self) -> np.ndarray:
+        """(n_frames, AUs) peak-scaled amplitude of every supported AU (columns in
+        ``SUPPORTED_AUS`` order) on every frame: a copy."""
+        return self._au_amp.copy()
+
     def _fill_expressions(self) -> None:
         column = {au: i for i, au in enumerate(SUPPORTED_AUS)}
+        stagger = self.settings.au_stagger
+        rng = np.random.default_rng((*self.seed, _STAGGER_TAG)) if stagger > 0 else None
         for ex in self.expressions:
-            env = ex.envelope().astype(np.float32)
-            for au, amp in zip(ex.aus, ex.amplitudes, strict=True):
-                self._au_amp[ex.onset:ex.offset + 1, column[au]] += amp * env
+            lead = int(rng.integers(len(ex.aus))) if rng is not None and len(ex.aus) > 1 else 0
+            for i, (au, amp) in enumerate(zip(ex.aus, ex.amplitudes, strict=True)):
+                start, end = ex.onset, ex.offset
+                if i != lead and rng is not None:
+                    start, end = _staggered(ex, stagger, rng)
+                env = ex.envelope() if (start, end) == (ex.onset, ex.offset) else _rescaled(ex, start, end)
+                self._au_amp[start:end + 1, column[au]] += amp * env.astype(np.float32)
 
     def _add_blinks(self, quiet: np.ndarray, rng: np.random.Generator) -> None:
         s = self.settings
@@ -310,6 +326,27 @@ class SynthScene:
             out += self._noise.frame(k)
         np.clip(out, 0, 255, out=out)
         return np.rint(out, out=out).astype(np.uint8)
+
+
+def _staggered(ex: Expression, stagger: float, rng: np.random.Generator) -> tuple[int, int]:
+    """A later start and an earlier end inside ``ex`` for one of its AUs (``au_stagger``): each
+    moved by a share of its length drawn from [0, ``stagger``], the AU keeping at least
+    MIN_EVENT_FRAMES frames (else the expression's own span)."""
+    steps = ex.offset - ex.onset
+    late = round(rng.uniform(0, stagger) * steps)
+    early = round(rng.uniform(0, stagger) * steps)
+    if steps - late - early + 1 < MIN_EVENT_FRAMES:
+        return ex.onset, ex.offset
+    return ex.onset + late, ex.offset - early
+
+
+def _rescaled(ex: Expression, start: int, end: int) -> np.ndarray:
+    """The expression's time course (its rise and hold as shares of its length) over the
+    frames ``start..end``."""
+    steps, length = ex.offset - ex.onset, end - start + 1
+    rise = max(1, round((ex.apex - ex.onset) / steps * (length - 1)))
+    hold = max(0, min(round(ex.hold / steps * (length - 1)), length - 2 - rise))
+    return envelope(length, min(rise, length - 2), hold)
 
 
 def synth_frames(settings: SynthSettings, seed: Seed = 0) -> Iterator[np.ndarray]:

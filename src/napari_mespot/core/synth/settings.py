@@ -42,6 +42,11 @@ class SynthSettings:
     mae_duration_s: Range = (0.6, 4.0)
     #: Minimum quiet time between two expressions, and before the first / after the last.
     min_gap_s: float = 1.0
+    #: How far each AU of a several-AU expression but one may start after the expression's onset
+    #: and end before its offset, each as a share of its length drawn from [0, au_stagger]
+    #: (0: every AU moves on the expression's one time course). Real faces start and end an
+    #: expression's AUs at different times; its ground truth stays the union of its AUs.
+    au_stagger: float = 0.0
     head_drift: bool = True
     drift_px: float = 2.0
     drift_deg: float = 0.5
@@ -89,6 +94,7 @@ class SynthSettings:
                  f"micro-expressions last at most 0.5 s, got me_duration_s={self.me_duration_s}")
         _require(self.mae_duration_s[1] > 0.5,
                  f"macro-expressions last more than 0.5 s, got mae_duration_s={self.mae_duration_s}")
+        _require(0 <= self.au_stagger < 0.5, f"au_stagger must lie in [0, 0.5), got {self.au_stagger}")
         for name in ("min_gap_s", "drift_px", "drift_deg", "shakes_per_minute",
                      "blinks_per_minute", "noise_sigma", "flicker_amplitude"):
             _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
