@@ -377,6 +377,8 @@ def test_cli_writes_videos_and_ground_truth(tmp_path, capsys):
         (["--size", "321x240"], "even"),
         (["--duration", "2", "--me", "4"], "the video lasts 2 s"),
         (["--crf", "99"], "--crf"),
+        (["--stagger", "0.5"], "--stagger is a share of an expression's length below 0.5"),
+        (["--stagger", "0.2", "--generator", "warped"], "--stagger belong(s) to the face generator"),
         (["--sample", "--seed", "4"], "drop --seed"),
     ],
 )

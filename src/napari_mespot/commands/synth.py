@@ -125,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.crf is not None and not 0 <= args.crf <= 51:
         raise SynthError(f"--crf must lie in 0..51, got {args.crf}")
+    if args.stagger is not None and not args.stagger < 0.5:
+        raise SynthError(f"--stagger is a share of an expression's length below 0.5, got {args.stagger:g}")
     if args.generator == "warped":
         clashing = [f"--{d.replace('_', '-')}" for d in _FACE_ONLY if getattr(args, d) not in (None, False)]
         if clashing:
