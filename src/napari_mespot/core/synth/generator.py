@@ -234,8 +234,7 @@ class SynthScene:
                 start, end = ex.onset, ex.offset
                 if i != lead and rng is not None:
                     start, end = _staggered(ex, stagger, rng)
-                env = ex.envelope() if (start, end) == (ex.onset, ex.offset) else _rescaled(ex, start, end)
-                self._au_amp[start:end + 1, column[au]] += amp * env.astype(np.float32)
+                self._au_amp[start:end + 1, column[au]] += amp * _rescaled(ex, start, end).astype(np.float32)
 
     def _add_blinks(self, quiet: np.ndarray, rng: np.random.Generator) -> None:
         s = self.settings
@@ -342,7 +341,7 @@ def _staggered(ex: Expression, stagger: float, rng: np.random.Generator) -> tupl
 
 def _rescaled(ex: Expression, start: int, end: int) -> np.ndarray:
     """The expression's time course (its rise and hold as shares of its length) over the
-    frames ``start..end``."""
+    frames ``start..end``; over its own frames, exactly :meth:`Expression.envelope`."""
     steps, length = ex.offset - ex.onset, end - start + 1
     rise = max(1, round((ex.apex - ex.onset) / steps * (length - 1)))
     hold = max(0, min(round(ex.hold / steps * (length - 1)), length - 2 - rise))
